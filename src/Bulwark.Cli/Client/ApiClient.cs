@@ -1,0 +1,148 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Bulwark.Cli.Client;
+
+/// <summary>An error answer from the server, read from its problem+json body.</summary>
+internal sealed class ApiException : Exception
+{
+    public ApiException(HttpStatusCode status, JsonObject? problem, string fallback)
+        : base(Describe(status, problem, fallback))
+    {
+        Status = status;
+        Problem = problem;
+    }
+
+    public ApiException()
+    {
+    }
+
+    public ApiException(string message)
+        : base(message)
+    {
+    }
+
+    public ApiException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+
+    public HttpStatusCode Status { get; }
+
+    public JsonObject? Problem { get; }
+
+    /// <summary>The <c>errors</c> of a validation problem as (path, message) pairs.</summary>
+    public IReadOnlyList<(string Path, string Message)> Errors =>
+        Problem?["errors"] is JsonArray errors
+            ? [.. errors.OfType<JsonObject>().Select(e => (e["path"]?.GetValue<string>() ?? string.Empty, e["message"]?.GetValue<string>() ?? string.Empty))]
+            : [];
+
+    private static string Describe(HttpStatusCode status, JsonObject? problem, string fallback)
+    {
+        var title = problem?["title"]?.GetValue<string>() ?? fallback;
+        var detail = problem?["detail"]?.GetValue<string>();
+        return detail is null ? $"{(int)status} {title}" : $"{(int)status} {title}: {detail}";
+    }
+}
+
+/// <summary>Thrown when the server cannot be reached at all.</summary>
+internal sealed class ServerUnreachableException : Exception
+{
+    public ServerUnreachableException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+
+    public ServerUnreachableException()
+    {
+    }
+
+    public ServerUnreachableException(string message)
+        : base(message)
+    {
+    }
+}
+
+/// <summary>A JSON answer with the headers the CLI reads.</summary>
+internal sealed record ApiResponse(HttpStatusCode Status, JsonNode? Body, HttpResponseHeaders Headers);
+
+/// <summary>The CLI's HTTP client for the <c>/v1</c> API.</summary>
+internal sealed class ApiClient(HttpClient http) : IDisposable
+{
+    public static ApiClient Create(string server, string? token)
+    {
+        var http = new HttpClient { BaseAddress = new Uri(server.TrimEnd('/') + "/"), Timeout = TimeSpan.FromSeconds(100) };
+        if (!string.IsNullOrEmpty(token))
+        {
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        return new ApiClient(http);
+    }
+
+    public Task<ApiResponse> GetAsync(string path, CancellationToken cancellationToken) =>
+        SendAsync(HttpMethod.Get, path, null, cancellationToken);
+
+    public Task<ApiResponse> PostAsync(string path, JsonNode? body, CancellationToken cancellationToken) =>
+        SendAsync(HttpMethod.Post, path, body, cancellationToken);
+
+    public Task<ApiResponse> PutAsync(string path, JsonNode body, CancellationToken cancellationToken) =>
+        SendAsync(HttpMethod.Put, path, body, cancellationToken);
+
+    public Task<ApiResponse> DeleteAsync(string path, CancellationToken cancellationToken) =>
+        SendAsync(HttpMethod.Delete, path, null, cancellationToken);
+
+    /// <summary>Sends a request; a 404 is returned (not thrown) only when <paramref name="allowNotFound"/> is set.</summary>
+    public async Task<ApiResponse> SendAsync(HttpMethod method, string path, JsonNode? body, CancellationToken cancellationToken, bool allowNotFound = false, string? reason = null)
+    {
+        using var request = new HttpRequestMessage(method, path.TrimStart('/'));
+        if (reason is not null)
+        {
+            request.Headers.Add("X-Bulwark-Reason", reason);
+        }
+
+        if (body is not null)
+        {
+            request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
+        }
+
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException error)
+        {
+            throw new ServerUnreachableException($"Cannot reach the Bulwark server at {http.BaseAddress}: {error.Message}", error);
+        }
+
+        using (response)
+        {
+            var text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+            JsonNode? json = null;
+            if (text.Length > 0 && (response.Content.Headers.ContentType?.MediaType?.Contains("json", StringComparison.Ordinal) ?? false))
+            {
+                try
+                {
+                    json = JsonNode.Parse(text);
+                }
+                catch (JsonException)
+                {
+                    json = null;
+                }
+            }
+
+            if (response.IsSuccessStatusCode || (allowNotFound && response.StatusCode == HttpStatusCode.NotFound))
+            {
+                return new ApiResponse(response.StatusCode, json, response.Headers);
+            }
+
+            throw new ApiException(response.StatusCode, json as JsonObject, response.ReasonPhrase ?? "error");
+        }
+    }
+
+    public void Dispose() => http.Dispose();
+}

@@ -1,0 +1,40 @@
+using System.CommandLine;
+
+namespace Bulwark.Cli.Commands;
+
+/// <summary>The <c>bulwark</c> command tree: <c>serve</c> plus client commands.</summary>
+internal static class BulwarkCli
+{
+    public static RootCommand CreateRoot(CliContext cli)
+    {
+        var root = new RootCommand("Bulwark: kill switches, throttles, detection and audited response for platforms that change user state at scale.");
+        root.Options.Add(cli.Server);
+        root.Options.Add(cli.Token);
+        root.Subcommands.Add(ServeCommand.Create(cli));
+        root.Subcommands.Add(TokenCommands.Create(cli));
+        root.Subcommands.Add(TokenCommands.WhoAmI(cli));
+        root.Subcommands.Add(AuditCommands.Create(cli));
+        root.Subcommands.Add(ManifestCommands.Validate(cli));
+        root.Subcommands.Add(ManifestCommands.Diff(cli));
+        root.Subcommands.Add(ManifestCommands.Apply(cli));
+        return root;
+    }
+
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, Func<string, string?> environment)
+    {
+        var cli = new CliContext(output, error, environment);
+        var parse = CreateRoot(cli).Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var problem in parse.Errors)
+            {
+                await error.WriteLineAsync("error: " + problem.Message).ConfigureAwait(false);
+            }
+
+            await error.WriteLineAsync("Run 'bulwark --help' for usage.").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
+        return await parse.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,80 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Bulwark.Cli.Client;
+
+namespace Bulwark.Cli.Commands;
+
+/// <summary>Exit codes shared by every command (documented in <c>docs/cli.md</c>).</summary>
+internal static class ExitCodes
+{
+    public const int Ok = 0;
+
+    /// <summary>What was checked failed: invalid manifests, a broken audit chain, a refused call, differences found by diff.</summary>
+    public const int Failed = 1;
+
+    /// <summary>The command line itself is wrong.</summary>
+    public const int Usage = 2;
+
+    /// <summary>The server could not be reached.</summary>
+    public const int Unreachable = 3;
+}
+
+/// <summary>Where commands write, and the options every client command shares.</summary>
+internal sealed class CliContext(TextWriter output, TextWriter error, Func<string, string?> environment)
+{
+    public const string DefaultServer = "http://127.0.0.1:5380";
+
+    public static readonly JsonSerializerOptions PrettyJson = new() { WriteIndented = true };
+
+    public TextWriter Out { get; } = output;
+
+    public TextWriter Error { get; } = error;
+
+    public Func<string, string?> Environment { get; } = environment;
+
+    public Option<string?> Server { get; } = new("--server")
+    {
+        Description = $"Server URL (default: $BULWARK_URL, else {DefaultServer})",
+        Recursive = true,
+    };
+
+    public Option<string?> Token { get; } = new("--token")
+    {
+        Description = "Bearer token (default: $BULWARK_TOKEN)",
+        Recursive = true,
+    };
+
+    public static Option<bool> JsonOption() => new("--json") { Description = "Print JSON for scripts instead of a table" };
+
+    public ApiClient Client(ParseResult parse) =>
+        ApiClient.Create(
+            parse.GetValue(Server) ?? Environment("BULWARK_URL") ?? DefaultServer,
+            parse.GetValue(Token) ?? Environment("BULWARK_TOKEN"));
+
+    public void WriteJson(JsonNode? node) => Out.WriteLine(node?.ToJsonString(PrettyJson) ?? "null");
+
+    /// <summary>Runs a client command, turning server errors into messages and exit codes.</summary>
+    public async Task<int> RunAsync(Func<Task<int>> command)
+    {
+        try
+        {
+            return await command().ConfigureAwait(false);
+        }
+        catch (ServerUnreachableException error)
+        {
+            await Error.WriteLineAsync("error: " + error.Message).ConfigureAwait(false);
+            return ExitCodes.Unreachable;
+        }
+        catch (ApiException error)
+        {
+            await Error.WriteLineAsync("error: " + error.Message).ConfigureAwait(false);
+            foreach (var (path, message) in error.Errors)
+            {
+                await Error.WriteLineAsync($"  {path}: {message}").ConfigureAwait(false);
+            }
+
+            return ExitCodes.Failed;
+        }
+    }
+}

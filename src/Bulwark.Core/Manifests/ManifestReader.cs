@@ -1,0 +1,194 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+
+namespace Bulwark.Manifests;
+
+/// <summary>
+/// Reads the fields of one JSON object for a validator, collecting every error instead of stopping at the first, and
+/// reporting fields that nobody read as unknown. Manifests (via YAML), API bodies and CLI input all pass through it.
+/// </summary>
+public sealed partial class ManifestReader
+{
+    private readonly JsonObject _object;
+    private readonly string _path;
+    private readonly List<ManifestError> _errors;
+    private readonly HashSet<string> _read = new(StringComparer.Ordinal);
+
+    /// <summary>Starts reading <paramref name="obj"/>, adding errors to <paramref name="errors"/>.</summary>
+    /// <param name="obj">The object.</param>
+    /// <param name="path">Its JSON Pointer.</param>
+    /// <param name="errors">Where errors are collected.</param>
+    public ManifestReader(JsonObject obj, string path, List<ManifestError> errors)
+    {
+        _object = obj ?? throw new ArgumentNullException(nameof(obj));
+        _path = path ?? throw new ArgumentNullException(nameof(path));
+        _errors = errors ?? throw new ArgumentNullException(nameof(errors));
+    }
+
+    /// <summary>The JSON Pointer of a field of this object.</summary>
+    /// <param name="field">The field name.</param>
+    /// <returns>For example <c>/roles</c>.</returns>
+    public string PathOf(string field) => _path + "/" + Escape(field);
+
+    /// <summary>Adds an error at a field of this object.</summary>
+    /// <param name="field">The field name, or <see langword="null"/> for the object itself.</param>
+    /// <param name="message">What is wrong.</param>
+    public void Error(string? field, string message) =>
+        _errors.Add(new ManifestError(field is null ? _path : PathOf(field), message));
+
+    /// <summary>Adds an error at an item of an array field of this object.</summary>
+    /// <param name="field">The array field.</param>
+    /// <param name="index">The item's index.</param>
+    /// <param name="message">What is wrong.</param>
+    public void ItemError(string field, int index, string message) =>
+        _errors.Add(new ManifestError($"{PathOf(field)}/{index}", message));
+
+    /// <summary>Marks a field as known without reading it (for example <c>kind</c>).</summary>
+    /// <param name="field">The field name.</param>
+    public void Ignore(string field) => _read.Add(field);
+
+    /// <summary>Reads a string field.</summary>
+    /// <param name="field">The field name.</param>
+    /// <param name="required">Whether a missing or null value is an error.</param>
+    /// <param name="maxLength">The longest value accepted.</param>
+    /// <returns>The value, or <see langword="null"/> when missing or wrong (an error is recorded when wrong).</returns>
+    public string? ReadString(string field, bool required = false, int maxLength = 1024)
+    {
+        var node = Take(field, required);
+        if (node is null)
+        {
+            return null;
+        }
+
+        if (node is not JsonValue value || value.GetValueKind() != JsonValueKind.String)
+        {
+            Error(field, $"must be a string, not {Describe(node)}");
+            return null;
+        }
+
+        var text = value.GetValue<string>();
+        if (required && text.Length == 0)
+        {
+            Error(field, "must not be empty");
+            return null;
+        }
+
+        if (text.Length > maxLength)
+        {
+            Error(field, $"must be at most {maxLength} characters");
+            return null;
+        }
+
+        return text;
+    }
+
+    /// <summary>Reads a name field: 1–63 characters of lower-case letters, digits, <c>.</c>, <c>_</c>, <c>-</c>, starting with a letter or digit.</summary>
+    /// <param name="field">The field name.</param>
+    /// <returns>The name, or <see langword="null"/> when missing or invalid (an error is recorded).</returns>
+    public string? ReadName(string field = "name")
+    {
+        var name = ReadString(field, required: true, maxLength: 63);
+        if (name is not null && !NamePattern().IsMatch(name))
+        {
+            Error(field, "must be 1-63 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit");
+            return null;
+        }
+
+        return name;
+    }
+
+    /// <summary>Reads an array of strings.</summary>
+    /// <param name="field">The field name.</param>
+    /// <param name="required">Whether a missing value is an error.</param>
+    /// <returns>The strings, or <see langword="null"/> when missing or wrong.</returns>
+    public IReadOnlyList<string>? ReadStringArray(string field, bool required = false)
+    {
+        var node = Take(field, required);
+        if (node is null)
+        {
+            return null;
+        }
+
+        if (node is not JsonArray array)
+        {
+            Error(field, $"must be an array of strings, not {Describe(node)}");
+            return null;
+        }
+
+        var items = new List<string>(array.Count);
+        var ok = true;
+        for (var i = 0; i < array.Count; i++)
+        {
+            if (array[i] is JsonValue item && item.GetValueKind() == JsonValueKind.String)
+            {
+                items.Add(item.GetValue<string>());
+            }
+            else
+            {
+                ItemError(field, i, $"must be a string, not {Describe(array[i])}");
+                ok = false;
+            }
+        }
+
+        return ok ? items : null;
+    }
+
+    /// <summary>Reports every field that was neither read nor ignored as unknown.</summary>
+    public void RejectUnknownFields()
+    {
+        foreach (var (key, _) in _object)
+        {
+            if (!_read.Contains(key))
+            {
+                _errors.Add(new ManifestError(PathOf(key), "unknown field"));
+            }
+        }
+    }
+
+    /// <summary>Describes a JSON value's type for an error message.</summary>
+    /// <param name="node">The value.</param>
+    /// <returns>For example <c>a number</c>.</returns>
+    public static string Describe(JsonNode? node) => node switch
+    {
+        null => "null",
+        JsonObject => "an object",
+        JsonArray => "an array",
+        JsonValue v => v.GetValueKind() switch
+        {
+            JsonValueKind.String => "a string",
+            JsonValueKind.Number => "a number",
+            JsonValueKind.True or JsonValueKind.False => "a boolean",
+            _ => "null",
+        },
+        _ => "a value",
+    };
+
+    /// <summary>Escapes a field name for a JSON Pointer (RFC 6901).</summary>
+    /// <param name="field">The field name.</param>
+    /// <returns>The escaped token.</returns>
+    public static string Escape(string field)
+    {
+        ArgumentNullException.ThrowIfNull(field);
+        return field.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal);
+    }
+
+    private JsonNode? Take(string field, bool required)
+    {
+        _read.Add(field);
+        if (!_object.TryGetPropertyValue(field, out var node) || node is null)
+        {
+            if (required)
+            {
+                Error(field, "is required");
+            }
+
+            return null;
+        }
+
+        return node;
+    }
+
+    [GeneratedRegex("^[a-z0-9][a-z0-9._-]{0,62}$", RegexOptions.CultureInvariant)]
+    private static partial Regex NamePattern();
+}

@@ -1,0 +1,187 @@
+using Bulwark.Audit;
+using Bulwark.Identity;
+
+namespace Bulwark.Storage;
+
+/// <summary>
+/// The control-state store: identities, tokens, idempotency records and the audit log. Reads run concurrently; every
+/// change runs through <see cref="WriteAsync{T}"/>, whose work executes inside one transaction with its audit entries,
+/// so a state change is never visible without its entry. Adapters: SQLite (embedded default), PostgreSQL (scale-out);
+/// both pass the same contract test suite.
+/// </summary>
+public interface IControlStore : IAsyncDisposable
+{
+    /// <summary>Creates or upgrades the schema to the latest version; safe to call on every start.</summary>
+    /// <param name="cancellationToken">Cancels the migration.</param>
+    /// <returns>The schema version now in force.</returns>
+    Task<int> MigrateAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Whether the store is open and migrated.</summary>
+    bool IsReady { get; }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> in a write transaction and commits it. Work that changes state must append at least
+    /// one audit entry, or the store rolls it back and throws. When <paramref name="work"/> throws, nothing it did is
+    /// kept and the exception is rethrown. The store may commit several callers' work in one transaction; each stays
+    /// atomic on its own.
+    /// </summary>
+    /// <typeparam name="T">What the work returns.</typeparam>
+    /// <param name="work">The work; it must not block on anything but the transaction.</param>
+    /// <param name="cancellationToken">Cancels waiting; work already committed stays committed.</param>
+    /// <returns>What <paramref name="work"/> returned, once its transaction is durable.</returns>
+    Task<T> WriteAsync<T>(Func<IWriteTransaction, T> work, CancellationToken cancellationToken = default);
+
+    /// <summary>Reads an identity.</summary>
+    /// <param name="name">Its name.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The identity, or <see langword="null"/>.</returns>
+    Task<IdentityRecord?> GetIdentityAsync(string name, CancellationToken cancellationToken = default);
+
+    /// <summary>Lists identities by name.</summary>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>Every identity, ordered by name.</returns>
+    Task<IReadOnlyList<IdentityRecord>> ListIdentitiesAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Finds a token by the hash of its value, active or not.</summary>
+    /// <param name="hash">SHA-256 of the token.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The token, or <see langword="null"/>.</returns>
+    Task<TokenRecord?> FindTokenAsync(byte[] hash, CancellationToken cancellationToken = default);
+
+    /// <summary>Lists tokens, newest first.</summary>
+    /// <param name="identity">Only this identity's tokens; <see langword="null"/> for all.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The tokens (hashes included; never the token values, which are not stored).</returns>
+    Task<IReadOnlyList<TokenRecord>> ListTokensAsync(string? identity = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Reads audit entries in sequence order.</summary>
+    /// <param name="afterSeq">Only entries with a greater sequence number.</param>
+    /// <param name="limit">At most this many.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The entries as stored, whether or not they verify.</returns>
+    Task<IReadOnlyList<AuditEntry>> ReadAuditAsync(long afterSeq, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>The head the store recorded with its last audit append (not recomputed from the entries).</summary>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The recorded head, or <see cref="AuditHead.Empty"/>.</returns>
+    Task<AuditHead> GetRecordedAuditHeadAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Reads the stored response for an idempotency key.</summary>
+    /// <param name="scope">Whose key it is (the identity name).</param>
+    /// <param name="key">The <c>Idempotency-Key</c> header value.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The record, or <see langword="null"/>.</returns>
+    Task<IdempotencyRecord?> GetIdempotencyAsync(string scope, string key, CancellationToken cancellationToken = default);
+}
+
+/// <summary>The operations available inside <see cref="IControlStore.WriteAsync{T}"/>; reads see the transaction's own writes.</summary>
+public interface IWriteTransaction
+{
+    /// <summary>The time of this transaction, from the store's <see cref="TimeProvider"/>.</summary>
+    DateTimeOffset Now { get; }
+
+    /// <summary>Reads an identity.</summary>
+    /// <param name="name">Its name.</param>
+    /// <returns>The identity, or <see langword="null"/>.</returns>
+    IdentityRecord? GetIdentity(string name);
+
+    /// <summary>Lists identities by name.</summary>
+    /// <returns>Every identity.</returns>
+    IReadOnlyList<IdentityRecord> ListIdentities();
+
+    /// <summary>Inserts or replaces an identity. A state change: must be audited.</summary>
+    /// <param name="identity">The identity.</param>
+    void PutIdentity(IdentityRecord identity);
+
+    /// <summary>Deletes an identity and revokes its tokens. A state change: must be audited.</summary>
+    /// <param name="name">Its name.</param>
+    /// <returns>Whether it existed.</returns>
+    bool DeleteIdentity(string name);
+
+    /// <summary>Reads a token by id.</summary>
+    /// <param name="id">The token id.</param>
+    /// <returns>The token, or <see langword="null"/>.</returns>
+    TokenRecord? GetToken(string id);
+
+    /// <summary>Lists an identity's tokens.</summary>
+    /// <param name="identity">The identity name.</param>
+    /// <returns>Its tokens, active or not.</returns>
+    IReadOnlyList<TokenRecord> ListTokens(string identity);
+
+    /// <summary>Stores a new token. A state change: must be audited.</summary>
+    /// <param name="token">The token record.</param>
+    void InsertToken(TokenRecord token);
+
+    /// <summary>Marks a token revoked. A state change: must be audited.</summary>
+    /// <param name="id">The token id.</param>
+    /// <param name="at">When.</param>
+    /// <returns>Whether an active token was revoked.</returns>
+    bool RevokeToken(string id, DateTimeOffset at);
+
+    /// <summary>Stores a response for an idempotency key (not a state change; not audited).</summary>
+    /// <param name="record">The record.</param>
+    void PutIdempotency(IdempotencyRecord record);
+
+    /// <summary>Deletes idempotency records created before <paramref name="cutoff"/> (not audited).</summary>
+    /// <param name="cutoff">The oldest creation time kept.</param>
+    /// <returns>How many were deleted.</returns>
+    int DeleteIdempotencyBefore(DateTimeOffset cutoff);
+
+    /// <summary>Appends an entry to the audit log, linked to the current head.</summary>
+    /// <param name="draft">What happened.</param>
+    /// <returns>The entry as written.</returns>
+    AuditEntry Append(AuditDraft draft);
+}
+
+/// <summary>A response kept for an <c>Idempotency-Key</c>, replayed when the same request comes again.</summary>
+public sealed record IdempotencyRecord
+{
+    /// <summary>Whose key it is: the identity name.</summary>
+    public required string Scope { get; init; }
+
+    /// <summary>The header value.</summary>
+    public required string Key { get; init; }
+
+    /// <summary>SHA-256 over method, path and body, in hex: the same key with another request is refused.</summary>
+    public required string Fingerprint { get; init; }
+
+    /// <summary>The response status code.</summary>
+    public required int Status { get; init; }
+
+    /// <summary>The response content type; <see langword="null"/> when there was no body.</summary>
+    public string? ContentType { get; init; }
+
+    /// <summary>The response <c>Location</c> header, if any.</summary>
+    public string? Location { get; init; }
+
+    /// <summary>The response body.</summary>
+    public required byte[] Body { get; init; }
+
+    /// <summary>When the first response was stored.</summary>
+    public required DateTimeOffset CreatedAt { get; init; }
+}
+
+/// <summary>Thrown by a store when work changed state without appending an audit entry.</summary>
+public sealed class UnauditedChangeException : InvalidOperationException
+{
+    /// <summary>Creates the exception.</summary>
+    public UnauditedChangeException()
+        : base("A state change was attempted without an audit entry in the same transaction; it was rolled back.")
+    {
+    }
+
+    /// <summary>Creates the exception with a message.</summary>
+    /// <param name="message">The message.</param>
+    public UnauditedChangeException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception with a message and a cause.</summary>
+    /// <param name="message">The message.</param>
+    /// <param name="innerException">The cause.</param>
+    public UnauditedChangeException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}

@@ -1,0 +1,150 @@
+using System.Text.Json;
+using Bulwark.Identity;
+using Bulwark.Manifests;
+using Bulwark.Server.Audit;
+using Bulwark.Server.Http;
+using Bulwark.Server.Identity;
+using Bulwark.Server.Manifests;
+using Bulwark.Server.Metrics;
+using Bulwark.Server.Security;
+using Bulwark.Storage;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Bulwark.Server.Hosting;
+
+/// <summary>Composes the server: <c>services.AddBulwarkServer(...).UseStore(...)</c>, then <c>app.UseBulwark()</c>.</summary>
+public static class BulwarkServerExtensions
+{
+    /// <summary>Registers the Bulwark service; choose a store with <see cref="BulwarkServerBuilder.UseStore"/>.</summary>
+    /// <param name="services">The services.</param>
+    /// <param name="configure">Sets the options.</param>
+    /// <returns>The builder.</returns>
+    public static BulwarkServerBuilder AddBulwarkServer(this IServiceCollection services, Action<BulwarkServerOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.AddOptions<BulwarkServerOptions>().Configure(o => configure?.Invoke(o));
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<IRandomSource>(SystemRandomSource.Instance);
+        services.AddMetrics();
+        services.AddSingleton<ServerInstruments>();
+        services.AddSingleton(sp => new StoreInstruments(sp.GetRequiredService<ServerInstruments>().Meter));
+        services.AddSingleton(sp => new PrometheusExporter(sp.GetRequiredService<ServerInstruments>().Meter));
+        services.AddSingleton<IdentityService>();
+        services.AddSingleton<AuditService>();
+        services.AddSingleton<IManifestHandler, IdentityManifestHandler>();
+        services.AddSingleton(sp => new ManifestApplier(sp.GetServices<IManifestHandler>()));
+        services.AddHostedService<IdempotencySweeper>();
+        services.AddOpenApi();
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+            o.SerializerOptions.DictionaryKeyPolicy = null;
+        });
+        services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        services.AddOptions<KestrelServerOptions>().Configure<IOptions<BulwarkServerOptions>>((kestrel, bulwark) =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = bulwark.Value.MaxRequestBodyBytes;
+        });
+        return new BulwarkServerBuilder(services);
+    }
+
+    /// <summary>Adds the middleware and every endpoint.</summary>
+    /// <param name="app">The application.</param>
+    /// <returns>The application.</returns>
+    public static WebApplication UseBulwark(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+
+        // Listen from the start so that no measurement before the first scrape is lost.
+        app.Services.GetRequiredService<PrometheusExporter>();
+        app.UseMiddleware<HttpMetrics>();
+        app.UseMiddleware<CorrelationId>();
+        app.UseMiddleware<ErrorHandling>();
+        app.UseRouting();
+        app.UseMiddleware<Authentication>();
+        app.UseMiddleware<RequestBodyLimits>();
+        app.UseMiddleware<Idempotency>();
+        app.MapHealthApi();
+        app.MapOpenApi("/openapi/{documentName}.json").AllowAnonymous();
+        app.MapIdentitiesApi();
+        app.MapAuditApi();
+        return app;
+    }
+
+    /// <summary>
+    /// Opens and migrates the store, creates the admin identity on first start, applies <paramref name="manifests"/>,
+    /// and starts verifying the audit chain in the background. Call before the server starts listening.
+    /// </summary>
+    /// <param name="app">The application.</param>
+    /// <param name="manifests">Manifests to apply at start (may be empty).</param>
+    /// <param name="cancellationToken">Cancels start-up.</param>
+    /// <returns>What start-up did.</returns>
+    public static async Task<BulwarkStartup> PrepareBulwarkAsync(this WebApplication app, IEnumerable<ManifestDocument> manifests, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var services = app.Services;
+        var options = services.GetRequiredService<IOptions<BulwarkServerOptions>>().Value;
+        var store = services.GetRequiredService<IControlStore>();
+        await store.MigrateAsync(cancellationToken).ConfigureAwait(false);
+
+        var token = await services.GetRequiredService<IdentityService>().BootstrapAsync(options.BootstrapToken, cancellationToken).ConfigureAwait(false);
+        string? tokenFile = null;
+        if (token is not null && options.BootstrapToken is null && options.AdminTokenFile is { } path)
+        {
+            await WriteSecretFileAsync(path, token, cancellationToken).ConfigureAwait(false);
+            tokenFile = path;
+        }
+
+        var applied = await services.GetRequiredService<ManifestApplier>().ApplyAsync(manifests, cancellationToken).ConfigureAwait(false);
+        var audit = services.GetRequiredService<AuditService>();
+        _ = Task.Run(() => audit.VerifyAsync(CancellationToken.None), CancellationToken.None);
+        return new BulwarkStartup(token is not null, options.BootstrapToken is null ? token : null, tokenFile, applied);
+    }
+
+    private static async Task WriteSecretFileAsync(string path, string secret, CancellationToken cancellationToken)
+    {
+        var streamOptions = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            streamOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        var stream = new FileStream(path, streamOptions);
+        await using (stream.ConfigureAwait(false))
+        {
+            await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(secret + "\n"), cancellationToken).ConfigureAwait(false);
+        }
+
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+    }
+}
+
+/// <summary>What start-up did.</summary>
+/// <param name="Bootstrapped">Whether the store was empty and the admin identity was created.</param>
+/// <param name="GeneratedAdminToken">The generated admin token, to print once; <see langword="null"/> when none was generated.</param>
+/// <param name="AdminTokenFile">Where the generated token was written, if anywhere.</param>
+/// <param name="AppliedManifests">What each manifest given at start did.</param>
+public sealed record BulwarkStartup(bool Bootstrapped, string? GeneratedAdminToken, string? AdminTokenFile, IReadOnlyList<AppliedManifest> AppliedManifests);
+
+/// <summary>Chooses the store behind the server.</summary>
+/// <param name="services">The services.</param>
+public sealed class BulwarkServerBuilder(IServiceCollection services)
+{
+    /// <summary>The services being composed.</summary>
+    public IServiceCollection Services { get; } = services;
+
+    /// <summary>Uses the store made by <paramref name="factory"/> (for example SQLite or PostgreSQL).</summary>
+    /// <param name="factory">Makes the store; <see cref="StoreInstruments"/> and <see cref="TimeProvider"/> are registered.</param>
+    /// <returns>This builder.</returns>
+    public BulwarkServerBuilder UseStore(Func<IServiceProvider, IControlStore> factory)
+    {
+        Services.AddSingleton(factory);
+        return this;
+    }
+}

@@ -1,0 +1,20 @@
+using Bulwark.Server.Hosting;
+using Bulwark.Server.Security;
+
+namespace Bulwark.Server.Http;
+
+internal static class RequestChange
+{
+    /// <summary>An optional free-text reason for any mutating call, recorded in its audit entries.</summary>
+    public const string ReasonHeader = "X-Bulwark-Reason";
+
+    /// <summary>The change context of an authenticated request: caller, correlation id and reason.</summary>
+    public static ChangeContext Of(HttpContext context)
+    {
+        var reason = context.Request.Headers[ReasonHeader].ToString();
+        return new ChangeContext(
+            Caller.Require(context).Name,
+            CorrelationId.Get(context),
+            reason.Length == 0 ? null : reason[..Math.Min(reason.Length, 1000)]);
+    }
+}

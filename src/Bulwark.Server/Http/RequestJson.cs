@@ -1,0 +1,44 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Bulwark.Problems;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Bulwark.Server.Http;
+
+/// <summary>Reads a JSON object body for a handler, answering malformed input with a 400 problem.</summary>
+internal static class RequestJson
+{
+    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64, AllowDuplicateProperties = false };
+
+    /// <summary>Reads the body as one JSON object.</summary>
+    /// <returns>The object, or a problem to answer with.</returns>
+    public static async Task<(JsonObject? Body, ProblemHttpResult? Problem)> ReadObjectAsync(HttpContext context, bool optional = false)
+    {
+        if (!RequestBodyLimits.HasBody(context.Request))
+        {
+            return optional
+                ? (new JsonObject(), null)
+                : (null, ProblemResults.Result(context, ProblemKind.MalformedRequest, "A JSON object body is required."));
+        }
+
+        JsonNode? node;
+        try
+        {
+            using var document = await JsonDocument.ParseAsync(context.Request.Body, DocumentOptions, context.RequestAborted).ConfigureAwait(false);
+            node = document.RootElement.ValueKind == JsonValueKind.Object ? JsonObject.Create(document.RootElement.Clone()) : null;
+            if (node is null)
+            {
+                return (null, ProblemResults.Result(context, ProblemKind.MalformedRequest, $"The body must be a JSON object, not {document.RootElement.ValueKind.ToString().ToLowerInvariant()}."));
+            }
+
+            // Materialize every member now so that invalid content fails here, not later inside a handler.
+            _ = node.ToJsonString();
+        }
+        catch (JsonException error)
+        {
+            return (null, ProblemResults.Result(context, ProblemKind.MalformedRequest, "The body is not valid JSON: " + error.Message));
+        }
+
+        return (node.AsObject(), null);
+    }
+}

@@ -1,0 +1,66 @@
+namespace Bulwark.Storage.Sqlite;
+
+/// <summary>
+/// The schema, as numbered steps that only ever get appended to. A database records the steps it has taken in
+/// <c>schema_migrations</c>; each step runs in its own transaction.
+/// </summary>
+internal static class Migrations
+{
+    public static IReadOnlyList<(int Version, string Sql)> Steps { get; } =
+    [
+        (1, """
+            CREATE TABLE identities (
+                name        TEXT PRIMARY KEY,
+                roles       TEXT NOT NULL,
+                description TEXT,
+                created_at  INTEGER NOT NULL,
+                updated_at  INTEGER NOT NULL
+            );
+            CREATE TABLE tokens (
+                id         TEXT PRIMARY KEY,
+                identity   TEXT NOT NULL,
+                hash       BLOB NOT NULL UNIQUE,
+                label      TEXT,
+                created_at INTEGER NOT NULL,
+                revoked_at INTEGER
+            );
+            CREATE INDEX tokens_by_identity ON tokens (identity);
+            CREATE TABLE audit (
+                seq            INTEGER PRIMARY KEY,
+                time           INTEGER NOT NULL,
+                actor          TEXT NOT NULL,
+                action         TEXT NOT NULL,
+                target         TEXT NOT NULL,
+                before         TEXT,
+                after          TEXT,
+                reason         TEXT,
+                correlation_id TEXT,
+                prev_hash      TEXT NOT NULL,
+                hash           TEXT NOT NULL
+            );
+            CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+                BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
+            CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+                BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
+            CREATE TABLE audit_head (
+                id   INTEGER PRIMARY KEY CHECK (id = 1),
+                seq  INTEGER NOT NULL,
+                hash TEXT NOT NULL
+            );
+            CREATE TABLE idempotency (
+                scope        TEXT NOT NULL,
+                key          TEXT NOT NULL,
+                fingerprint  TEXT NOT NULL,
+                status       INTEGER NOT NULL,
+                content_type TEXT,
+                location     TEXT,
+                body         BLOB NOT NULL,
+                created_at   INTEGER NOT NULL,
+                PRIMARY KEY (scope, key)
+            );
+            CREATE INDEX idempotency_by_created ON idempotency (created_at);
+            """),
+    ];
+
+    public static int Latest => Steps[^1].Version;
+}

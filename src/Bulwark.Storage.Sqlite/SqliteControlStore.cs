@@ -1,0 +1,306 @@
+using System.Threading.Channels;
+using Bulwark.Audit;
+using Bulwark.Identity;
+using Microsoft.Data.Sqlite;
+
+namespace Bulwark.Storage.Sqlite;
+
+/// <summary>
+/// The embedded store: one SQLite file in WAL mode. Reads use pooled connections and run concurrently; writes go through
+/// one writer that commits the queued callers' work together (group commit), each caller's work inside its own
+/// savepoint so one failure rolls back only that work. The writer keeps the audit chain head in memory, so appends are
+/// linked without a read.
+/// </summary>
+public sealed class SqliteControlStore : IControlStore
+{
+    private readonly SqliteStoreOptions _options;
+    private readonly TimeProvider _time;
+    private readonly string _connectionString;
+    private readonly Channel<WriteRequest> _queue = Channel.CreateUnbounded<WriteRequest>(new UnboundedChannelOptions { SingleReader = true });
+    private SqliteConnection? _writer;
+    private Task? _writerLoop;
+    private AuditHead _head = AuditHead.Empty;
+    private volatile bool _ready;
+
+    static SqliteControlStore() => SQLitePCL.Batteries_V2.Init();
+
+    /// <summary>Creates the store; call <see cref="MigrateAsync"/> before use.</summary>
+    /// <param name="options">Where and how to store.</param>
+    /// <param name="time">The clock for transaction times.</param>
+    public SqliteControlStore(SqliteStoreOptions options, TimeProvider time)
+    {
+        _options = options ?? throw new ArgumentNullException(nameof(options));
+        _time = time ?? throw new ArgumentNullException(nameof(time));
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = options.DatabasePath,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+        }.ToString();
+    }
+
+    /// <inheritdoc />
+    public bool IsReady => _ready;
+
+    /// <inheritdoc />
+    public async Task<int> MigrateAsync(CancellationToken cancellationToken = default)
+    {
+        if (_writer is not null)
+        {
+            return Migrations.Latest;
+        }
+
+        Directory.CreateDirectory(_options.DataDirectory);
+        var writer = new SqliteConnection(_connectionString);
+        await writer.OpenAsync(cancellationToken).ConfigureAwait(false);
+        Execute(writer, "PRAGMA journal_mode=WAL;");
+        Execute(writer, _options.FlushEachCommit ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;");
+        Execute(writer, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);");
+
+        var applied = new HashSet<long>();
+        using (var command = writer.CreateCommand())
+        {
+            command.CommandText = "SELECT version FROM schema_migrations";
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                applied.Add(reader.GetInt64(0));
+            }
+        }
+
+        foreach (var (version, sql) in Migrations.Steps)
+        {
+            if (applied.Contains(version))
+            {
+                continue;
+            }
+
+            using var transaction = writer.BeginTransaction();
+            using var command = writer.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = sql + "\nINSERT INTO schema_migrations (version, applied_at) VALUES ($v, $t);";
+            command.Parameters.AddWithValue("$v", version);
+            command.Parameters.AddWithValue("$t", SqliteRows.ToMicros(_time.GetUtcNow()));
+            command.ExecuteNonQuery();
+            transaction.Commit();
+        }
+
+        _head = LoadChainHead(writer);
+        _writer = writer;
+        _writerLoop = Task.Run(WriterLoopAsync, CancellationToken.None);
+        _ready = true;
+        return Migrations.Latest;
+    }
+
+    /// <inheritdoc />
+    public Task<T> WriteAsync<T>(Func<IWriteTransaction, T> work, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        if (!_ready)
+        {
+            throw new InvalidOperationException("The store is not open: call MigrateAsync first.");
+        }
+
+        var request = new WriteRequest<T>(work);
+        ObjectDisposedException.ThrowIf(!_queue.Writer.TryWrite(request), this);
+
+        return request.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<IdentityRecord?> GetIdentityAsync(string name, CancellationToken cancellationToken = default) =>
+        ReadAsync(c => SqliteRows.GetIdentity(c, null, name), cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<IdentityRecord>> ListIdentitiesAsync(CancellationToken cancellationToken = default) =>
+        ReadAsync(c => SqliteRows.ListIdentities(c, null), cancellationToken);
+
+    /// <inheritdoc />
+    public Task<TokenRecord?> FindTokenAsync(byte[] hash, CancellationToken cancellationToken = default) =>
+        ReadAsync(c => SqliteRows.QueryTokens(c, null, "WHERE hash = $p", hash).FirstOrDefault(), cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<TokenRecord>> ListTokensAsync(string? identity = null, CancellationToken cancellationToken = default) =>
+        ReadAsync<IReadOnlyList<TokenRecord>>(
+            c => identity is null
+                ? SqliteRows.QueryTokens(c, null, "WHERE $p IS NULL", DBNull.Value)
+                : SqliteRows.QueryTokens(c, null, "WHERE identity = $p", identity),
+            cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<AuditEntry>> ReadAuditAsync(long afterSeq, int limit, CancellationToken cancellationToken = default) =>
+        ReadAsync(c => SqliteRows.ReadAudit(c, afterSeq, limit), cancellationToken);
+
+    /// <inheritdoc />
+    public Task<AuditHead> GetRecordedAuditHeadAsync(CancellationToken cancellationToken = default) =>
+        ReadAsync(c => SqliteRows.RecordedHead(c, null) ?? AuditHead.Empty, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IdempotencyRecord?> GetIdempotencyAsync(string scope, string key, CancellationToken cancellationToken = default) =>
+        ReadAsync(c => SqliteRows.GetIdempotency(c, scope, key), cancellationToken);
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        _ready = false;
+        _queue.Writer.TryComplete();
+        if (_writerLoop is not null)
+        {
+            await _writerLoop.ConfigureAwait(false);
+        }
+
+        if (_writer is not null)
+        {
+            await _writer.DisposeAsync().ConfigureAwait(false);
+            _writer = null;
+        }
+
+        SqliteConnection.ClearPool(new SqliteConnection(_connectionString));
+    }
+
+    private static void Execute(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>
+    /// New entries link to whichever is further along: the last entry in the table or the head recorded with the last
+    /// append. Chaining from the recorded head keeps a deletion at the end of the log visible as a gap.
+    /// </summary>
+    private static AuditHead LoadChainHead(SqliteConnection connection)
+    {
+        var last = SqliteRows.LastEntryHead(connection) ?? AuditHead.Empty;
+        var recorded = SqliteRows.RecordedHead(connection, null) ?? AuditHead.Empty;
+        return recorded.Seq >= last.Seq ? recorded : last;
+    }
+
+    private async Task<T> ReadAsync<T>(Func<SqliteConnection, T> read, CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        await using (connection.ConfigureAwait(false))
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            return read(connection);
+        }
+    }
+
+    private async Task WriterLoopAsync()
+    {
+        var batch = new List<WriteRequest>(_options.MaxWritesPerCommit);
+        var reader = _queue.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            batch.Clear();
+            while (batch.Count < _options.MaxWritesPerCommit && reader.TryRead(out var request))
+            {
+                batch.Add(request);
+            }
+
+            CommitBatch(batch);
+        }
+    }
+
+    private void CommitBatch(List<WriteRequest> batch)
+    {
+        var connection = _writer!;
+        var committed = new List<WriteRequest>(batch.Count);
+        var headBefore = _head;
+        try
+        {
+            using var transaction = connection.BeginTransaction();
+            var now = _time.GetUtcNow();
+            foreach (var request in batch)
+            {
+                var unit = new SqliteWriteTransaction(connection, transaction, now, _head);
+                Execute(connection, transaction, "SAVEPOINT work;");
+                try
+                {
+                    request.Run(unit);
+                    if (unit.StateChanges > 0 && unit.AuditAppends == 0)
+                    {
+                        throw new UnauditedChangeException();
+                    }
+
+                    Execute(connection, transaction, "RELEASE work;");
+                    _head = unit.Head;
+                    committed.Add(request);
+                }
+#pragma warning disable CA1031 // The caller's own exception goes back to the caller; the batch carries on.
+                catch (Exception error)
+#pragma warning restore CA1031
+                {
+                    Execute(connection, transaction, "ROLLBACK TO work; RELEASE work;");
+                    request.Fail(error);
+                    _options.Instruments.WriteWork.Add(1, new KeyValuePair<string, object?>("outcome", "rolled_back"));
+                }
+            }
+
+            if (committed.Count > 0)
+            {
+                transaction.Commit();
+            }
+        }
+#pragma warning disable CA1031 // A failed commit fails every caller in the batch; the writer keeps serving.
+        catch (Exception error)
+#pragma warning restore CA1031
+        {
+            _head = headBefore;
+            foreach (var request in committed)
+            {
+                request.Fail(error);
+            }
+
+            return;
+        }
+
+        if (committed.Count > 0)
+        {
+            _options.Instruments.WriteCommits.Add(1);
+            _options.Instruments.WriteWork.Add(committed.Count, new KeyValuePair<string, object?>("outcome", "committed"));
+            var appends = _head.Seq - headBefore.Seq;
+            if (appends > 0)
+            {
+                _options.Instruments.AuditAppends.Add(appends);
+            }
+        }
+
+        foreach (var request in committed)
+        {
+            request.Complete();
+        }
+    }
+
+    private static void Execute(SqliteConnection connection, SqliteTransaction transaction, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private abstract class WriteRequest
+    {
+        public abstract void Run(SqliteWriteTransaction transaction);
+
+        public abstract void Complete();
+
+        public abstract void Fail(Exception error);
+    }
+
+    private sealed class WriteRequest<T>(Func<IWriteTransaction, T> work) : WriteRequest
+    {
+        private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private T _result = default!;
+
+        public Task<T> Task => _completion.Task;
+
+        public override void Run(SqliteWriteTransaction transaction) => _result = work(transaction);
+
+        public override void Complete() => _completion.TrySetResult(_result);
+
+        public override void Fail(Exception error) => _completion.TrySetException(error);
+    }
+}
