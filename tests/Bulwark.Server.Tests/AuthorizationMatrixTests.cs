@@ -1,0 +1,137 @@
+using System.Net;
+using Bulwark.Identity;
+using Bulwark.TestUtils;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Bulwark.Server.Tests;
+
+/// <summary>Every endpoint × no token / unknown token / each role: 401, 403 or through, as its capability says.</summary>
+public sealed class AuthorizationMatrixTests(ServerFixture fixture) : IClassFixture<ServerFixture>
+{
+    /// <summary>Every endpoint: method, route template, a concrete path, a body, and the capability it needs (null: public).</summary>
+    public static readonly (string Method, string Route, string Path, string? Body, Capability? Needs)[] Endpoints =
+    [
+        ("GET", "/healthz", "/healthz", null, null),
+        ("GET", "/readyz", "/readyz", null, null),
+        ("GET", "/metrics", "/metrics", null, null),
+        ("GET", "/openapi/{documentName}.json", "/openapi/v1.json", null, null),
+        ("GET", "/v1/whoami", "/v1/whoami", null, Capability.Read),
+        ("GET", "/v1/audit/", "/v1/audit", null, Capability.Read),
+        ("GET", "/v1/audit/verify", "/v1/audit/verify", null, Capability.Read),
+        ("GET", "/v1/audit/head", "/v1/audit/head", null, Capability.Read),
+        ("GET", "/v1/identities/", "/v1/identities", null, Capability.Administer),
+        ("POST", "/v1/identities/", "/v1/identities", """{"name":"matrix-new","roles":["viewer"]}""", Capability.Administer),
+        ("GET", "/v1/identities/{name}", "/v1/identities/as-viewer", null, Capability.Administer),
+        ("PUT", "/v1/identities/{name}", "/v1/identities/matrix-put", """{"roles":["viewer"]}""", Capability.Administer),
+        ("DELETE", "/v1/identities/{name}", "/v1/identities/matrix-absent", null, Capability.Administer),
+        ("POST", "/v1/identities/{name}/tokens", "/v1/identities/matrix-absent/tokens", "{}", Capability.Administer),
+        ("GET", "/v1/tokens/", "/v1/tokens", null, Capability.Administer),
+        ("DELETE", "/v1/tokens/{id}", "/v1/tokens/tk_absent", null, Capability.Administer),
+    ];
+
+    public static TheoryData<string, string> EndpointCases() =>
+        [.. Endpoints.Where(e => e.Needs is not null).Select(e => (e.Method, e.Path))];
+
+    public static TheoryData<string, string, Role> RoleCases()
+    {
+        var cases = new TheoryData<string, string, Role>();
+        foreach (var endpoint in Endpoints.Where(e => e.Needs is not null))
+        {
+            foreach (var role in Roles.All)
+            {
+                cases.Add(endpoint.Method, endpoint.Path, role);
+            }
+        }
+
+        return cases;
+    }
+
+    [Fact]
+    public void Matrix_CoversEveryMappedEndpoint()
+    {
+        var mapped = fixture.Server.Services.GetRequiredService<EndpointDataSource>().Endpoints
+            .OfType<RouteEndpoint>()
+            .SelectMany(e => (e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.HttpMethodMetadata>()?.HttpMethods ?? ["*"]).Select(m => $"{m} {e.RoutePattern.RawText}"))
+            .Order()
+            .ToList();
+
+        mapped.ShouldBe(Endpoints.Select(e => $"{e.Method} {e.Route}").Order().ToList());
+    }
+
+    [Theory]
+    [MemberData(nameof(EndpointCases))]
+    public async Task Endpoint_WithoutToken_Is401(string method, string path)
+    {
+        using var client = fixture.Server.CreateClient();
+        using var request = Http.Request(new HttpMethod(method), path, json: Body(method, path));
+        using var response = await client.SendAsync(request, TestContext.Current.CancellationToken);
+
+        await Http.ReadProblemAsync(response, HttpStatusCode.Unauthorized, "unauthenticated");
+        response.Headers.WwwAuthenticate.ToString().ShouldStartWith("Bearer");
+    }
+
+    [Theory]
+    [MemberData(nameof(EndpointCases))]
+    public async Task Endpoint_WithUnknownToken_Is401(string method, string path)
+    {
+        using var client = fixture.Server.CreateClient();
+        using var request = Http.Request(new HttpMethod(method), path, token: "bwk_not-a-real-token-at-all-0000000000", json: Body(method, path));
+        using var response = await client.SendAsync(request, TestContext.Current.CancellationToken);
+
+        await Http.ReadProblemAsync(response, HttpStatusCode.Unauthorized, "unauthenticated");
+    }
+
+    [Theory]
+    [MemberData(nameof(RoleCases))]
+    public async Task Endpoint_ForEachRole_IsForbiddenExactlyWhenTheRoleLacksTheCapability(string method, string path, Role role)
+    {
+        var needs = Endpoints.Single(e => e.Method == method && e.Path == path).Needs!.Value;
+        using var client = fixture.Server.CreateClient(fixture.RoleTokens[role]);
+        using var request = Http.Request(new HttpMethod(method), path, json: Body(method, path));
+        using var response = await client.SendAsync(request, TestContext.Current.CancellationToken);
+
+        if (Roles.Grants(role, needs))
+        {
+            response.StatusCode.ShouldNotBe(HttpStatusCode.Unauthorized);
+            response.StatusCode.ShouldNotBe(HttpStatusCode.Forbidden);
+            ((int)response.StatusCode).ShouldBeLessThan(500);
+        }
+        else
+        {
+            var problem = await Http.ReadProblemAsync(response, HttpStatusCode.Forbidden, "forbidden");
+            problem["detail"]!.GetValue<string>().ShouldContain(needs.ToString().ToLowerInvariant());
+        }
+    }
+
+    [Theory]
+    [InlineData("/healthz")]
+    [InlineData("/readyz")]
+    [InlineData("/metrics")]
+    [InlineData("/openapi/v1.json")]
+    public async Task PublicEndpoint_WithoutToken_Answers200(string path)
+    {
+        using var client = fixture.Server.CreateClient();
+        using var response = await client.GetAsync(path, TestContext.Current.CancellationToken);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task RevokedToken_IsRefusedOnTheNextCall()
+    {
+        var token = await fixture.Server.CreateIdentityTokenAsync("to-revoke", Role.Viewer);
+        using var user = fixture.Server.CreateClient(token);
+        using var admin = fixture.Server.CreateAdminClient();
+        (await user.GetAsync("/v1/whoami", TestContext.Current.CancellationToken)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        var tokenId = (await Http.ReadJsonAsync(await user.GetAsync("/v1/whoami", TestContext.Current.CancellationToken)))["token_id"]!.GetValue<string>();
+
+        (await admin.DeleteAsync($"/v1/tokens/{tokenId}", TestContext.Current.CancellationToken)).StatusCode.ShouldBe(HttpStatusCode.NoContent);
+
+        using var after = await user.GetAsync("/v1/whoami", TestContext.Current.CancellationToken);
+        await Http.ReadProblemAsync(after, HttpStatusCode.Unauthorized, "unauthenticated");
+    }
+
+    private static string? Body(string method, string path) =>
+        Endpoints.Single(e => e.Method == method && e.Path == path).Body;
+}

@@ -1,0 +1,238 @@
+using Bulwark.Audit;
+using Bulwark.Identity;
+using Bulwark.Storage;
+using Shouldly;
+
+namespace Bulwark.TestUtils;
+
+/// <summary>
+/// The behaviour every <see cref="IControlStore"/> adapter must have. Subclass it once per adapter (SQLite now,
+/// PostgreSQL later) and implement <see cref="OpenStoreAsync"/>; the tests run unchanged.
+/// </summary>
+public abstract class ControlStoreContract : IAsyncLifetime
+{
+    private readonly List<IControlStore> _opened = [];
+
+    protected FakeTimeProvider Time { get; } = new();
+
+    /// <summary>Opens (and migrates) a store over the adapter's fixture storage; a second call reopens the same data.</summary>
+    protected abstract Task<IControlStore> OpenStoreCoreAsync(TimeProvider time);
+
+    public virtual ValueTask InitializeAsync() => ValueTask.CompletedTask;
+
+    public virtual async ValueTask DisposeAsync()
+    {
+        foreach (var store in _opened)
+        {
+            await store.DisposeAsync();
+        }
+
+        GC.SuppressFinalize(this);
+    }
+
+    protected async Task<IControlStore> OpenStoreAsync()
+    {
+        var store = await OpenStoreCoreAsync(Time);
+        _opened.Add(store);
+        return store;
+    }
+
+    protected static IdentityRecord Identity(string name, DateTimeOffset at, params Role[] roles) =>
+        new() { Name = name, Roles = roles, Description = "d-" + name, CreatedAt = at, UpdatedAt = at };
+
+    protected static AuditDraft Draft(string target) => new() { Actor = "tester", Action = "test.change", Target = target, After = "{\"x\":1}", CorrelationId = "c-1" };
+
+    [Fact]
+    public async Task MigrateAsync_CalledAgain_KeepsVersionAndIsReady()
+    {
+        var store = await OpenStoreAsync();
+        var version = await store.MigrateAsync();
+        (await store.MigrateAsync()).ShouldBe(version);
+        store.IsReady.ShouldBeTrue();
+    }
+
+    [Fact]
+    public async Task WriteAsync_PutIdentityWithAudit_IsReadBackExactly()
+    {
+        var store = await OpenStoreAsync();
+        var at = Time.GetUtcNow().AddTicks(1234567);
+        await store.WriteAsync(tx => { tx.PutIdentity(Identity("alice", at, Role.Operator, Role.Approver)); return tx.Append(Draft("identity/alice")); });
+
+        var read = await store.GetIdentityAsync("alice");
+        read.ShouldNotBeNull();
+        read.Roles.ShouldBe([Role.Operator, Role.Approver]);
+        read.Description.ShouldBe("d-alice");
+        read.CreatedAt.ShouldBe(AuditChain.Truncate(at));
+        (await store.ListIdentitiesAsync()).Select(i => i.Name).ShouldBe(["alice"]);
+        (await store.GetIdentityAsync("nobody")).ShouldBeNull();
+    }
+
+    [Fact]
+    public async Task WriteAsync_StateChangeWithoutAuditEntry_IsRolledBackAndThrows()
+    {
+        var store = await OpenStoreAsync();
+        await Should.ThrowAsync<UnauditedChangeException>(() => store.WriteAsync(tx => { tx.PutIdentity(Identity("sneaky", Time.GetUtcNow())); return 0; }));
+
+        (await store.GetIdentityAsync("sneaky")).ShouldBeNull();
+        (await store.ReadAuditAsync(0, 10)).ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task WriteAsync_WorkThrowsAfterWriting_KeepsNothingOfIt()
+    {
+        var store = await OpenStoreAsync();
+        await Should.ThrowAsync<InvalidDataException>(() => store.WriteAsync<int>(tx =>
+        {
+            tx.PutIdentity(Identity("half", Time.GetUtcNow()));
+            tx.Append(Draft("identity/half"));
+            throw new InvalidDataException("changed my mind");
+        }));
+
+        (await store.GetIdentityAsync("half")).ShouldBeNull();
+        (await store.ReadAuditAsync(0, 10)).ShouldBeEmpty();
+        (await store.GetRecordedAuditHeadAsync()).ShouldBe(AuditHead.Empty);
+    }
+
+    [Fact]
+    public async Task WriteAsync_ManyConcurrentWritersWithSomeFailing_CommitsTheRestAsOneIntactChain()
+    {
+        var store = await OpenStoreAsync();
+        var writes = Enumerable.Range(0, 400).Select(i => store.WriteAsync(tx =>
+        {
+            tx.PutIdentity(Identity($"user-{i:D3}", tx.Now));
+            tx.Append(Draft($"identity/user-{i:D3}"));
+            if (i % 10 == 0)
+            {
+                throw new InvalidOperationException("refused " + i);
+            }
+
+            return i;
+        })).ToList();
+
+        foreach (var (write, i) in writes.Select((w, i) => (w, i)))
+        {
+            if (i % 10 == 0)
+            {
+                await Should.ThrowAsync<InvalidOperationException>(() => write);
+            }
+            else
+            {
+                (await write).ShouldBe(i);
+            }
+        }
+
+        (await store.ListIdentitiesAsync()).Count.ShouldBe(360);
+        var entries = await store.ReadAuditAsync(0, 1000);
+        entries.Count.ShouldBe(360);
+        entries.Select(e => e.Seq).ShouldBe(Enumerable.Range(1, 360).Select(i => (long)i));
+        var verifier = new AuditVerifier();
+        foreach (var entry in entries)
+        {
+            verifier.Add(entry);
+        }
+
+        verifier.Complete(await store.GetRecordedAuditHeadAsync()).Ok.ShouldBeTrue();
+    }
+
+    [Fact]
+    public async Task WriteTransaction_ReadsItsOwnWrites()
+    {
+        var store = await OpenStoreAsync();
+        var seen = await store.WriteAsync(tx =>
+        {
+            tx.PutIdentity(Identity("self", tx.Now, Role.Viewer));
+            tx.Append(Draft("identity/self"));
+            return (tx.GetIdentity("self")?.Name, tx.ListIdentities().Count);
+        });
+
+        seen.ShouldBe(("self", 1));
+    }
+
+    [Fact]
+    public async Task Tokens_InsertFindRevoke_BehaveAndDeleteIdentityRevokesAll()
+    {
+        var store = await OpenStoreAsync();
+        var hash = Tokens.Hash("bwk_contract-token");
+        await store.WriteAsync(tx =>
+        {
+            tx.PutIdentity(Identity("svc", tx.Now, Role.Viewer));
+            tx.InsertToken(new TokenRecord { Id = "tk_1", Identity = "svc", Hash = hash, Label = "one", CreatedAt = tx.Now });
+            tx.InsertToken(new TokenRecord { Id = "tk_2", Identity = "svc", Hash = Tokens.Hash("other"), CreatedAt = tx.Now });
+            return tx.Append(Draft("identity/svc"));
+        });
+
+        var found = await store.FindTokenAsync(hash);
+        found.ShouldNotBeNull();
+        found.Id.ShouldBe("tk_1");
+        found.Label.ShouldBe("one");
+        found.Hash.ShouldBe(hash);
+        found.IsActive.ShouldBeTrue();
+        (await store.FindTokenAsync(Tokens.Hash("nope"))).ShouldBeNull();
+
+        var revoked = await store.WriteAsync(tx => (tx.RevokeToken("tk_1", tx.Now), tx.RevokeToken("tk_1", tx.Now), tx.Append(Draft("token/tk_1"))).Item1 ? 1 : 0);
+        revoked.ShouldBe(1);
+        (await store.FindTokenAsync(hash))!.IsActive.ShouldBeFalse();
+
+        await store.WriteAsync(tx => { tx.DeleteIdentity("svc"); return tx.Append(Draft("identity/svc")); });
+        (await store.GetIdentityAsync("svc")).ShouldBeNull();
+        (await store.ListTokensAsync("svc")).ShouldAllBe(t => !t.IsActive);
+        (await store.ListTokensAsync()).Count.ShouldBe(2);
+    }
+
+    [Fact]
+    public async Task ReadAuditAsync_PagesInSequenceOrder_AndRecordedHeadFollowsAppends()
+    {
+        var store = await OpenStoreAsync();
+        for (var i = 0; i < 25; i++)
+        {
+            Time.Advance(TimeSpan.FromSeconds(1));
+            await store.WriteAsync(tx => tx.Append(Draft("thing/" + i)));
+        }
+
+        var first = await store.ReadAuditAsync(0, 10);
+        var second = await store.ReadAuditAsync(first[^1].Seq, 10);
+        var last = await store.ReadAuditAsync(second[^1].Seq, 10);
+        first.Concat(second).Concat(last).Select(e => e.Seq).ShouldBe(Enumerable.Range(1, 25).Select(i => (long)i));
+        first[0].PrevHash.ShouldBe(AuditChain.GenesisHash);
+        second[0].PrevHash.ShouldBe(first[^1].Hash);
+        last[^1].Time.ShouldBe(AuditChain.Truncate(Time.GetUtcNow()));
+        (await store.GetRecordedAuditHeadAsync()).ShouldBe(new AuditHead(25, last[^1].Hash));
+    }
+
+    [Fact]
+    public async Task Idempotency_PutGetAndExpire()
+    {
+        var store = await OpenStoreAsync();
+        var record = new IdempotencyRecord
+        {
+            Scope = "alice", Key = "k-1", Fingerprint = "abc", Status = 201, ContentType = "application/json",
+            Location = "/v1/x", Body = [1, 2, 3], CreatedAt = Time.GetUtcNow(),
+        };
+        await store.WriteAsync(tx => { tx.PutIdempotency(record); return 0; });
+
+        var read = await store.GetIdempotencyAsync("alice", "k-1");
+        read.ShouldNotBeNull();
+        read.ShouldBeEquivalentTo(record with { CreatedAt = AuditChain.Truncate(record.CreatedAt) });
+        (await store.GetIdempotencyAsync("bob", "k-1")).ShouldBeNull();
+
+        Time.Advance(TimeSpan.FromHours(25));
+        var deleted = await store.WriteAsync(tx => tx.DeleteIdempotencyBefore(tx.Now - TimeSpan.FromHours(24)));
+        deleted.ShouldBe(1);
+        (await store.GetIdempotencyAsync("alice", "k-1")).ShouldBeNull();
+    }
+
+    [Fact]
+    public async Task Reopen_FindsEverythingAndKeepsChaining()
+    {
+        var store = await OpenStoreAsync();
+        await store.WriteAsync(tx => { tx.PutIdentity(Identity("kept", tx.Now, Role.Admin)); return tx.Append(Draft("identity/kept")); });
+        await store.DisposeAsync();
+        _opened.Remove(store);
+
+        var reopened = await OpenStoreAsync();
+        (await reopened.GetIdentityAsync("kept")).ShouldNotBeNull();
+        var entry = await reopened.WriteAsync(tx => tx.Append(Draft("after-restart")));
+        entry.Seq.ShouldBe(2);
+        entry.PrevHash.ShouldBe((await reopened.ReadAuditAsync(0, 1))[0].Hash);
+    }
+}

@@ -1,0 +1,103 @@
+namespace Bulwark.TestUtils;
+
+/// <summary>
+/// A clock that moves only when a test advances it. Timers created from it fire when <see cref="Advance"/> passes
+/// their due time. (Microsoft.Extensions.TimeProvider.Testing is not in the package registry here.)
+/// </summary>
+public sealed class FakeTimeProvider : TimeProvider
+{
+    private readonly Lock _gate = new();
+    private readonly List<FakeTimer> _timers = [];
+    private DateTimeOffset _now;
+    private long _timestamp;
+
+    public FakeTimeProvider(DateTimeOffset? start = null) => _now = start ?? new DateTimeOffset(2026, 11, 21, 9, 0, 0, TimeSpan.Zero);
+
+    public override DateTimeOffset GetUtcNow()
+    {
+        lock (_gate)
+        {
+            return _now;
+        }
+    }
+
+    public override long GetTimestamp()
+    {
+        lock (_gate)
+        {
+            return _timestamp;
+        }
+    }
+
+    public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+    public void Advance(TimeSpan by)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(by, TimeSpan.Zero);
+        List<FakeTimer> due;
+        lock (_gate)
+        {
+            _now += by;
+            _timestamp += by.Ticks;
+            due = [.. _timers.Where(t => t.DueAt <= _now)];
+        }
+
+        foreach (var timer in due)
+        {
+            timer.Fire(_now);
+        }
+    }
+
+    public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+    {
+        var timer = new FakeTimer(this, callback, state);
+        timer.Change(dueTime, period);
+        return timer;
+    }
+
+    private sealed class FakeTimer(FakeTimeProvider owner, TimerCallback callback, object? state) : ITimer
+    {
+        private TimeSpan _period;
+
+        public DateTimeOffset DueAt { get; private set; } = DateTimeOffset.MaxValue;
+
+        public bool Change(TimeSpan dueTime, TimeSpan period)
+        {
+            lock (owner._gate)
+            {
+                _period = period;
+                DueAt = dueTime == Timeout.InfiniteTimeSpan ? DateTimeOffset.MaxValue : owner._now + dueTime;
+                if (!owner._timers.Contains(this))
+                {
+                    owner._timers.Add(this);
+                }
+            }
+
+            return true;
+        }
+
+        public void Fire(DateTimeOffset now)
+        {
+            lock (owner._gate)
+            {
+                DueAt = _period > TimeSpan.Zero && _period != Timeout.InfiniteTimeSpan ? now + _period : DateTimeOffset.MaxValue;
+            }
+
+            callback(state);
+        }
+
+        public void Dispose()
+        {
+            lock (owner._gate)
+            {
+                owner._timers.Remove(this);
+            }
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            Dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
+}
