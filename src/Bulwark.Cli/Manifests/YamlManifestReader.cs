@@ -40,13 +40,21 @@ internal static partial class YamlManifestReader
     public static IReadOnlyList<ManifestDocument> ReadText(string source, string text, List<ManifestProblem> problems)
     {
         var stream = new YamlStream();
+        var parser = new TrackingParser(new Parser(new StringReader(text)));
         try
         {
-            stream.Load(new StringReader(text));
+            stream.Load(parser);
         }
         catch (YamlException error)
         {
             problems.Add(new ManifestProblem(source, (int)error.Start.Line, string.Empty, "not valid YAML: " + (error.InnerException?.Message ?? error.Message)));
+            return [];
+        }
+#pragma warning disable CA1031 // YamlDotNet throws plain exceptions on some malformed input; every one is a problem of the file.
+        catch (Exception error)
+#pragma warning restore CA1031
+        {
+            problems.Add(new ManifestProblem(source, parser.LastLine, string.Empty, $"not valid YAML near here ({error.Message})"));
             return [];
         }
 
@@ -66,14 +74,14 @@ internal static partial class YamlManifestReader
             }
 
             var lines = new Dictionary<string, int>(StringComparer.Ordinal);
-            var body = (JsonObject)Convert(mapping, string.Empty, lines, source, problems)!;
+            var body = (JsonObject)Convert(mapping, string.Empty, lines)!;
             documents.Add(new ManifestDocument { Source = source, Line = (int)mapping.Start.Line, Body = body, Lines = lines });
         }
 
         return documents;
     }
 
-    private static JsonNode? Convert(YamlNode node, string path, Dictionary<string, int> lines, string source, List<ManifestProblem> problems)
+    private static JsonNode? Convert(YamlNode node, string path, Dictionary<string, int> lines)
     {
         lines[path] = (int)node.Start.Line;
         switch (node)
@@ -84,13 +92,7 @@ internal static partial class YamlManifestReader
                 {
                     var key = (keyNode as YamlScalarNode)?.Value ?? string.Empty;
                     var childPath = path + "/" + ManifestReader.Escape(key);
-                    if (obj.ContainsKey(key))
-                    {
-                        problems.Add(new ManifestProblem(source, (int)keyNode.Start.Line, childPath, "is given twice"));
-                        continue;
-                    }
-
-                    obj[key] = Convert(valueNode, childPath, lines, source, problems);
+                    obj[key] = Convert(valueNode, childPath, lines);
                     lines[childPath] = (int)keyNode.Start.Line;
                 }
 
@@ -99,7 +101,7 @@ internal static partial class YamlManifestReader
                 var array = new JsonArray();
                 for (var i = 0; i < sequence.Children.Count; i++)
                 {
-                    array.Add(Convert(sequence.Children[i], $"{path}/{i}", lines, source, problems));
+                    array.Add(Convert(sequence.Children[i], $"{path}/{i}", lines));
                 }
 
                 return array;
@@ -145,6 +147,25 @@ internal static partial class YamlManifestReader
         }
 
         return JsonValue.Create(value);
+    }
+
+    /// <summary>Remembers where the parser last was, to place errors that YamlDotNet raises without a position.</summary>
+    private sealed class TrackingParser(IParser inner) : IParser
+    {
+        public int LastLine { get; private set; } = 1;
+
+        public YamlDotNet.Core.Events.ParsingEvent? Current => inner.Current;
+
+        public bool MoveNext()
+        {
+            var moved = inner.MoveNext();
+            if (inner.Current is { } current)
+            {
+                LastLine = (int)current.End.Line;
+            }
+
+            return moved;
+        }
     }
 
     [GeneratedRegex("^[-+]?[0-9]+$", RegexOptions.CultureInvariant)]

@@ -88,20 +88,24 @@ public static class ManifestSet
             var errors = new List<ManifestError>();
             var definition = kind.Validate(document.Body, errors);
             found.AddRange(errors.Select(e => new ManifestProblem(document.Source, document.LineOf(e.Path), e.Path, e.Message)));
-            if (definition is null)
-            {
-                continue;
-            }
 
-            var name = kind.NameOf(definition);
-            if (seen.TryGetValue((kind.Kind, name), out var first))
+            // Duplicates are reported even for invalid documents, so one run shows every problem.
+            var name = definition is not null ? kind.NameOf(definition) : (document.Body["name"] as JsonValue)?.GetValueKind() == JsonValueKind.String ? document.Body["name"]!.GetValue<string>() : null;
+            if (name is not null && seen.TryGetValue((kind.Kind, name), out var first))
             {
                 found.Add(new ManifestProblem(document.Source, document.LineOf("/name"), "/name", $"{kind.Kind} '{name}' is also defined at {first.Source}:{first.Line}"));
                 continue;
             }
 
-            seen[(kind.Kind, name)] = document;
-            valid.Add(new ValidManifest(kind, name, definition, document));
+            if (name is not null)
+            {
+                seen[(kind.Kind, name)] = document;
+            }
+
+            if (definition is not null)
+            {
+                valid.Add(new ValidManifest(kind, name!, definition, document));
+            }
         }
 
         problems = found;
