@@ -205,8 +205,14 @@ public abstract class ControlStoreContract : IAsyncLifetime
         var store = await OpenStoreAsync();
         var record = new IdempotencyRecord
         {
-            Scope = "alice", Key = "k-1", Fingerprint = "abc", Status = 201, ContentType = "application/json",
-            Location = "/v1/x", Body = [1, 2, 3], CreatedAt = Time.GetUtcNow(),
+            Scope = "alice",
+            Key = "k-1",
+            Fingerprint = "abc",
+            Status = 201,
+            ContentType = "application/json",
+            Location = "/v1/x",
+            Body = [1, 2, 3],
+            CreatedAt = Time.GetUtcNow(),
         };
         await store.WriteAsync(tx => { tx.PutIdempotency(record); return 0; });
 

@@ -62,7 +62,7 @@ internal static partial class YamlManifestReader
         foreach (var document in stream.Documents)
         {
             var root = document.RootNode;
-            if (root is YamlScalarNode { Value: null or "" } )
+            if (root is YamlScalarNode { Value: null or "" })
             {
                 continue;
             }
