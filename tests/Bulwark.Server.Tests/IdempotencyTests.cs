@@ -55,6 +55,20 @@ public sealed class IdempotencyTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RefusalsRaisedInsideTheStore_AreReplayedToo()
+    {
+        using var admin = _server.CreateAdminClient();
+        using var create = await SendAsync(admin, "key-5", """{"name":"olga","roles":["viewer"]}""");
+        using var first = await SendAsync(admin, "key-6", """{"name":"olga","roles":["viewer"]}""");
+        using var second = await SendAsync(admin, "key-6", """{"name":"olga","roles":["viewer"]}""");
+
+        await Http.ReadProblemAsync(first, HttpStatusCode.Conflict, "conflict");
+        second.StatusCode.ShouldBe(HttpStatusCode.Conflict);
+        second.Headers.GetValues("Idempotent-Replayed").ShouldBe(["true"]);
+        second.Content.Headers.ContentType!.MediaType.ShouldBe("application/problem+json");
+    }
+
+    [Fact]
     public async Task KeysAreScopedPerIdentity()
     {
         var otherToken = await _server.CreateIdentityTokenAsync("other-admin", Bulwark.Identity.Role.Admin);

@@ -52,7 +52,8 @@ public sealed class BulwarkTestServer : IAsyncDisposable
         TimeProvider? time = null,
         Action<BulwarkServerOptions>? configure = null,
         IEnumerable<ManifestDocument>? manifests = null,
-        string? bootstrapToken = AdminToken)
+        string? bootstrapToken = AdminToken,
+        Action<WebApplication>? mapExtraEndpoints = null)
     {
         var owned = dataDirectory is null ? new TempDirectory() : null;
         var directory = dataDirectory ?? owned!.Path;
@@ -76,6 +77,7 @@ public sealed class BulwarkTestServer : IAsyncDisposable
                 sp.GetRequiredService<TimeProvider>()));
         var app = builder.Build();
         app.UseBulwark();
+        mapExtraEndpoints?.Invoke(app);
         var startup = await app.PrepareBulwarkAsync(manifests ?? []);
         await app.StartAsync();
         return new BulwarkTestServer(app, directory, owned, startup);

@@ -121,6 +121,11 @@ internal sealed class Idempotency(RequestDelegate next, IControlStore store, Tim
         {
             await next(context).ConfigureAwait(false);
         }
+        catch (ProblemException refusal)
+        {
+            // A refusal is an answer like any other: captured here so that it is stored and replayed.
+            await ProblemResults.WriteAsync(context, refusal.Kind, refusal.Message).ConfigureAwait(false);
+        }
         finally
         {
             context.Response.Body = original;
