@@ -122,8 +122,10 @@ internal static class ServeCommand
             await output.WriteLineAsync("Try:").ConfigureAwait(false);
             await output.WriteLineAsync($"  export BULWARK_URL={first} BULWARK_TOKEN=$(cat {tokenFile})").ConfigureAwait(false);
             await output.WriteLineAsync("  curl -s -H \"Authorization: Bearer $BULWARK_TOKEN\" $BULWARK_URL/v1/identities").ConfigureAwait(false);
-            await output.WriteLineAsync("  dotnet run --project src/Bulwark.Cli -- audit tail        # who changed what, hash-chained").ConfigureAwait(false);
-            await output.WriteLineAsync("  dotnet run --project src/Bulwark.Cli -- audit verify").ConfigureAwait(false);
+            var command = File.Exists(Path.Combine("src", "Bulwark.Cli", "Bulwark.Cli.csproj")) ? "dotnet run --project src/Bulwark.Cli --" : "bulwark";
+            await output.WriteLineAsync($"  {command} audit tail        # who changed what, hash-chained").ConfigureAwait(false);
+            await output.WriteLineAsync($"  {command} audit verify").ConfigureAwait(false);
+            await output.WriteLineAsync($"  {command} token create --name erin --role operator").ConfigureAwait(false);
             await output.WriteLineAsync($"  {first}/metrics  {first}/openapi/v1.json  {first}/readyz").ConfigureAwait(false);
         }
 
