@@ -62,10 +62,11 @@ public sealed class AuditVerifier
     {
         if (!Broken && recordedHead is { } head && head.Seq != _previous.Seq)
         {
-            _firstBadSeq = Math.Min(head.Seq, _previous.Seq + 1);
+            // Missing entries at the end: the first missing one. Entries beyond the head: the first one past it.
+            _firstBadSeq = head.Seq > _previous.Seq ? _previous.Seq + 1 : head.Seq + 1;
             _problem = head.Seq > _previous.Seq
                 ? $"entries {_previous.Seq + 1} to {head.Seq} are missing from the end of the log"
-                : $"entry {_previous.Seq} is beyond the recorded head {head.Seq}";
+                : $"entries {head.Seq + 1} to {_previous.Seq} are beyond the recorded head {head.Seq}";
         }
         else if (!Broken && recordedHead is { } same && !string.Equals(same.Hash, _previous.Hash, StringComparison.Ordinal))
         {

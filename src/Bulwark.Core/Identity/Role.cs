@@ -86,11 +86,11 @@ public static class Roles
     public static bool Grants(Role role, Capability capability) => role switch
     {
         Role.Admin => true,
-        _ when capability == Capability.Read => true,
-        Role.Operator => capability == Capability.Configure,
-        Role.Responder => capability == Capability.Respond,
-        Role.Approver => capability == Capability.Approve,
-        _ => false,
+        Role.Viewer => capability == Capability.Read,
+        Role.Operator => capability is Capability.Read or Capability.Configure,
+        Role.Responder => capability is Capability.Read or Capability.Respond,
+        Role.Approver => capability is Capability.Read or Capability.Approve,
+        _ => false, // An undefined role value grants nothing.
     };
 
     /// <summary>Whether any of <paramref name="roles"/> grants <paramref name="capability"/>.</summary>

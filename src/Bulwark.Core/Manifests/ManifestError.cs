@@ -23,7 +23,7 @@ public sealed class ManifestResult<T>
     /// <summary>The definition; <see langword="null"/> when there are errors.</summary>
     public T? Value { get; }
 
-    /// <summary>Every error found, in document order; empty when valid.</summary>
+    /// <summary>Every error found, in the order the validator checks fields (unknown fields last); empty when valid.</summary>
     public IReadOnlyList<ManifestError> Errors { get; }
 
     /// <summary>Whether the document is valid.</summary>

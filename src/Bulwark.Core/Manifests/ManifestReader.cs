@@ -189,6 +189,6 @@ public sealed partial class ManifestReader
         return node;
     }
 
-    [GeneratedRegex("^[a-z0-9][a-z0-9._-]{0,62}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"\A[a-z0-9][a-z0-9._-]{0,62}\z", RegexOptions.CultureInvariant)]
     private static partial Regex NamePattern();
 }

@@ -175,4 +175,16 @@ public sealed class RoleTests
     {
         Should.Throw<ArgumentNullException>(() => Roles.AnyGrants(null!, Capability.Read));
     }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(6)]
+    [InlineData(-1)]
+    public void Grants_UndefinedRoleValue_GrantsNothing(int value)
+    {
+        foreach (var capability in Enum.GetValues<Capability>())
+        {
+            Roles.Grants((Role)value, capability).ShouldBeFalse();
+        }
+    }
 }

@@ -101,7 +101,7 @@ public sealed class ManifestSetTests
     }
 
     [Fact]
-    public void Validate_SameNameInvalidFirst_IsNotADuplicate()
+    public void Validate_SameNameInvalidFirst_IsStillReportedAsADuplicate()
     {
         var documents = new[]
         {
@@ -111,7 +111,8 @@ public sealed class ManifestSetTests
 
         ManifestSet.Validate(documents, out var problems);
 
-        problems.ShouldHaveSingleItem().Path.ShouldBe("/roles/0");
+        problems.Select(p => (p.Line, p.Path)).ShouldBe([(1, "/roles/0"), (5, "/name")]);
+        problems[1].Message.ShouldContain("also defined at a.yaml:1");
     }
 
     [Fact]
