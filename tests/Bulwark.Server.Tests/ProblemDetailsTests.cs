@@ -183,4 +183,33 @@ public sealed class ProblemDetailsTests(ServerFixture fixture) : IClassFixture<S
 
         response.StatusCode.ShouldBe(HttpStatusCode.Created);
     }
+
+    [Fact]
+    public async Task InvalidUtf8Body_Is400AndNothingIsStored()
+    {
+        using var admin = Admin();
+        var bytes = "{\"name\":\"utf\",\"roles\":[\"viewer\"],\"description\":\""u8.ToArray()
+            .Concat(new byte[] { 0xC3, 0x28, 0xFF })
+            .Concat("\"}"u8.ToArray()).ToArray();
+        using var content = new ByteArrayContent(bytes);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        using var response = await admin.PostAsync("/v1/identities", content, TestContext.Current.CancellationToken);
+
+        await Http.ReadProblemAsync(response, HttpStatusCode.BadRequest, "malformed-request");
+        (await fixture.Server.Store.GetIdentityAsync("utf", TestContext.Current.CancellationToken)).ShouldBeNull();
+    }
+
+    [Theory]
+    [InlineData("""{"name":5,"roles":"viewer"}""", new[] { "/name", "/roles" })]
+    [InlineData("""{"name":"x","roles":[1,null,{"a":1}]}""", new[] { "/roles/0", "/roles/1", "/roles/2" })]
+    [InlineData("""{"name":"x","roles":[]}""", new[] { "/roles" })]
+    [InlineData("""{}""", new[] { "/name", "/roles" })]
+    public async Task WrongTypes_Are422NamingEachPath(string body, string[] paths)
+    {
+        using var admin = Admin();
+        using var response = await admin.PostAsync("/v1/identities", BulwarkTestServer.Json(body), TestContext.Current.CancellationToken);
+
+        var problem = await Http.ReadProblemAsync(response, HttpStatusCode.UnprocessableEntity, "validation");
+        problem["errors"]!.AsArray().Select(e => e!["path"]!.GetValue<string>()).ShouldBe(paths, ignoreOrder: true);
+    }
 }

@@ -31,14 +31,44 @@ internal static class RequestJson
                 return (null, ProblemResults.Result(context, ProblemKind.MalformedRequest, $"The body must be a JSON object, not {document.RootElement.ValueKind.ToString().ToLowerInvariant()}."));
             }
 
-            // Materialize every member now so that invalid content fails here, not later inside a handler.
-            _ = node.ToJsonString();
+            // JsonDocument checks structure but decodes strings lazily: decode every one now, so that invalid UTF-8
+            // is refused here and never reaches a handler.
+            DecodeAllStrings(document.RootElement);
         }
         catch (JsonException error)
         {
             return (null, ProblemResults.Result(context, ProblemKind.MalformedRequest, "The body is not valid JSON: " + error.Message));
         }
+        catch (InvalidOperationException error)
+        {
+            return (null, ProblemResults.Result(context, ProblemKind.MalformedRequest, "The body is not valid UTF-8 JSON: " + error.Message));
+        }
 
         return (node.AsObject(), null);
+    }
+
+    private static void DecodeAllStrings(JsonElement element)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.String:
+                _ = element.GetString();
+                break;
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    _ = property.Name;
+                    DecodeAllStrings(property.Value);
+                }
+
+                break;
+            case JsonValueKind.Array:
+                foreach (var item in element.EnumerateArray())
+                {
+                    DecodeAllStrings(item);
+                }
+
+                break;
+        }
     }
 }
