@@ -18,6 +18,7 @@ public sealed class SqliteControlStore : IControlStore
     private readonly string _connectionString;
     private readonly Channel<WriteRequest> _queue = Channel.CreateUnbounded<WriteRequest>(new UnboundedChannelOptions { SingleReader = true });
     private SqliteConnection? _writer;
+    private SqliteCommandCache? _commands;
     private Task? _writerLoop;
     private AuditHead _head = AuditHead.Empty;
     private volatile bool _ready;
@@ -88,6 +89,7 @@ public sealed class SqliteControlStore : IControlStore
 
         _head = LoadChainHead(writer);
         _writer = writer;
+        _commands = new SqliteCommandCache(writer);
         _writerLoop = Task.Run(WriterLoopAsync, CancellationToken.None);
         _ready = true;
         return Migrations.Latest;
@@ -150,6 +152,7 @@ public sealed class SqliteControlStore : IControlStore
             await _writerLoop.ConfigureAwait(false);
         }
 
+        _commands?.Dispose();
         if (_writer is not null)
         {
             await _writer.DisposeAsync().ConfigureAwait(false);
@@ -206,6 +209,7 @@ public sealed class SqliteControlStore : IControlStore
     private void CommitBatch(List<WriteRequest> batch)
     {
         var connection = _writer!;
+        var commands = _commands!;
         var committed = new List<WriteRequest>(batch.Count);
         var headBefore = _head;
         try
@@ -214,8 +218,8 @@ public sealed class SqliteControlStore : IControlStore
             var now = _time.GetUtcNow();
             foreach (var request in batch)
             {
-                var unit = new SqliteWriteTransaction(connection, transaction, now, _head);
-                Execute(connection, transaction, "SAVEPOINT work;");
+                var unit = new SqliteWriteTransaction(connection, transaction, commands, now, _head);
+                commands.Execute("SAVEPOINT work", transaction);
                 try
                 {
                     request.Run(unit);
@@ -224,7 +228,7 @@ public sealed class SqliteControlStore : IControlStore
                         throw new UnauditedChangeException();
                     }
 
-                    Execute(connection, transaction, "RELEASE work;");
+                    commands.Execute("RELEASE work", transaction);
                     _head = unit.Head;
                     committed.Add(request);
                 }
@@ -232,10 +236,17 @@ public sealed class SqliteControlStore : IControlStore
                 catch (Exception error)
 #pragma warning restore CA1031
                 {
-                    Execute(connection, transaction, "ROLLBACK TO work; RELEASE work;");
+                    commands.Execute("ROLLBACK TO work", transaction);
+                    commands.Execute("RELEASE work", transaction);
                     request.Fail(error);
                     _options.Instruments.WriteWork.Add(1, new KeyValuePair<string, object?>("outcome", "rolled_back"));
                 }
+            }
+
+            if (_head != headBefore)
+            {
+                // The recorded head is written once per commit, in the same transaction as the entries it names.
+                commands.Execute(SqliteRows.PutAuditHeadSql, transaction, ("$seq", _head.Seq), ("$hash", _head.Hash));
             }
 
             if (committed.Count > 0)
@@ -271,14 +282,6 @@ public sealed class SqliteControlStore : IControlStore
         {
             request.Complete();
         }
-    }
-
-    private static void Execute(SqliteConnection connection, SqliteTransaction transaction, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
     }
 
     private abstract class WriteRequest

@@ -48,22 +48,13 @@ internal static class SqliteRows
         return list;
     }
 
-    public static void PutIdentity(SqliteConnection connection, SqliteTransaction transaction, IdentityRecord identity)
-    {
-        using var command = Command(
-            connection,
-            transaction,
-            $"""
-            INSERT INTO identities ({IdentityColumns}) VALUES ($name, $roles, $description, $created, $updated)
-            ON CONFLICT (name) DO UPDATE SET roles = excluded.roles, description = excluded.description, updated_at = excluded.updated_at
-            """,
-            ("$name", identity.Name),
-            ("$roles", string.Join(',', identity.Roles.Select(Roles.Name))),
-            ("$description", identity.Description),
-            ("$created", ToMicros(identity.CreatedAt)),
-            ("$updated", ToMicros(identity.UpdatedAt)));
-        command.ExecuteNonQuery();
-    }
+    public const string PutIdentitySql = $"""
+        INSERT INTO identities ({IdentityColumns}) VALUES ($name, $roles, $description, $created, $updated)
+        ON CONFLICT (name) DO UPDATE SET roles = excluded.roles, description = excluded.description, updated_at = excluded.updated_at
+        """;
+
+    public const string PutAuditHeadSql =
+        "INSERT INTO audit_head (id, seq, hash) VALUES (1, $seq, $hash) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash";
 
     public static List<TokenRecord> QueryTokens(SqliteConnection connection, SqliteTransaction? transaction, string where, object parameter)
     {
@@ -112,15 +103,10 @@ internal static class SqliteRows
         return list;
     }
 
-    public static void InsertAudit(SqliteConnection connection, SqliteTransaction transaction, AuditEntry entry)
-    {
-        using var command = Command(
-            connection,
+    public static void InsertAudit(SqliteCommandCache commands, SqliteTransaction transaction, AuditEntry entry) =>
+        commands.Execute(
+            $"INSERT INTO audit ({AuditColumns}) VALUES ($seq, $time, $actor, $action, $target, $before, $after, $reason, $cid, $prev, $hash)",
             transaction,
-            $"""
-            INSERT INTO audit ({AuditColumns}) VALUES ($seq, $time, $actor, $action, $target, $before, $after, $reason, $cid, $prev, $hash);
-            INSERT INTO audit_head (id, seq, hash) VALUES (1, $seq, $hash) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash;
-            """,
             ("$seq", entry.Seq),
             ("$time", ToMicros(entry.Time)),
             ("$actor", entry.Actor),
@@ -132,8 +118,6 @@ internal static class SqliteRows
             ("$cid", entry.CorrelationId),
             ("$prev", entry.PrevHash),
             ("$hash", entry.Hash));
-        command.ExecuteNonQuery();
-    }
 
     public static AuditHead? RecordedHead(SqliteConnection connection, SqliteTransaction? transaction)
     {

@@ -4,8 +4,11 @@ using Microsoft.Data.Sqlite;
 
 namespace Bulwark.Storage.Sqlite;
 
-/// <summary>One caller's unit of work inside the writer's transaction; counts changes and appends to enforce auditing.</summary>
-internal sealed class SqliteWriteTransaction(SqliteConnection connection, SqliteTransaction transaction, DateTimeOffset now, AuditHead head) : IWriteTransaction
+/// <summary>
+/// One caller's unit of work inside the writer's transaction; counts changes and appends to enforce auditing. Writes use
+/// the writer's prepared statements; the audit head row is written once per commit by the store.
+/// </summary>
+internal sealed class SqliteWriteTransaction(SqliteConnection connection, SqliteTransaction transaction, SqliteCommandCache commands, DateTimeOffset now, AuditHead head) : IWriteTransaction
 {
     public DateTimeOffset Now { get; } = AuditChain.Truncate(now);
 
@@ -23,21 +26,25 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Sqlite
     {
         ArgumentNullException.ThrowIfNull(identity);
         StateChanges++;
-        SqliteRows.PutIdentity(connection, transaction, identity);
+        commands.Execute(
+            SqliteRows.PutIdentitySql,
+            transaction,
+            ("$name", identity.Name),
+            ("$roles", string.Join(',', identity.Roles.Select(Roles.Name))),
+            ("$description", identity.Description),
+            ("$created", SqliteRows.ToMicros(identity.CreatedAt)),
+            ("$updated", SqliteRows.ToMicros(identity.UpdatedAt)));
     }
 
     public bool DeleteIdentity(string name)
     {
         StateChanges++;
-        using var revoke = SqliteRows.Command(
-            connection,
-            transaction,
+        commands.Execute(
             "UPDATE tokens SET revoked_at = $at WHERE identity = $name AND revoked_at IS NULL",
+            transaction,
             ("$name", name),
             ("$at", SqliteRows.ToMicros(Now)));
-        revoke.ExecuteNonQuery();
-        using var delete = SqliteRows.Command(connection, transaction, "DELETE FROM identities WHERE name = $name", ("$name", name));
-        return delete.ExecuteNonQuery() > 0;
+        return commands.Execute("DELETE FROM identities WHERE name = $name", transaction, ("$name", name)) > 0;
     }
 
     public TokenRecord? GetToken(string id) =>
@@ -50,43 +57,38 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Sqlite
     {
         ArgumentNullException.ThrowIfNull(token);
         StateChanges++;
-        using var command = SqliteRows.Command(
-            connection,
-            transaction,
+        commands.Execute(
             "INSERT INTO tokens (id, identity, hash, label, created_at, revoked_at) VALUES ($id, $identity, $hash, $label, $created, $revoked)",
+            transaction,
             ("$id", token.Id),
             ("$identity", token.Identity),
             ("$hash", token.Hash),
             ("$label", token.Label),
             ("$created", SqliteRows.ToMicros(token.CreatedAt)),
             ("$revoked", token.RevokedAt is { } revoked ? SqliteRows.ToMicros(revoked) : null));
-        command.ExecuteNonQuery();
     }
 
     public bool RevokeToken(string id, DateTimeOffset at)
     {
         StateChanges++;
-        using var command = SqliteRows.Command(
-            connection,
-            transaction,
+        return commands.Execute(
             "UPDATE tokens SET revoked_at = $at WHERE id = $id AND revoked_at IS NULL",
+            transaction,
             ("$id", id),
-            ("$at", SqliteRows.ToMicros(at)));
-        return command.ExecuteNonQuery() > 0;
+            ("$at", SqliteRows.ToMicros(at))) > 0;
     }
 
     public void PutIdempotency(IdempotencyRecord record)
     {
         ArgumentNullException.ThrowIfNull(record);
-        using var command = SqliteRows.Command(
-            connection,
-            transaction,
+        commands.Execute(
             """
             INSERT INTO idempotency (scope, key, fingerprint, status, content_type, location, body, created_at)
             VALUES ($scope, $key, $fingerprint, $status, $type, $location, $body, $created)
             ON CONFLICT (scope, key) DO UPDATE SET fingerprint = excluded.fingerprint, status = excluded.status,
                 content_type = excluded.content_type, location = excluded.location, body = excluded.body, created_at = excluded.created_at
             """,
+            transaction,
             ("$scope", record.Scope),
             ("$key", record.Key),
             ("$fingerprint", record.Fingerprint),
@@ -95,19 +97,15 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Sqlite
             ("$location", record.Location),
             ("$body", record.Body),
             ("$created", SqliteRows.ToMicros(record.CreatedAt)));
-        command.ExecuteNonQuery();
     }
 
-    public int DeleteIdempotencyBefore(DateTimeOffset cutoff)
-    {
-        using var command = SqliteRows.Command(connection, transaction, "DELETE FROM idempotency WHERE created_at < $cutoff", ("$cutoff", SqliteRows.ToMicros(cutoff)));
-        return command.ExecuteNonQuery();
-    }
+    public int DeleteIdempotencyBefore(DateTimeOffset cutoff) =>
+        commands.Execute("DELETE FROM idempotency WHERE created_at < $cutoff", transaction, ("$cutoff", SqliteRows.ToMicros(cutoff)));
 
     public AuditEntry Append(AuditDraft draft)
     {
         var entry = AuditChain.Link(draft, Head, Now);
-        SqliteRows.InsertAudit(connection, transaction, entry);
+        SqliteRows.InsertAudit(commands, transaction, entry);
         Head = new AuditHead(entry.Seq, entry.Hash);
         AuditAppends++;
         return entry;
