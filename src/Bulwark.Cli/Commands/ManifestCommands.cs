@@ -49,10 +49,8 @@ internal static class ManifestCommands
         var command = new Command("diff", "Show what apply would change on the server; exits 1 when there are differences") { path };
         command.SetAction((parse, ct) => cli.RunAsync(async () =>
         {
-            var valid = Load(parse.GetValue(path)!, out var problems);
-            if (problems.Count > 0)
+            if (!TryLoadValid(cli, parse.GetValue(path)!, out var valid))
             {
-                Report(cli, problems);
                 return ExitCodes.Failed;
             }
 
@@ -95,10 +93,8 @@ internal static class ManifestCommands
         var command = new Command("apply", "Apply manifests to the server (idempotent: unchanged objects are left alone)") { path, reason, json };
         command.SetAction((parse, ct) => cli.RunAsync(async () =>
         {
-            var valid = Load(parse.GetValue(path)!, out var problems);
-            if (problems.Count > 0)
+            if (!TryLoadValid(cli, parse.GetValue(path)!, out var valid))
             {
-                Report(cli, problems);
                 return ExitCodes.Failed;
             }
 
@@ -146,6 +142,14 @@ internal static class ManifestCommands
         found.AddRange(invalid);
         problems = [.. found.OrderBy(p => p.Source, StringComparer.Ordinal).ThenBy(p => p.Line)];
         return problems.Count == 0 ? valid : [];
+    }
+
+    /// <summary>Loads and validates; on any problem, reports every one and returns false (nothing may be sent).</summary>
+    private static bool TryLoadValid(CliContext cli, string path, out IReadOnlyList<ValidManifest> valid)
+    {
+        valid = Load(path, out var problems);
+        Report(cli, problems);
+        return problems.Count == 0;
     }
 
     private static void Report(CliContext cli, IEnumerable<ManifestProblem> problems)
