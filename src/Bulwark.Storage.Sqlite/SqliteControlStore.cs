@@ -53,10 +53,7 @@ public sealed class SqliteControlStore : IControlStore
         }
 
         Directory.CreateDirectory(_options.DataDirectory);
-        var writer = new SqliteConnection(_connectionString);
-        await writer.OpenAsync(cancellationToken).ConfigureAwait(false);
-        Execute(writer, "PRAGMA journal_mode=WAL;");
-        Execute(writer, _options.FlushEachCommit ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;");
+        var writer = OpenWriterConnection();
         Execute(writer, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);");
 
         var applied = new HashSet<long>();
@@ -135,6 +132,21 @@ public sealed class SqliteControlStore : IControlStore
         ReadAsync(c => SqliteRows.ReadAudit(c, afterSeq, limit), cancellationToken);
 
     /// <inheritdoc />
+    public Task<AuditHead> ScanAuditAsync(Action<AuditEntry> visit, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(visit);
+        return ReadAsync(
+            connection =>
+            {
+                // A read transaction pins one WAL snapshot for the entries and the head alike.
+                using var snapshot = connection.BeginTransaction(deferred: true);
+                SqliteRows.ScanAudit(connection, snapshot, 0, long.MaxValue, visit);
+                return SqliteRows.RecordedHead(connection, snapshot) ?? AuditHead.Empty;
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc />
     public Task<AuditHead> GetRecordedAuditHeadAsync(CancellationToken cancellationToken = default) =>
         ReadAsync(c => SqliteRows.RecordedHead(c, null) ?? AuditHead.Empty, cancellationToken);
 
@@ -160,6 +172,29 @@ public sealed class SqliteControlStore : IControlStore
         }
 
         SqliteConnection.ClearPool(new SqliteConnection(_connectionString));
+    }
+
+    private SqliteConnection OpenWriterConnection()
+    {
+        var writer = new SqliteConnection(_connectionString);
+        writer.Open();
+        Execute(writer, "PRAGMA journal_mode=WAL;");
+        Execute(writer, _options.FlushEachCommit ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;");
+        return writer;
+    }
+
+    /// <summary>
+    /// After a failed commit the connection's transaction state cannot be trusted (SQLite may have rolled back
+    /// underneath it): start over with a fresh connection and statements, and take the chain head from the disk.
+    /// </summary>
+    private void ResetWriter()
+    {
+        _commands?.Dispose();
+        _writer?.Dispose();
+        var writer = OpenWriterConnection();
+        _head = LoadChainHead(writer);
+        _writer = writer;
+        _commands = new SqliteCommandCache(writer);
     }
 
     private static void Execute(SqliteConnection connection, string sql)
@@ -236,10 +271,13 @@ public sealed class SqliteControlStore : IControlStore
                 catch (Exception error)
 #pragma warning restore CA1031
                 {
-                    commands.Execute("ROLLBACK TO work", transaction);
-                    commands.Execute("RELEASE work", transaction);
                     request.Fail(error);
                     _options.Instruments.WriteWork.Add(1, new KeyValuePair<string, object?>("outcome", "rolled_back"));
+
+                    // If SQLite already rolled the whole transaction back (disk full, I/O error), this throws and the
+                    // batch fails as a whole below.
+                    commands.Execute("ROLLBACK TO work", transaction);
+                    commands.Execute("RELEASE work", transaction);
                 }
             }
 
@@ -258,12 +296,13 @@ public sealed class SqliteControlStore : IControlStore
         catch (Exception error)
 #pragma warning restore CA1031
         {
-            _head = headBefore;
-            foreach (var request in committed)
+            // Nothing of this batch is durable: every caller still waiting learns so (completed ones are left alone).
+            foreach (var request in batch)
             {
                 request.Fail(error);
             }
 
+            ResetWriter();
             return;
         }
 

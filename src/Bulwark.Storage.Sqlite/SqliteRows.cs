@@ -79,12 +79,18 @@ internal static class SqliteRows
 
     public static IReadOnlyList<AuditEntry> ReadAudit(SqliteConnection connection, long afterSeq, int limit)
     {
-        using var command = Command(connection, null, $"SELECT {AuditColumns} FROM audit WHERE seq > $after ORDER BY seq LIMIT $limit", ("$after", afterSeq), ("$limit", limit));
-        using var reader = command.ExecuteReader();
         var list = new List<AuditEntry>();
+        ScanAudit(connection, null, afterSeq, limit, list.Add);
+        return list;
+    }
+
+    public static void ScanAudit(SqliteConnection connection, SqliteTransaction? transaction, long afterSeq, long limit, Action<AuditEntry> visit)
+    {
+        using var command = Command(connection, transaction, $"SELECT {AuditColumns} FROM audit WHERE seq > $after ORDER BY seq LIMIT $limit", ("$after", afterSeq), ("$limit", limit));
+        using var reader = command.ExecuteReader();
         while (reader.Read())
         {
-            list.Add(new AuditEntry
+            visit(new AuditEntry
             {
                 Seq = reader.GetInt64(0),
                 Time = FromMicros(reader.GetInt64(1)),
@@ -99,8 +105,6 @@ internal static class SqliteRows
                 Hash = reader.GetString(10),
             });
         }
-
-        return list;
     }
 
     public static void InsertAudit(SqliteCommandCache commands, SqliteTransaction transaction, AuditEntry entry) =>

@@ -12,6 +12,9 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Sqlite
 {
     public DateTimeOffset Now { get; } = AuditChain.Truncate(now);
 
+    /// <summary>The writer connection, for tests that simulate SQLite failing underneath a unit of work.</summary>
+    internal SqliteConnection Connection => connection;
+
     public AuditHead Head { get; private set; } = head;
 
     public int StateChanges { get; private set; }

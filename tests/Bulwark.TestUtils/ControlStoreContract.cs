@@ -200,6 +200,26 @@ public abstract class ControlStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ScanAuditAsync_WhileWritesLand_AlwaysSeesAConsistentSnapshot()
+    {
+        var store = await OpenStoreAsync();
+        var writes = Enumerable.Range(0, 600).Select(i => store.WriteAsync(tx => tx.Append(Draft("busy/" + i)))).ToList();
+        var scans = 0;
+        while (writes.Any(w => !w.IsCompleted) || scans < 3)
+        {
+            var verifier = new AuditVerifier();
+            var head = await store.ScanAuditAsync(verifier.Add);
+            var result = verifier.Complete(head);
+            result.Ok.ShouldBeTrue(result.Problem);
+            result.Entries.ShouldBe(head.Seq);
+            scans++;
+        }
+
+        await Task.WhenAll(writes);
+        (await store.GetRecordedAuditHeadAsync()).Seq.ShouldBe(600);
+    }
+
+    [Fact]
     public async Task Idempotency_PutGetAndExpire()
     {
         var store = await OpenStoreAsync();

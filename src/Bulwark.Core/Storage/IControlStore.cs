@@ -61,6 +61,15 @@ public interface IControlStore : IAsyncDisposable
     /// <returns>The entries as stored, whether or not they verify.</returns>
     Task<IReadOnlyList<AuditEntry>> ReadAuditAsync(long afterSeq, int limit, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Reads every audit entry in sequence order and the recorded head, all from one consistent snapshot, so that writes
+    /// landing meanwhile can never make an intact log look truncated. Used by verification; memory stays constant.
+    /// </summary>
+    /// <param name="visit">Called for each entry, in order.</param>
+    /// <param name="cancellationToken">Cancels the scan.</param>
+    /// <returns>The head recorded in the same snapshot.</returns>
+    Task<AuditHead> ScanAuditAsync(Action<AuditEntry> visit, CancellationToken cancellationToken = default);
+
     /// <summary>The head the store recorded with its last audit append (not recomputed from the entries).</summary>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The recorded head, or <see cref="AuditHead.Empty"/>.</returns>

@@ -13,7 +13,6 @@ namespace Bulwark.Server.Audit;
 /// </summary>
 internal sealed class AuditService
 {
-    private const int PageSize = 1000;
     private readonly IControlStore _store;
     private volatile AuditVerification? _last;
 
@@ -37,24 +36,7 @@ internal sealed class AuditService
     public async Task<AuditVerification> VerifyAsync(CancellationToken cancellationToken)
     {
         var verifier = new AuditVerifier();
-        long after = 0;
-        while (true)
-        {
-            var page = await _store.ReadAuditAsync(after, PageSize, cancellationToken).ConfigureAwait(false);
-            foreach (var entry in page)
-            {
-                verifier.Add(entry);
-            }
-
-            if (page.Count < PageSize)
-            {
-                break;
-            }
-
-            after = page[^1].Seq;
-        }
-
-        var recorded = await _store.GetRecordedAuditHeadAsync(cancellationToken).ConfigureAwait(false);
+        var recorded = await _store.ScanAuditAsync(verifier.Add, cancellationToken).ConfigureAwait(false);
         var result = verifier.Complete(recorded);
         _last = result;
         return result;
