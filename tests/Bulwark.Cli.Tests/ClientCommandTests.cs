@@ -108,6 +108,8 @@ public sealed class ClientCommandTests : IAsyncLifetime
             await _server.CreateIdentityTokenAsync($"exported-{i}", Bulwark.Identity.Role.Viewer);
         }
 
+        await PutNonAsciiIdentityAsync();
+
         var (exit, output, _) = await CliRunner.RunAsync(_server.BaseAddress, BulwarkTestServer.AdminToken, "audit", "export", "--format", "jsonl");
 
         exit.ShouldBe(0);
@@ -132,21 +134,44 @@ public sealed class ClientCommandTests : IAsyncLifetime
             });
         }
 
-        lines.Length.ShouldBe(12);
-        verifier.Complete().Ok.ShouldBeTrue();
+        lines.Length.ShouldBe(13);
+        var head = await _server.Store.GetRecordedAuditHeadAsync(TestContext.Current.CancellationToken);
+        verifier.Complete(head).Ok.ShouldBeTrue();
     }
 
     [Fact]
-    public async Task AuditExportCsv_HasHeaderAndOneQuotedRowPerEntry()
+    public async Task AuditExportCsv_HoldsCanonicalJsonSoEveryRowVerifiesOutsideBulwark()
     {
+        await PutNonAsciiIdentityAsync();
         var (exit, output, _) = await CliRunner.RunAsync(_server.BaseAddress, BulwarkTestServer.AdminToken, "audit", "export", "--format", "csv");
 
         exit.ShouldBe(0);
-        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        lines[0].ShouldBe("seq,time,actor,action,target,before,after,reason,correlation_id,prev_hash,hash");
-        lines.Length.ShouldBe(3);
-        lines[1].ShouldStartWith("1,");
-        lines[1].ShouldContain("\"{\"\"description\"\"");
+        var rows = ParseCsv(output);
+        rows[0].ShouldBe(["seq", "time", "actor", "action", "target", "before", "after", "reason", "correlation_id", "prev_hash", "hash"]);
+        rows.Count.ShouldBe(4);
+        rows[3][6].ShouldContain("Zoë & <ops> 🚀".Replace("🚀", string.Empty, StringComparison.Ordinal));
+        var verifier = new AuditVerifier();
+        foreach (var row in rows.Skip(1))
+        {
+            string? Field(int i) => row[i].Length == 0 ? null : row[i];
+            verifier.Add(new AuditEntry
+            {
+                Seq = long.Parse(row[0], System.Globalization.CultureInfo.InvariantCulture),
+                Time = AuditChain.ParseTime(row[1]),
+                Actor = row[2],
+                Action = row[3],
+                Target = row[4],
+                Before = Field(5),
+                After = Field(6),
+                Reason = Field(7),
+                CorrelationId = Field(8),
+                PrevHash = row[9],
+                Hash = row[10],
+            });
+        }
+
+        var result = verifier.Complete(await _server.Store.GetRecordedAuditHeadAsync(TestContext.Current.CancellationToken));
+        result.Ok.ShouldBeTrue(result.Problem);
     }
 
     [Fact]
@@ -158,6 +183,18 @@ public sealed class ClientCommandTests : IAsyncLifetime
         var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         lines.Length.ShouldBe(2);
         lines[1].ShouldContain("token.create");
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1:5380")]
+    [InlineData("ftp://127.0.0.1/")]
+    [InlineData("not a url")]
+    public async Task MalformedServerUrl_IsAUsageError(string server)
+    {
+        var (exit, _, err) = await CliRunner.RunAsync(null, BulwarkTestServer.AdminToken, "audit", "verify", "--server", server);
+
+        exit.ShouldBe(2);
+        err.ShouldContain("is not a server URL");
     }
 
     [Fact]
@@ -185,5 +222,63 @@ public sealed class ClientCommandTests : IAsyncLifetime
 
         exit.ShouldBe(0);
         output.ShouldContain("admin");
+    }
+
+    private async Task PutNonAsciiIdentityAsync()
+    {
+        using var admin = _server.CreateAdminClient();
+        using var response = await admin.PutAsync("v1/identities/zoe", BulwarkTestServer.Json("""{"roles":["viewer"],"description":"Zoë & <ops> 🚀 \"quoted\", with comma"}"""), TestContext.Current.CancellationToken);
+        response.EnsureSuccessStatusCode();
+    }
+
+    /// <summary>RFC 4180 parsing, written here so the test does not trust the exporter's own quoting.</summary>
+    private static List<string[]> ParseCsv(string text)
+    {
+        var rows = new List<string[]>();
+        var fields = new List<string>();
+        var field = new System.Text.StringBuilder();
+        var quoted = false;
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (quoted)
+            {
+                if (c == '"' && i + 1 < text.Length && text[i + 1] == '"')
+                {
+                    field.Append('"');
+                    i++;
+                }
+                else if (c == '"')
+                {
+                    quoted = false;
+                }
+                else
+                {
+                    field.Append(c);
+                }
+            }
+            else if (c == '"')
+            {
+                quoted = true;
+            }
+            else if (c == ',')
+            {
+                fields.Add(field.ToString());
+                field.Clear();
+            }
+            else if (c == '\n')
+            {
+                fields.Add(field.ToString());
+                field.Clear();
+                rows.Add([.. fields]);
+                fields.Clear();
+            }
+            else if (c != '\r')
+            {
+                field.Append(c);
+            }
+        }
+
+        return rows;
     }
 }

@@ -43,6 +43,45 @@ public sealed class ServeProcessTests : IDisposable
         verify["entries"]!.GetValue<long>().ShouldBe(3);
     }
 
+    /// <summary>
+    /// SIGTERM while a request is in flight (its body only half sent): the server finishes that request, commits its
+    /// write, answers it, and only then exits with code 0. The body is held for 3 s of real time once shutdown has
+    /// visibly begun: the drain window of a separate process is wall-clock behaviour that no fake clock reaches, and
+    /// 3 s is past the 2 s after which System.CommandLine would otherwise end the process.
+    /// </summary>
+    [Fact]
+    public async Task Sigterm_WithARequestInFlight_AnswersItThenExitsCleanly()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var server = await ServerProcess.StartAsync(_directory.Path, bootstrapToken: Token);
+        using var client = server.CreateClient(Token);
+        using var observer = server.CreateClient();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var content = new HalfThenRestContent("""{"roles":""", """["viewer"]}""", release.Task);
+        var put = client.PutAsync("v1/identities/in-flight", content, ct);
+
+        // The PUT is held by the server once the in-flight gauge counts it beside the /metrics request itself.
+        while (!(await observer.GetStringAsync("metrics", ct)).Contains("bulwark_http_requests_in_flight 2", StringComparison.Ordinal))
+        {
+            put.IsCompleted.ShouldBeFalse();
+        }
+
+        var exited = server.TerminateAsync();
+        while (await AcceptsConnectionsAsync(server.BaseAddress))
+        {
+            exited.IsCompleted.ShouldBeFalse();
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(3), ct);
+        server.HasExited.ShouldBeFalse("the server must wait for the request in flight");
+        release.SetResult();
+
+        using var response = await put.WaitAsync(TimeSpan.FromSeconds(30), ct);
+        response.StatusCode.ShouldBe(HttpStatusCode.Created);
+        (await exited).ShouldBe(0);
+        SqliteFile.Query(Path.Combine(_directory.Path, "bulwark.db"), "SELECT name FROM identities WHERE name = 'in-flight'").ShouldHaveSingleItem();
+    }
+
     [Fact]
     public async Task BootstrapTokenFromEnvironment_IsTheAdminTokenAndNoFileIsWritten()
     {
@@ -157,5 +196,47 @@ public sealed class ServeProcessTests : IDisposable
         stored.IsSupersetOf(acknowledged).ShouldBeTrue("every acknowledged write survives");
         audited.Count.ShouldBe(audited.Distinct().Count());
         audited.ToHashSet().SetEquals(stored).ShouldBeTrue("state and audit agree exactly");
+    }
+
+    private static async Task<bool> AcceptsConnectionsAsync(Uri address)
+    {
+        using var socket = new System.Net.Sockets.TcpClient();
+        try
+        {
+            await socket.ConnectAsync(address.Host, address.Port, TestContext.Current.CancellationToken);
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>A chunked JSON body that sends its first part, then waits before sending the rest.</summary>
+    private sealed class HalfThenRestContent : HttpContent
+    {
+        private readonly string _first;
+        private readonly string _rest;
+        private readonly Task _release;
+
+        public HalfThenRestContent(string first, string rest, Task release)
+        {
+            (_first, _rest, _release) = (first, rest, release);
+            Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        }
+
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
+        {
+            await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(_first));
+            await stream.FlushAsync();
+            await _release;
+            await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(_rest));
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = -1;
+            return false;
+        }
     }
 }

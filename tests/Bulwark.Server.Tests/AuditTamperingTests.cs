@@ -111,12 +111,6 @@ public sealed class AuditTamperingTests : IDisposable
         result["first_bad_seq"]!.GetValue<long>().ShouldBe(3);
         var entries = await server.Store.ReadAuditAsync(10, 10, ct);
         entries.Single().Seq.ShouldBe(11);
-        var verifier = new AuditVerifier();
-        foreach (var entry in await server.Store.ReadAuditAsync(0, 100, ct))
-        {
-            verifier.Add(entry);
-        }
-
         entries.Single().PrevHash.ShouldBe((string)SqliteFile.Query(Database, "SELECT hash FROM audit WHERE seq = 10").Single()!);
         AuditChain.ComputeHash(entries.Single()).ShouldBe(entries.Single().Hash);
     }

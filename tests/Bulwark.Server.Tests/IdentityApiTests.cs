@@ -85,8 +85,7 @@ public sealed class IdentityApiTests : IAsyncLifetime
         listing.ShouldNotContain(value);
         var audit = (await Http.ReadJsonAsync(await admin.GetAsync("/v1/audit?limit=1000", ct))).ToJsonString();
         audit.ShouldNotContain(value);
-        var file = await File.ReadAllBytesAsync(_server.DatabasePath, ct);
-        System.Text.Encoding.UTF8.GetString(file).ShouldNotContain(value);
+        AssertNotInDataDirectory(value);
         var stored = SqliteFile.Query(_server.DatabasePath, $"SELECT hash FROM tokens WHERE id = '{token["id"]}'").Single();
         ((byte[])stored!).ShouldBe(Tokens.Hash(value));
 
@@ -96,6 +95,35 @@ public sealed class IdentityApiTests : IAsyncLifetime
         (await bot.GetAsync("/v1/whoami", ct)).StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
         (await admin.DeleteAsync($"/v1/tokens/{token["id"]}", ct)).StatusCode.ShouldBe(HttpStatusCode.NoContent);
         (await admin.DeleteAsync("/v1/tokens/tk_missing", ct)).StatusCode.ShouldBe(HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task TokenCreatedWithIdempotencyKey_IsNeverStoredAndIsNullOnReplay()
+    {
+        using var admin = _server.CreateAdminClient();
+        var ct = TestContext.Current.CancellationToken;
+        await admin.PutAsync("/v1/identities/retrying-bot", BulwarkTestServer.Json("""{"roles":["viewer"]}"""), ct);
+
+        async Task<HttpResponseMessage> CreateAsync()
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/identities/retrying-bot/tokens") { Content = BulwarkTestServer.Json("{}") };
+            request.Headers.Add("Idempotency-Key", "token-once");
+            return await admin.SendAsync(request, ct);
+        }
+
+        using var first = await CreateAsync();
+        var created = await Http.ReadJsonAsync(first, HttpStatusCode.Created);
+        var value = created["token"]!.GetValue<string>();
+        using var replay = await CreateAsync();
+        var replayed = await Http.ReadJsonAsync(replay, HttpStatusCode.Created);
+
+        replay.Headers.GetValues("Idempotent-Replayed").ShouldBe(["true"]);
+        replay.Headers.CacheControl!.NoStore.ShouldBeTrue();
+        replayed["id"]!.GetValue<string>().ShouldBe(created["id"]!.GetValue<string>());
+        replayed.AsObject().ContainsKey("token").ShouldBeTrue();
+        replayed["token"].ShouldBeNull();
+        (await _server.Store.ListTokensAsync("retrying-bot", ct)).Count.ShouldBe(1);
+        AssertNotInDataDirectory(value);
     }
 
     [Fact]
@@ -157,5 +185,18 @@ public sealed class IdentityApiTests : IAsyncLifetime
         var entries = await _server.Store.ReadAuditAsync(0, 2, TestContext.Current.CancellationToken);
         entries.Select(e => (e.Actor, e.Action)).ShouldBe([("system:bootstrap", "identity.create"), ("system:bootstrap", "token.create")]);
         JsonNode.Parse(entries[1].After!)!["label"]!.GetValue<string>().ShouldBe("bootstrap");
+    }
+
+    /// <summary>Looks for the token's text in every file of the store, WAL included (where fresh rows live).</summary>
+    private void AssertNotInDataDirectory(string secret)
+    {
+        var needle = System.Text.Encoding.UTF8.GetBytes(secret);
+        foreach (var file in Directory.EnumerateFiles(_server.DataDirectory))
+        {
+            var bytes = File.ReadAllBytes(file);
+            bytes.AsSpan().IndexOf(needle).ShouldBe(-1, $"the token is in {Path.GetFileName(file)}");
+        }
+
+        Directory.EnumerateFiles(_server.DataDirectory).ShouldContain(f => f.EndsWith("-wal", StringComparison.Ordinal));
     }
 }

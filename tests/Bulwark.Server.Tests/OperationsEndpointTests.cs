@@ -33,6 +33,23 @@ public sealed class OperationsEndpointTests(ServerFixture fixture) : IClassFixtu
     }
 
     [Fact]
+    public async Task Metrics_InventedMethods_AreCountedAsOtherSoLabelsStayBounded()
+    {
+        using var client = fixture.Server.CreateClient();
+        var ct = TestContext.Current.CancellationToken;
+        foreach (var method in new[] { "FOO1", "FOO2", "BREW" })
+        {
+            using var request = new HttpRequestMessage(new HttpMethod(method), "/x");
+            using var response = await client.SendAsync(request, ct);
+        }
+
+        var text = await client.GetStringAsync("/metrics", ct);
+        text.ShouldContain("method=\"_OTHER\"");
+        text.ShouldNotContain("FOO1");
+        text.ShouldNotContain("BREW");
+    }
+
+    [Fact]
     public async Task Metrics_AuditAppendsCounterGrowsWithEachAuditedChange()
     {
         using var admin = fixture.Server.CreateAdminClient();

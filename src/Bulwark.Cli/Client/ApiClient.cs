@@ -72,9 +72,11 @@ internal sealed record ApiResponse(HttpStatusCode Status, JsonNode? Body, HttpRe
 /// <summary>The CLI's HTTP client for the <c>/v1</c> API.</summary>
 internal sealed class ApiClient(HttpClient http) : IDisposable
 {
-    public static ApiClient Create(string server, string? token)
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(100);
+
+    public static ApiClient Create(Uri server, string? token)
     {
-        var http = new HttpClient { BaseAddress = new Uri(server.TrimEnd('/') + "/"), Timeout = TimeSpan.FromSeconds(100) };
+        var http = new HttpClient { BaseAddress = new Uri(server.ToString().TrimEnd('/') + "/"), Timeout = Timeout };
         if (!string.IsNullOrEmpty(token))
         {
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
@@ -117,6 +119,10 @@ internal sealed class ApiClient(HttpClient http) : IDisposable
         catch (HttpRequestException error)
         {
             throw new ServerUnreachableException($"Cannot reach the Bulwark server at {http.BaseAddress}: {error.Message}", error);
+        }
+        catch (TaskCanceledException error) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ServerUnreachableException($"The Bulwark server at {http.BaseAddress} did not answer within {Timeout.TotalSeconds:0} s", error);
         }
 
         using (response)

@@ -154,7 +154,7 @@ internal static class AuditCommands
         {
             null => string.Empty,
             JsonValue value when value.GetValueKind() == System.Text.Json.JsonValueKind.String => value.GetValue<string>(),
-            var node => node.ToJsonString(),
+            var node => Bulwark.Json.CanonicalJson.Serialize(node)!,
         })));
 
     private static string Csv(string value) =>

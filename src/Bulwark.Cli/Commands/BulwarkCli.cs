@@ -35,6 +35,14 @@ internal static class BulwarkCli
             return ExitCodes.Usage;
         }
 
-        return await parse.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }).ConfigureAwait(false);
+        return await parse.InvokeAsync(new InvocationConfiguration
+        {
+            Output = output,
+            Error = error,
+
+            // The host handles SIGINT/SIGTERM itself and drains in-flight requests (up to its shutdown timeout);
+            // System.CommandLine's own handler would end the process after 2 s.
+            ProcessTerminationTimeout = null,
+        }).ConfigureAwait(false);
     }
 }

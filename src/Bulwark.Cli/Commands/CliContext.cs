@@ -47,10 +47,16 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
 
     public static Option<bool> JsonOption() => new("--json") { Description = "Print JSON for scripts instead of a table" };
 
-    public ApiClient Client(ParseResult parse) =>
-        ApiClient.Create(
-            parse.GetValue(Server) ?? Environment("BULWARK_URL") ?? DefaultServer,
-            parse.GetValue(Token) ?? Environment("BULWARK_TOKEN"));
+    public ApiClient Client(ParseResult parse)
+    {
+        var server = parse.GetValue(Server) ?? Environment("BULWARK_URL") ?? DefaultServer;
+        if (!Uri.TryCreate(server, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+        {
+            throw new UsageException($"'{server}' is not a server URL; give one like {DefaultServer}");
+        }
+
+        return ApiClient.Create(uri, parse.GetValue(Token) ?? Environment("BULWARK_TOKEN"));
+    }
 
     public void WriteJson(JsonNode? node) => Out.WriteLine(node?.ToJsonString(PrettyJson) ?? "null");
 
@@ -60,6 +66,11 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
         try
         {
             return await command().ConfigureAwait(false);
+        }
+        catch (UsageException error)
+        {
+            await Error.WriteLineAsync("error: " + error.Message).ConfigureAwait(false);
+            return ExitCodes.Usage;
         }
         catch (ServerUnreachableException error)
         {
@@ -76,5 +87,23 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
 
             return ExitCodes.Failed;
         }
+    }
+}
+
+/// <summary>A command line that cannot work (exit code 2), found after parsing.</summary>
+internal sealed class UsageException : Exception
+{
+    public UsageException(string message)
+        : base(message)
+    {
+    }
+
+    public UsageException()
+    {
+    }
+
+    public UsageException(string message, Exception innerException)
+        : base(message, innerException)
+    {
     }
 }

@@ -90,18 +90,35 @@ public static class BulwarkServerExtensions
         var store = services.GetRequiredService<IControlStore>();
         await store.MigrateAsync(cancellationToken).ConfigureAwait(false);
 
-        var token = await services.GetRequiredService<IdentityService>().BootstrapAsync(options.BootstrapToken, cancellationToken).ConfigureAwait(false);
+        var identities = services.GetRequiredService<IdentityService>();
+        string? generated = null;
         string? tokenFile = null;
-        if (token is not null && options.BootstrapToken is null && options.AdminTokenFile is { } path)
+        var bootstrapped = false;
+        if (await identities.NeedsBootstrapAsync(cancellationToken).ConfigureAwait(false))
         {
-            await WriteSecretFileAsync(path, token, cancellationToken).ConfigureAwait(false);
-            tokenFile = path;
+            var token = options.BootstrapToken ?? Tokens.Create(services.GetRequiredService<IRandomSource>());
+            if (options.BootstrapToken is null)
+            {
+                generated = token;
+
+                // The file is written before the token is committed: a crash in between leaves a file with an unused
+                // token and an empty store, which the next start bootstraps again; never an admin nobody can use.
+                if (options.AdminTokenFile is { } path)
+                {
+                    await WriteSecretFileAsync(path, token, cancellationToken).ConfigureAwait(false);
+                    tokenFile = path;
+                }
+            }
+
+            bootstrapped = await identities.BootstrapAsync(token, cancellationToken).ConfigureAwait(false);
         }
 
         var applied = await services.GetRequiredService<ManifestApplier>().ApplyAsync(manifests, cancellationToken).ConfigureAwait(false);
         var audit = services.GetRequiredService<AuditService>();
         _ = Task.Run(() => audit.VerifyAsync(CancellationToken.None), CancellationToken.None);
-        return new BulwarkStartup(token is not null, options.BootstrapToken is null ? token : null, tokenFile, applied);
+        return bootstrapped
+            ? new BulwarkStartup(true, generated, tokenFile, applied)
+            : new BulwarkStartup(false, null, null, applied);
     }
 
     private static async Task WriteSecretFileAsync(string path, string secret, CancellationToken cancellationToken)

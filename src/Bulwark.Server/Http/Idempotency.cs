@@ -98,6 +98,7 @@ internal sealed class Idempotency(RequestDelegate next, IControlStore store, Tim
         var response = context.Response;
         response.StatusCode = stored.Status;
         response.Headers[ReplayedHeader] = "true";
+        response.Headers.CacheControl = "no-store";
         if (stored.ContentType is not null)
         {
             response.ContentType = stored.ContentType;
@@ -110,6 +111,28 @@ internal sealed class Idempotency(RequestDelegate next, IControlStore store, Tim
 
         response.ContentLength = stored.Body.Length;
         await response.Body.WriteAsync(stored.Body, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    private static byte[] WithoutSecrets(byte[] body, string[] fields)
+    {
+        try
+        {
+            if (System.Text.Json.Nodes.JsonNode.Parse(body) is System.Text.Json.Nodes.JsonObject answer)
+            {
+                foreach (var field in fields.Where(answer.ContainsKey))
+                {
+                    answer[field] = null;
+                }
+
+                return Encoding.UTF8.GetBytes(answer.ToJsonString());
+            }
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            // Not a JSON object (an error answer without the secret): nothing to remove.
+        }
+
+        return body;
     }
 
     private async Task RunAndStoreAsync(HttpContext context, string scope, string key, string fingerprint)
@@ -134,6 +157,7 @@ internal sealed class Idempotency(RequestDelegate next, IControlStore store, Tim
         var body = captured.ToArray();
         if (context.Response.StatusCode < 500)
         {
+            var secrets = context.GetEndpoint()?.Metadata.GetMetadata<SecretResponseFields>();
             var record = new IdempotencyRecord
             {
                 Scope = scope,
@@ -142,7 +166,7 @@ internal sealed class Idempotency(RequestDelegate next, IControlStore store, Tim
                 Status = context.Response.StatusCode,
                 ContentType = context.Response.ContentType,
                 Location = context.Response.Headers.Location.Count > 0 ? context.Response.Headers.Location.ToString() : null,
-                Body = body,
+                Body = secrets is null ? body : WithoutSecrets(body, secrets.Fields),
                 CreatedAt = time.GetUtcNow(),
             };
             await store.WriteAsync(tx => { tx.PutIdempotency(record); return true; }, CancellationToken.None).ConfigureAwait(false);

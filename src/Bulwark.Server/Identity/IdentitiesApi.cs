@@ -20,7 +20,7 @@ internal static class IdentitiesApi
         identities.MapGet("/{name}", GetAsync);
         identities.MapPut("/{name}", PutAsync).Accepts<JsonObject>("application/json");
         identities.MapDelete("/{name}", DeleteAsync);
-        identities.MapPost("/{name}/tokens", CreateTokenAsync).Accepts<JsonObject>("application/json");
+        identities.MapPost("/{name}/tokens", CreateTokenAsync).Accepts<JsonObject>("application/json").WithSecretResponseFields("token");
 
         var tokens = routes.MapGroup("/v1/tokens").WithTags("Identities").RequireCapability(Capability.Administer);
         tokens.MapGet("/", ListTokensAsync);
@@ -56,7 +56,7 @@ internal static class IdentitiesApi
             return ProblemResults.Validation(context, result.Errors);
         }
 
-        var created = await service.CreateAsync(result.Value!, RequestChange.Of(context), context.RequestAborted).ConfigureAwait(false);
+        var created = await service.CreateAsync(result.Value!, RequestChange.Of(context), CancellationToken.None).ConfigureAwait(false);
         return TypedResults.Created($"/v1/identities/{created.Name}", IdentityService.Document(created));
     }
 
@@ -80,7 +80,7 @@ internal static class IdentitiesApi
             return ProblemResults.Validation(context, [new ManifestError("/name", $"must match the name in the path, '{name}'")]);
         }
 
-        var (identity, outcome) = await service.PutAsync(result.Value, RequestChange.Of(context), context.RequestAborted).ConfigureAwait(false);
+        var (identity, outcome) = await service.PutAsync(result.Value, RequestChange.Of(context), CancellationToken.None).ConfigureAwait(false);
         context.Response.Headers["Bulwark-Outcome"] = outcome.ToString().ToLowerInvariant();
         var document = IdentityService.Document(identity);
         return outcome == PutOutcome.Created ? TypedResults.Created($"/v1/identities/{name}", document) : TypedResults.Ok(document);
@@ -88,7 +88,7 @@ internal static class IdentitiesApi
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string name, HttpContext context, IdentityService service)
     {
-        var deleted = await service.DeleteAsync(name, RequestChange.Of(context), context.RequestAborted).ConfigureAwait(false);
+        var deleted = await service.DeleteAsync(name, RequestChange.Of(context), CancellationToken.None).ConfigureAwait(false);
         return deleted ? TypedResults.NoContent() : ProblemResults.NotFound(context, $"Identity '{name}'");
     }
 
@@ -109,7 +109,7 @@ internal static class IdentitiesApi
             return ProblemResults.Validation(context, errors);
         }
 
-        var (record, token) = await service.CreateTokenAsync(name, label, RequestChange.Of(context), context.RequestAborted).ConfigureAwait(false);
+        var (record, token) = await service.CreateTokenAsync(name, label, RequestChange.Of(context), CancellationToken.None).ConfigureAwait(false);
         var document = IdentityService.TokenDocument(record);
         document["token"] = token;
         context.Response.Headers.CacheControl = "no-store";
@@ -124,7 +124,7 @@ internal static class IdentitiesApi
 
     private static async Task<Results<NoContent, ProblemHttpResult>> RevokeTokenAsync(string id, HttpContext context, IdentityService service)
     {
-        var token = await service.RevokeTokenAsync(id, RequestChange.Of(context), context.RequestAborted).ConfigureAwait(false);
+        var token = await service.RevokeTokenAsync(id, RequestChange.Of(context), CancellationToken.None).ConfigureAwait(false);
         return token is null ? ProblemResults.NotFound(context, $"Token '{id}'") : TypedResults.NoContent();
     }
 

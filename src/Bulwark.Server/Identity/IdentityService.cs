@@ -78,9 +78,9 @@ internal sealed class IdentityService(IControlStore store, IRandomSource random)
             },
             cancellationToken);
 
-    public Task<(TokenRecord Record, string Token)> CreateTokenAsync(string identity, string? label, ChangeContext context, CancellationToken cancellationToken, string? presetToken = null)
+    public Task<(TokenRecord Record, string Token)> CreateTokenAsync(string identity, string? label, ChangeContext context, CancellationToken cancellationToken)
     {
-        var token = presetToken ?? Tokens.Create(random);
+        var token = Tokens.Create(random);
         var id = Tokens.CreateId(random);
         return store.WriteAsync(
             tx =>
@@ -90,18 +90,7 @@ internal sealed class IdentityService(IControlStore store, IRandomSource random)
                     throw new ProblemException(ProblemKind.NotFound, $"Identity '{identity}' does not exist.");
                 }
 
-                var record = new TokenRecord { Id = id, Identity = identity, Hash = Tokens.Hash(token), Label = label, CreatedAt = tx.Now };
-                tx.InsertToken(record);
-                tx.Append(new AuditDraft
-                {
-                    Actor = context.Actor,
-                    Action = "token.create",
-                    Target = "token/" + id,
-                    After = CanonicalJson.Serialize(TokenDocument(record)),
-                    Reason = context.Reason,
-                    CorrelationId = context.CorrelationId,
-                });
-                return (record, token);
+                return (InsertToken(tx, id, identity, token, label, context), token);
             },
             cancellationToken);
     }
@@ -133,19 +122,24 @@ internal sealed class IdentityService(IControlStore store, IRandomSource random)
             },
             cancellationToken);
 
+    /// <summary>Whether the store has no identity yet, so that start-up must create the admin.</summary>
+    public async Task<bool> NeedsBootstrapAsync(CancellationToken cancellationToken) =>
+        (await store.ListIdentitiesAsync(cancellationToken).ConfigureAwait(false)).Count == 0;
+
     /// <summary>
-    /// On a store without identities, creates <c>admin</c> with the admin role and one token (the preset one, or a new
-    /// random one). Returns the token when one was created; <see langword="null"/> when the store already had identities.
+    /// On a store without identities, creates <c>admin</c> with the admin role and one token, <paramref name="token"/>,
+    /// in one transaction: there is never an admin without a usable token. Returns whether it did.
     /// </summary>
-    public async Task<string?> BootstrapAsync(string? presetToken, CancellationToken cancellationToken)
+    public Task<bool> BootstrapAsync(string token, CancellationToken cancellationToken)
     {
-        if (presetToken is { Length: < Tokens.MinimumLength })
+        if (token.Length < Tokens.MinimumLength)
         {
             throw new InvalidOperationException($"BULWARK_BOOTSTRAP_TOKEN must be at least {Tokens.MinimumLength} characters.");
         }
 
         var context = ChangeContext.System("bootstrap");
-        var created = await store.WriteAsync(
+        var id = Tokens.CreateId(random);
+        return store.WriteAsync(
             tx =>
             {
                 if (tx.ListIdentities().Count > 0)
@@ -154,16 +148,10 @@ internal sealed class IdentityService(IControlStore store, IRandomSource random)
                 }
 
                 Put(tx, new IdentityDefinition { Name = BootstrapIdentity, Roles = [Role.Admin], Description = "Created on first start" }, null, context);
+                InsertToken(tx, id, BootstrapIdentity, token, "bootstrap", context);
                 return true;
             },
-            cancellationToken).ConfigureAwait(false);
-        if (!created)
-        {
-            return null;
-        }
-
-        var (_, token) = await CreateTokenAsync(BootstrapIdentity, "bootstrap", context, cancellationToken, presetToken).ConfigureAwait(false);
-        return token;
+            cancellationToken);
     }
 
     public static JsonObject Document(IdentityRecord identity) => IdentityKind.Instance.ToDocument(IdentityDefinition.From(identity));
@@ -177,6 +165,22 @@ internal sealed class IdentityService(IControlStore store, IRandomSource random)
         ["revoked_at"] = token.RevokedAt is { } revoked ? AuditChain.FormatTime(revoked) : null,
         ["active"] = token.IsActive,
     };
+
+    private static TokenRecord InsertToken(IWriteTransaction tx, string id, string identity, string token, string? label, ChangeContext context)
+    {
+        var record = new TokenRecord { Id = id, Identity = identity, Hash = Tokens.Hash(token), Label = label, CreatedAt = tx.Now };
+        tx.InsertToken(record);
+        tx.Append(new AuditDraft
+        {
+            Actor = context.Actor,
+            Action = "token.create",
+            Target = "token/" + id,
+            After = CanonicalJson.Serialize(TokenDocument(record)),
+            Reason = context.Reason,
+            CorrelationId = context.CorrelationId,
+        });
+        return record;
+    }
 
     private static IdentityRecord Put(IWriteTransaction tx, IdentityDefinition definition, IdentityRecord? existing, ChangeContext context)
     {

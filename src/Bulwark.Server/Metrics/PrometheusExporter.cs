@@ -73,13 +73,16 @@ internal sealed class PrometheusExporter : IDisposable
             _ => "gauge",
         };
 
+        // Up-down counters send deltas, observable gauges send values: both are Prometheus gauges.
+        private readonly bool _additive = instrument is UpDownCounter<long> or UpDownCounter<double> or Counter<long> or Counter<double> or Histogram<double> or Histogram<long>;
+
         public string Name { get; } = BaseName(instrument);
 
         public void Record(double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
             var labels = Labels(tags);
             var series = _series.GetOrAdd(labels, static (_, histogram) => new Series(histogram), _type == "histogram");
-            series.Record(value, _type);
+            series.Record(value, _type, _additive);
         }
 
         public void Render(StringBuilder text)
@@ -124,7 +127,7 @@ internal sealed class PrometheusExporter : IDisposable
         private double _value;
         private long _count;
 
-        public void Record(double value, string type)
+        public void Record(double value, string type, bool additive)
         {
             lock (_gate)
             {
@@ -134,7 +137,7 @@ internal sealed class PrometheusExporter : IDisposable
                         _value += value;
                         break;
                     case "gauge":
-                        _value = value;
+                        _value = additive ? _value + value : value;
                         break;
                     default:
                         _value += value;

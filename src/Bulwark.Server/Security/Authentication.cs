@@ -27,8 +27,19 @@ internal sealed record Caller(IdentityRecord Identity, string TokenId)
 /// <param name="Capability">The capability.</param>
 internal sealed record RequiresCapability(Capability Capability);
 
+/// <summary>
+/// Endpoint metadata: the named fields of this endpoint's JSON answer are secrets shown once. They are never stored for
+/// idempotent replay: a replay answers the same object with those fields set to null.
+/// </summary>
+/// <param name="Fields">The top-level field names.</param>
+internal sealed record SecretResponseFields(params string[] Fields);
+
 internal static class CapabilityEndpointExtensions
 {
+    public static TBuilder WithSecretResponseFields<TBuilder>(this TBuilder builder, params string[] fields)
+        where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new SecretResponseFields(fields));
+
     public static TBuilder RequireCapability<TBuilder>(this TBuilder builder, Capability capability)
         where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(new RequiresCapability(capability));
