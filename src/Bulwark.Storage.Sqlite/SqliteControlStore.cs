@@ -16,6 +16,7 @@ public sealed class SqliteControlStore : IControlStore
     private readonly SqliteStoreOptions _options;
     private readonly TimeProvider _time;
     private readonly string _connectionString;
+    private readonly string _writerConnectionString;
     private readonly Channel<WriteRequest> _queue = Channel.CreateUnbounded<WriteRequest>(new UnboundedChannelOptions { SingleReader = true });
     private SqliteConnection? _writer;
     private SqliteCommandCache? _commands;
@@ -39,6 +40,9 @@ public sealed class SqliteControlStore : IControlStore
             Cache = SqliteCacheMode.Private,
             Pooling = true,
         }.ToString();
+
+        // The writer holds its connection for the store's life; unpooled, so that a reset really reopens the file.
+        _writerConnectionString = new SqliteConnectionStringBuilder(_connectionString) { Pooling = false }.ToString();
     }
 
     /// <inheritdoc />
@@ -98,7 +102,7 @@ public sealed class SqliteControlStore : IControlStore
         ArgumentNullException.ThrowIfNull(work);
         if (!_ready)
         {
-            throw new InvalidOperationException("The store is not open: call MigrateAsync first.");
+            throw new InvalidOperationException("The store is not open: call MigrateAsync first, or see the log for why the writer stopped.");
         }
 
         var request = new WriteRequest<T>(work);
@@ -176,7 +180,7 @@ public sealed class SqliteControlStore : IControlStore
 
     private SqliteConnection OpenWriterConnection()
     {
-        var writer = new SqliteConnection(_connectionString);
+        var writer = new SqliteConnection(_writerConnectionString);
         writer.Open();
         Execute(writer, "PRAGMA journal_mode=WAL;");
         Execute(writer, _options.FlushEachCommit ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;");
@@ -237,7 +241,28 @@ public sealed class SqliteControlStore : IControlStore
                 batch.Add(request);
             }
 
-            CommitBatch(batch);
+            try
+            {
+                CommitBatch(batch);
+            }
+#pragma warning disable CA1031 // Only reopening the database can throw here: the store stops, loudly, rather than hang callers.
+            catch (Exception error)
+#pragma warning restore CA1031
+            {
+                _ready = false;
+                _queue.Writer.TryComplete(error);
+                foreach (var request in batch)
+                {
+                    request.Fail(error);
+                }
+
+                while (reader.TryRead(out var queued))
+                {
+                    queued.Fail(error);
+                }
+
+                return;
+            }
         }
     }
 

@@ -68,5 +68,36 @@ public sealed class SqliteWriterFailureTests : IAsyncLifetime
         targets.ShouldBe(["before", "blocker", "after-recovery"]);
     }
 
+    [Fact]
+    public async Task WriterThatCannotReopenTheDatabase_StopsAsNotReadyAndFailsWritesInsteadOfHanging()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var doomed = _store.WriteAsync<AuditEntry>(
+            tx =>
+            {
+                using var rollback = ((SqliteWriteTransaction)tx).Connection.CreateCommand();
+                rollback.CommandText = "ROLLBACK";
+                rollback.ExecuteNonQuery();
+                Directory.Delete(_directory.Path, recursive: true);
+                throw new IOException("volume gone");
+            },
+            ct);
+
+        await Should.ThrowAsync<IOException>(() => doomed.WaitAsync(TimeSpan.FromSeconds(30), ct));
+        await WaitUntilNotReadyAsync(TimeSpan.FromSeconds(30));
+        _store.IsReady.ShouldBeFalse();
+        await Should.ThrowAsync<InvalidOperationException>(() => _store.WriteAsync(tx => tx.Append(Draft("later")), ct));
+    }
+
+    private async Task WaitUntilNotReadyAsync(TimeSpan within)
+    {
+        using var timeout = new CancellationTokenSource(within);
+        while (_store.IsReady)
+        {
+            await Task.Yield();
+            timeout.Token.ThrowIfCancellationRequested();
+        }
+    }
+
     private static AuditDraft Draft(string target) => new() { Actor = "tester", Action = "test.change", Target = target };
 }
