@@ -134,6 +134,160 @@ public sealed partial class ManifestReader
         return ok ? items : null;
     }
 
+    /// <summary>Reads a number field.</summary>
+    /// <param name="field">The field name.</param>
+    /// <param name="min">The smallest value accepted.</param>
+    /// <param name="max">The largest value accepted.</param>
+    /// <returns>The value, or <see langword="null"/> when missing or wrong (an error is recorded when wrong).</returns>
+    public double? ReadNumber(string field, double min, double max)
+    {
+        var node = Take(field, required: false);
+        if (node is null)
+        {
+            return null;
+        }
+
+        if (node is not JsonValue value || value.GetValueKind() != JsonValueKind.Number)
+        {
+            Error(field, $"must be a number, not {Describe(node)}");
+            return null;
+        }
+
+        var number = value.GetValue<double>();
+        if (number < min || number > max)
+        {
+            Error(field, $"must be from {min.ToString(System.Globalization.CultureInfo.InvariantCulture)} to {max.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+            return null;
+        }
+
+        return number;
+    }
+
+    /// <summary>Reads an enum field by its wire name.</summary>
+    /// <typeparam name="T">The enum.</typeparam>
+    /// <param name="field">The field name.</param>
+    /// <param name="names">Wire names and their values.</param>
+    /// <param name="required">Whether a missing value is an error.</param>
+    /// <returns>The value, or <see langword="null"/> when missing or unknown (an error is recorded when unknown).</returns>
+    public T? ReadEnum<T>(string field, IReadOnlyDictionary<string, T> names, bool required = false)
+        where T : struct, Enum
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        var text = ReadString(field, required, maxLength: 64);
+        if (text is null)
+        {
+            return null;
+        }
+
+        if (names.TryGetValue(text, out var value))
+        {
+            return value;
+        }
+
+        Error(field, $"'{text}' is not one of {string.Join(", ", names.Keys)}");
+        return null;
+    }
+
+    /// <summary>Reads an object field and returns a reader over it, whose errors carry the nested path.</summary>
+    /// <param name="field">The field name.</param>
+    /// <returns>The reader, or <see langword="null"/> when missing or not an object.</returns>
+    public ManifestReader? ReadObject(string field)
+    {
+        var node = Take(field, required: false);
+        if (node is null)
+        {
+            return null;
+        }
+
+        if (node is not JsonObject child)
+        {
+            Error(field, $"must be an object, not {Describe(node)}");
+            return null;
+        }
+
+        return new ManifestReader(child, PathOf(field), _errors);
+    }
+
+    /// <summary>Reads an array of objects and returns a reader over each item.</summary>
+    /// <param name="field">The field name.</param>
+    /// <returns>The readers, or <see langword="null"/> when missing or wrong.</returns>
+    public IReadOnlyList<ManifestReader>? ReadObjectArray(string field)
+    {
+        var node = Take(field, required: false);
+        if (node is null)
+        {
+            return null;
+        }
+
+        if (node is not JsonArray array)
+        {
+            Error(field, $"must be an array of objects, not {Describe(node)}");
+            return null;
+        }
+
+        var readers = new List<ManifestReader>(array.Count);
+        for (var i = 0; i < array.Count; i++)
+        {
+            if (array[i] is JsonObject item)
+            {
+                readers.Add(new ManifestReader(item, $"{PathOf(field)}/{i}", _errors));
+            }
+            else
+            {
+                ItemError(field, i, $"must be an object, not {Describe(array[i])}");
+            }
+        }
+
+        return readers;
+    }
+
+    /// <summary>Reads an array of scalars (strings, numbers, booleans) as invariant text.</summary>
+    /// <param name="field">The field name.</param>
+    /// <returns>The values as text, or <see langword="null"/> when missing or wrong.</returns>
+    public IReadOnlyList<string>? ReadScalarArray(string field)
+    {
+        var node = Take(field, required: false);
+        if (node is null)
+        {
+            return null;
+        }
+
+        if (node is not JsonArray array)
+        {
+            Error(field, $"must be an array, not {Describe(node)}");
+            return null;
+        }
+
+        var items = new List<string>(array.Count);
+        for (var i = 0; i < array.Count; i++)
+        {
+            switch (array[i] is JsonValue item ? item.GetValueKind() : JsonValueKind.Undefined)
+            {
+                case JsonValueKind.String:
+                    items.Add(array[i]!.GetValue<string>());
+                    break;
+                case JsonValueKind.Number:
+                case JsonValueKind.True:
+                case JsonValueKind.False:
+                    items.Add(array[i]!.ToJsonString());
+                    break;
+                default:
+                    ItemError(field, i, $"must be a string, number or boolean, not {Describe(array[i])}");
+                    break;
+            }
+        }
+
+        return items;
+    }
+
+    /// <summary>The raw value of a field, marked as read (for free-form values such as variant payloads).</summary>
+    /// <param name="field">The field name.</param>
+    /// <returns>The value, or <see langword="null"/> when missing.</returns>
+    public JsonNode? ReadRaw(string field) => Take(field, required: false);
+
+    /// <summary>The names of every field of this object, in document order.</summary>
+    public IReadOnlyList<string> FieldNames => [.. _object.Select(p => p.Key)];
+
     /// <summary>Reports every field that was neither read nor ignored as unknown.</summary>
     public void RejectUnknownFields()
     {
