@@ -60,6 +60,39 @@ internal static class Migrations
             );
             CREATE INDEX idempotency_by_created ON idempotency (created_at);
             """),
+        (2, """
+            CREATE TABLE flags (
+                key          TEXT PRIMARY KEY,
+                definition   TEXT NOT NULL,
+                state        INTEGER NOT NULL,
+                millipercent INTEGER NOT NULL,
+                archived     INTEGER NOT NULL,
+                version      INTEGER NOT NULL,
+                created_at   INTEGER NOT NULL,
+                updated_at   INTEGER NOT NULL
+            );
+            CREATE TABLE flag_changes (
+                id                TEXT PRIMARY KEY,
+                flag_key          TEXT NOT NULL,
+                from_state        INTEGER NOT NULL,
+                from_millipercent INTEGER NOT NULL,
+                to_state          INTEGER NOT NULL,
+                to_millipercent   INTEGER NOT NULL,
+                requested_by      TEXT NOT NULL,
+                reason            TEXT,
+                created_at        INTEGER NOT NULL,
+                expires_at        INTEGER NOT NULL,
+                status            INTEGER NOT NULL,
+                decided_by        TEXT,
+                decided_at        INTEGER
+            );
+            CREATE INDEX flag_changes_by_status ON flag_changes (status, created_at);
+            CREATE TABLE counters (
+                name  TEXT PRIMARY KEY,
+                value INTEGER NOT NULL
+            );
+            INSERT INTO counters (name, value) VALUES ('flags_version', 0);
+            """),
     ];
 
     public static int Latest => Steps[^1].Version;

@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Bulwark.Audit;
+using Bulwark.Flags;
 using Bulwark.Identity;
 using Microsoft.Data.Sqlite;
 
@@ -153,6 +154,32 @@ public sealed class SqliteControlStore : IControlStore
     /// <inheritdoc />
     public Task<AuditHead> GetRecordedAuditHeadAsync(CancellationToken cancellationToken = default) =>
         ReadAsync(c => SqliteRows.RecordedHead(c, null) ?? AuditHead.Empty, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<FlagRecord?> GetFlagAsync(string key, CancellationToken cancellationToken = default) =>
+        ReadAsync(c => SqliteFlagRows.QueryFlags(c, null, "WHERE key = $p", key).FirstOrDefault(), cancellationToken);
+
+    /// <inheritdoc />
+    public Task<(IReadOnlyList<FlagRecord> Flags, long Version)> ListFlagsAsync(CancellationToken cancellationToken = default) =>
+        ReadAsync<(IReadOnlyList<FlagRecord>, long)>(
+            connection =>
+            {
+                using var snapshot = connection.BeginTransaction(deferred: true);
+                return (SqliteFlagRows.QueryFlags(connection, snapshot, string.Empty, null), SqliteFlagRows.FlagsVersion(connection, snapshot));
+            },
+            cancellationToken);
+
+    /// <inheritdoc />
+    public Task<PendingChange?> GetChangeAsync(string id, CancellationToken cancellationToken = default) =>
+        ReadAsync(c => SqliteFlagRows.QueryChanges(c, null, "WHERE id = $p", id).FirstOrDefault(), cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<PendingChange>> ListChangesAsync(ChangeStatus? status = null, CancellationToken cancellationToken = default) =>
+        ReadAsync<IReadOnlyList<PendingChange>>(
+            c => status is null
+                ? SqliteFlagRows.QueryChanges(c, null, "WHERE $p IS NULL", null)
+                : SqliteFlagRows.QueryChanges(c, null, "WHERE status = $p", (int)status.Value),
+            cancellationToken);
 
     /// <inheritdoc />
     public Task<IdempotencyRecord?> GetIdempotencyAsync(string scope, string key, CancellationToken cancellationToken = default) =>

@@ -1,4 +1,5 @@
 using Bulwark.Audit;
+using Bulwark.Flags;
 using Bulwark.Identity;
 using Microsoft.Data.Sqlite;
 
@@ -79,6 +80,26 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Sqlite
             transaction,
             ("$id", id),
             ("$at", SqliteRows.ToMicros(at))) > 0;
+    }
+
+    public FlagRecord? GetFlag(string key) =>
+        SqliteFlagRows.QueryFlags(connection, transaction, "WHERE key = $p", key).FirstOrDefault();
+
+    public long PutFlag(FlagRecord flag)
+    {
+        ArgumentNullException.ThrowIfNull(flag);
+        StateChanges++;
+        return (long)commands.Get(SqliteFlagRows.PutFlagSql, transaction, SqliteFlagRows.FlagParameters(flag)).ExecuteScalar()!;
+    }
+
+    public PendingChange? GetChange(string id) =>
+        SqliteFlagRows.QueryChanges(connection, transaction, "WHERE id = $p", id).FirstOrDefault();
+
+    public void PutChange(PendingChange change)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        StateChanges++;
+        commands.Execute(SqliteFlagRows.PutChangeSql, transaction, SqliteFlagRows.ChangeParameters(change));
     }
 
     public void PutIdempotency(IdempotencyRecord record)

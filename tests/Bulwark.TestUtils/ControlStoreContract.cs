@@ -1,4 +1,5 @@
 using Bulwark.Audit;
+using Bulwark.Flags;
 using Bulwark.Identity;
 using Bulwark.Storage;
 using Shouldly;
@@ -217,6 +218,103 @@ public abstract class ControlStoreContract : IAsyncLifetime
 
         await Task.WhenAll(writes);
         (await store.GetRecordedAuditHeadAsync()).Seq.ShouldBe(600);
+    }
+
+    protected static FlagDefinition FlagDefinition(string key) => new()
+    {
+        Key = key,
+        Type = FlagType.Release,
+        Owner = "team",
+        Purpose = "contract test",
+        Expires = new DateOnly(2027, 1, 31),
+        Cohorts = [new Cohort { Name = "staff", Allow = ["u-1"], Rules = [new CohortRule { Attribute = "plan", Operator = RuleOperator.In, Values = ["pro", "team"] }] }],
+        CanaryMaxMillipercent = 2500,
+    };
+
+    [Fact]
+    public async Task Flags_PutAdvancesTheSnapshotVersion_AndReadBackExactly()
+    {
+        var store = await OpenStoreAsync();
+        (await store.ListFlagsAsync()).Version.ShouldBe(0);
+
+        var first = await store.WriteAsync(tx =>
+        {
+            var version = tx.PutFlag(new FlagRecord { Definition = FlagDefinition("a"), Status = FlagStatus.Off, Version = 0, CreatedAt = tx.Now, UpdatedAt = tx.Now });
+            tx.Append(Draft("flag/a"));
+            return version;
+        });
+        var second = await store.WriteAsync(tx =>
+        {
+            var version = tx.PutFlag(new FlagRecord { Definition = FlagDefinition("b"), Status = new FlagStatus(FlagState.Gradual, 12_345), Version = 0, CreatedAt = tx.Now, UpdatedAt = tx.Now });
+            tx.Append(Draft("flag/b"));
+            return version;
+        });
+        var third = await store.WriteAsync(tx =>
+        {
+            var a = tx.GetFlag("a")!;
+            var version = tx.PutFlag(a with { Status = new FlagStatus(FlagState.EmergencyOff, 0), UpdatedAt = tx.Now });
+            tx.Append(Draft("flag/a"));
+            return version;
+        });
+
+        (first, second, third).ShouldBe((1L, 2L, 3L));
+        var (flags, snapshot) = await store.ListFlagsAsync();
+        snapshot.ShouldBe(3);
+        flags.Select(f => (f.Key, f.Status, f.Version)).ShouldBe([("a", new FlagStatus(FlagState.EmergencyOff, 0), 3L), ("b", new FlagStatus(FlagState.Gradual, 12_345), 2L)]);
+        var b = (await store.GetFlagAsync("b"))!;
+        Bulwark.Json.CanonicalJson.Serialize(FlagKind.Instance.ToDocument(b.Definition))
+            .ShouldBe(Bulwark.Json.CanonicalJson.Serialize(FlagKind.Instance.ToDocument(FlagDefinition("b"))));
+        (await store.GetFlagAsync("missing")).ShouldBeNull();
+    }
+
+    [Fact]
+    public async Task Flags_UnauditedPut_IsRolledBackAndTheVersionDoesNotMove()
+    {
+        var store = await OpenStoreAsync();
+        await Should.ThrowAsync<UnauditedChangeException>(() => store.WriteAsync(tx =>
+            tx.PutFlag(new FlagRecord { Definition = FlagDefinition("sneaky"), Status = FlagStatus.Off, Version = 0, CreatedAt = tx.Now, UpdatedAt = tx.Now })));
+
+        (await store.ListFlagsAsync()).ShouldBe((Array.Empty<FlagRecord>(), 0L), new FlagListComparer());
+    }
+
+    [Fact]
+    public async Task Changes_PutDecideAndListByStatus()
+    {
+        var store = await OpenStoreAsync();
+        var now = Time.GetUtcNow();
+        var change = new PendingChange
+        {
+            Id = "ch_1",
+            FlagKey = "a",
+            From = FlagStatus.Off,
+            To = new FlagStatus(FlagState.Global, 0),
+            RequestedBy = "alice",
+            Reason = "launch",
+            CreatedAt = now,
+            ExpiresAt = now.AddHours(24),
+            Status = ChangeStatus.Pending,
+        };
+        await store.WriteAsync(tx => { tx.PutChange(change); return tx.Append(Draft("change/ch_1")); });
+        await store.WriteAsync(tx => { tx.PutChange(change with { Id = "ch_2", CreatedAt = now.AddMinutes(1) }); return tx.Append(Draft("change/ch_2")); });
+        await store.WriteAsync(tx =>
+        {
+            tx.PutChange(tx.GetChange("ch_1")! with { Status = ChangeStatus.Approved, DecidedBy = "bob", DecidedAt = tx.Now });
+            return tx.Append(Draft("change/ch_1"));
+        });
+
+        var approved = (await store.GetChangeAsync("ch_1"))!;
+        approved.ShouldBeEquivalentTo(change with { Status = ChangeStatus.Approved, DecidedBy = "bob", DecidedAt = AuditChain.Truncate(now), CreatedAt = AuditChain.Truncate(now), ExpiresAt = AuditChain.Truncate(now.AddHours(24)) });
+        (await store.ListChangesAsync(ChangeStatus.Pending)).Select(c => c.Id).ShouldBe(["ch_2"]);
+        (await store.ListChangesAsync()).Select(c => c.Id).ShouldBe(["ch_2", "ch_1"]);
+        (await store.GetChangeAsync("nope")).ShouldBeNull();
+    }
+
+    private sealed class FlagListComparer : IEqualityComparer<(IReadOnlyList<FlagRecord> Flags, long Version)>
+    {
+        public bool Equals((IReadOnlyList<FlagRecord> Flags, long Version) x, (IReadOnlyList<FlagRecord> Flags, long Version) y) =>
+            x.Version == y.Version && x.Flags.Count == y.Flags.Count;
+
+        public int GetHashCode((IReadOnlyList<FlagRecord> Flags, long Version) obj) => obj.Version.GetHashCode();
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using Bulwark.Audit;
+using Bulwark.Flags;
 using Bulwark.Identity;
 
 namespace Bulwark.Storage;
@@ -75,6 +76,29 @@ public interface IControlStore : IAsyncDisposable
     /// <returns>The recorded head, or <see cref="AuditHead.Empty"/>.</returns>
     Task<AuditHead> GetRecordedAuditHeadAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>Reads a flag.</summary>
+    /// <param name="key">The flag key.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The flag, or <see langword="null"/>.</returns>
+    Task<FlagRecord?> GetFlagAsync(string key, CancellationToken cancellationToken = default);
+
+    /// <summary>Lists every flag, archived ones included, by key, with the snapshot version they make up.</summary>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The flags and the current flag snapshot version, read together.</returns>
+    Task<(IReadOnlyList<FlagRecord> Flags, long Version)> ListFlagsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Reads a pending (or decided) state change.</summary>
+    /// <param name="id">The change id.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The change, or <see langword="null"/>.</returns>
+    Task<PendingChange?> GetChangeAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>Lists state changes, newest first.</summary>
+    /// <param name="status">Only changes stored with this status; <see langword="null"/> for all.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The changes.</returns>
+    Task<IReadOnlyList<PendingChange>> ListChangesAsync(ChangeStatus? status = null, CancellationToken cancellationToken = default);
+
     /// <summary>Reads the stored response for an idempotency key.</summary>
     /// <param name="scope">Whose key it is (the identity name).</param>
     /// <param name="key">The <c>Idempotency-Key</c> header value.</param>
@@ -126,6 +150,28 @@ public interface IWriteTransaction
     /// <param name="at">When.</param>
     /// <returns>Whether an active token was revoked.</returns>
     bool RevokeToken(string id, DateTimeOffset at);
+
+    /// <summary>Reads a flag.</summary>
+    /// <param name="key">The flag key.</param>
+    /// <returns>The flag, or <see langword="null"/>.</returns>
+    FlagRecord? GetFlag(string key);
+
+    /// <summary>
+    /// Inserts or replaces a flag and advances the flag snapshot version, which the stored record takes as its
+    /// <see cref="FlagRecord.Version"/>. A state change: must be audited.
+    /// </summary>
+    /// <param name="flag">The flag (its <see cref="FlagRecord.Version"/> is ignored).</param>
+    /// <returns>The new snapshot version.</returns>
+    long PutFlag(FlagRecord flag);
+
+    /// <summary>Reads a state change.</summary>
+    /// <param name="id">The change id.</param>
+    /// <returns>The change, or <see langword="null"/>.</returns>
+    PendingChange? GetChange(string id);
+
+    /// <summary>Inserts or replaces a state change. A state change: must be audited.</summary>
+    /// <param name="change">The change.</param>
+    void PutChange(PendingChange change);
 
     /// <summary>Stores a response for an idempotency key (not a state change; not audited).</summary>
     /// <param name="record">The record.</param>
