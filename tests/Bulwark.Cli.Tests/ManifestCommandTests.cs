@@ -110,6 +110,21 @@ public sealed class ManifestCommandTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Flags_ApplyThenDiff_IgnoresTheReadOnlyStatus()
+    {
+        var path = Write("flags.yaml", "kind: Flag\nkey: bulk-email\ntype: kill-switch\nowner: growth\npurpose: Stops every bulk email\ncohorts:\n  - name: staff\n    allow: [u-1]\n");
+
+        var (applyExit, applied, err) = await CliRunner.RunAsync(_server.BaseAddress, BulwarkTestServer.AdminToken, "apply", "-f", path);
+        applyExit.ShouldBe(0, err);
+        applied.ShouldContain("Flag/bulk-email created");
+
+        var (diffExit, diff, _) = await CliRunner.RunAsync(_server.BaseAddress, BulwarkTestServer.AdminToken, "diff", "-f", path);
+        diffExit.ShouldBe(0, diff);
+        diff.ShouldContain("no differences");
+        (await _server.Store.GetFlagAsync("bulk-email", TestContext.Current.CancellationToken))!.Definition.EffectiveFailMode.ShouldBe(Bulwark.Flags.FailMode.Closed);
+    }
+
+    [Fact]
     public async Task Apply_WithoutAdminRole_FailsWith403Message()
     {
         var token = await _server.CreateIdentityTokenAsync("ops", Bulwark.Identity.Role.Operator);

@@ -28,6 +28,18 @@ public sealed class AuthorizationMatrixTests(ServerFixture fixture) : IClassFixt
         ("POST", "/v1/identities/{name}/tokens", "/v1/identities/matrix-absent/tokens", "{}", Capability.Administer),
         ("GET", "/v1/tokens/", "/v1/tokens", null, Capability.Administer),
         ("DELETE", "/v1/tokens/{id}", "/v1/tokens/tk_absent", null, Capability.Administer),
+        ("GET", "/v1/flags/", "/v1/flags", null, Capability.Read),
+        ("GET", "/v1/flags/snapshot", "/v1/flags/snapshot", null, Capability.Read),
+        ("GET", "/v1/flags/{key}", "/v1/flags/matrix-absent", null, Capability.Read),
+        ("PUT", "/v1/flags/{key}", "/v1/flags/matrix-flag", """{"type":"operational","owner":"o","purpose":"p"}""", Capability.Configure),
+        ("POST", "/v1/flags/{key}/archive", "/v1/flags/matrix-absent/archive", null, Capability.Configure),
+        ("GET", "/v1/flags/{key}/history", "/v1/flags/matrix-absent/history", null, Capability.Read),
+        ("POST", "/v1/flags/{key}/state", "/v1/flags/matrix-absent/state", """{"state":"GRADUAL","percentage":5}""", Capability.Read),
+        ("POST", "/v1/flags/{key}/kill", "/v1/flags/matrix-absent/kill", """{"reason":"matrix"}""", Capability.Respond),
+        ("GET", "/v1/changes/", "/v1/changes", null, Capability.Read),
+        ("POST", "/v1/changes/{id}/approve", "/v1/changes/ch_absent/approve", null, Capability.Approve),
+        ("POST", "/v1/changes/{id}/reject", "/v1/changes/ch_absent/reject", null, Capability.Read),
+        ("POST", "/v1/evaluate", "/v1/evaluate", """{"context":{"targetingKey":"u1"}}""", Capability.Read),
     ];
 
     public static TheoryData<string, string> EndpointCases() =>

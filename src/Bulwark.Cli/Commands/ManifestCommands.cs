@@ -61,6 +61,9 @@ internal static class ManifestCommands
                 var desired = manifest.Kind.ToDocument(manifest.Definition);
                 var live = await client.SendAsync(HttpMethod.Get, ObjectPath(manifest), null, ct, allowNotFound: true).ConfigureAwait(false);
                 var current = live.Status == HttpStatusCode.NotFound ? null : live.Body;
+
+                // Read-only status (a flag's state) is not declared in manifests, so it is not a difference.
+                current?.AsObject().Remove("status");
                 if (CanonicalJson.AreEqual(current, desired))
                 {
                     continue;

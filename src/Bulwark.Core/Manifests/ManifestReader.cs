@@ -163,6 +163,26 @@ public sealed partial class ManifestReader
         return number;
     }
 
+    /// <summary>Reads a boolean field.</summary>
+    /// <param name="field">The field name.</param>
+    /// <returns>The value, or <see langword="null"/> when missing or wrong (an error is recorded when wrong).</returns>
+    public bool? ReadBoolean(string field)
+    {
+        var node = Take(field, required: false);
+        if (node is null)
+        {
+            return null;
+        }
+
+        if (node is JsonValue value && value.GetValueKind() is JsonValueKind.True or JsonValueKind.False)
+        {
+            return value.GetValue<bool>();
+        }
+
+        Error(field, $"must be true or false, not {Describe(node)}");
+        return null;
+    }
+
     /// <summary>Reads an enum field by its wire name.</summary>
     /// <typeparam name="T">The enum.</typeparam>
     /// <param name="field">The field name.</param>

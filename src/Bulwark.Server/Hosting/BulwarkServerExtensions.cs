@@ -2,6 +2,7 @@ using System.Text.Json;
 using Bulwark.Identity;
 using Bulwark.Manifests;
 using Bulwark.Server.Audit;
+using Bulwark.Server.Flags;
 using Bulwark.Server.Http;
 using Bulwark.Server.Identity;
 using Bulwark.Server.Manifests;
@@ -34,6 +35,8 @@ public static class BulwarkServerExtensions
         services.AddSingleton<IdentityService>();
         services.AddSingleton<AuditService>();
         services.AddSingleton<IManifestHandler, IdentityManifestHandler>();
+        services.AddSingleton<FlagService>();
+        services.AddSingleton<IManifestHandler, FlagManifestHandler>();
         services.AddSingleton(sp => new ManifestApplier(sp.GetServices<IManifestHandler>()));
         services.AddHostedService<IdempotencySweeper>();
         services.AddOpenApi();
@@ -71,6 +74,7 @@ public static class BulwarkServerExtensions
         app.MapOpenApi("/openapi/{documentName}.json").AllowAnonymous();
         app.MapIdentitiesApi();
         app.MapAuditApi();
+        app.MapFlagsApi();
         return app;
     }
 

@@ -1,5 +1,7 @@
+using Bulwark.Flags;
 using Bulwark.Identity;
 using Bulwark.Manifests;
+using Bulwark.Server.Flags;
 using Bulwark.Server.Hosting;
 using Bulwark.Server.Identity;
 
@@ -20,6 +22,17 @@ internal sealed class IdentityManifestHandler(IdentityService identities) : IMan
     public async Task<PutOutcome> ApplyAsync(object definition, ChangeContext context, CancellationToken cancellationToken)
     {
         var (_, outcome) = await identities.PutAsync((IdentityDefinition)definition, context, cancellationToken).ConfigureAwait(false);
+        return outcome;
+    }
+}
+
+internal sealed class FlagManifestHandler(FlagService flags) : IManifestHandler
+{
+    public ManifestKind Kind => FlagKind.Instance;
+
+    public async Task<PutOutcome> ApplyAsync(object definition, ChangeContext context, CancellationToken cancellationToken)
+    {
+        var (_, outcome) = await flags.PutAsync((FlagDefinition)definition, context, cancellationToken).ConfigureAwait(false);
         return outcome;
     }
 }
