@@ -14,6 +14,8 @@ internal static class BulwarkCli
         root.Subcommands.Add(TokenCommands.Create(cli));
         root.Subcommands.Add(TokenCommands.WhoAmI(cli));
         root.Subcommands.Add(AuditCommands.Create(cli));
+        root.Subcommands.Add(FlagCommands.Flags(cli));
+        root.Subcommands.Add(FlagCommands.Changes(cli));
         root.Subcommands.Add(ManifestCommands.Validate(cli));
         root.Subcommands.Add(ManifestCommands.Diff(cli));
         root.Subcommands.Add(ManifestCommands.Apply(cli));
