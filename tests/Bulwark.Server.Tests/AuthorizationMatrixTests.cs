@@ -40,6 +40,7 @@ public sealed class AuthorizationMatrixTests(ServerFixture fixture) : IClassFixt
         ("POST", "/v1/changes/{id}/approve", "/v1/changes/ch_absent/approve", null, Capability.Approve),
         ("POST", "/v1/changes/{id}/reject", "/v1/changes/ch_absent/reject", null, Capability.Read),
         ("POST", "/v1/evaluate", "/v1/evaluate", """{"context":{"targetingKey":"u1"}}""", Capability.Read),
+        ("GET", "/v1/stream", "/v1/stream", null, Capability.Read),
     ];
 
     public static TheoryData<string, string> EndpointCases() =>
@@ -101,7 +102,9 @@ public sealed class AuthorizationMatrixTests(ServerFixture fixture) : IClassFixt
         var needs = Endpoints.Single(e => e.Method == method && e.Path == path).Needs!.Value;
         using var client = fixture.Server.CreateClient(fixture.RoleTokens[role]);
         using var request = Http.Request(new HttpMethod(method), path, json: Body(method, path));
-        using var response = await client.SendAsync(request, TestContext.Current.CancellationToken);
+
+        // Headers only: the change stream never ends for an allowed caller.
+        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, TestContext.Current.CancellationToken);
 
         if (Roles.Grants(role, needs))
         {

@@ -10,6 +10,7 @@ public sealed class FakeTimeProvider : TimeProvider
     private readonly List<FakeTimer> _timers = [];
     private DateTimeOffset _now;
     private long _timestamp;
+    private TaskCompletionSource _scheduled = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public FakeTimeProvider(DateTimeOffset? start = null) => _now = start ?? new DateTimeOffset(2026, 11, 21, 9, 0, 0, TimeSpan.Zero);
 
@@ -30,6 +31,15 @@ public sealed class FakeTimeProvider : TimeProvider
     }
 
     public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+    /// <summary>Completes once some timer is due at a finite time (so that advancing the clock will fire it).</summary>
+    public Task WaitForScheduledTimerAsync(CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return _timers.Any(t => t.DueAt != DateTimeOffset.MaxValue) ? Task.CompletedTask : _scheduled.Task.WaitAsync(cancellationToken);
+        }
+    }
 
     public void Advance(TimeSpan by)
     {
@@ -70,6 +80,12 @@ public sealed class FakeTimeProvider : TimeProvider
                 if (!owner._timers.Contains(this))
                 {
                     owner._timers.Add(this);
+                }
+
+                if (DueAt != DateTimeOffset.MaxValue)
+                {
+                    owner._scheduled.TrySetResult();
+                    owner._scheduled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 }
             }
 

@@ -18,10 +18,10 @@ internal sealed record StateChangeResult(FlagRecord? Applied, PendingChange? Pen
 /// Flags: definitions, state changes under <see cref="FlagTransitions"/>, pending changes and their approval. Every
 /// change is audited with the flag's status before and after; break-glass entries carry <c>"break_glass": true</c>.
 /// </summary>
-internal sealed class FlagService(IControlStore store, IRandomSource random, TimeProvider time)
+internal sealed class FlagService(IControlStore store, IRandomSource random, TimeProvider time, FlagSnapshotCache snapshots)
 {
     public Task<(FlagRecord Flag, PutOutcome Outcome)> PutAsync(FlagDefinition definition, ChangeContext context, CancellationToken cancellationToken) =>
-        store.WriteAsync(
+        AnnounceAfter(store.WriteAsync(
             tx =>
             {
                 var existing = tx.GetFlag(definition.Key);
@@ -42,10 +42,10 @@ internal sealed class FlagService(IControlStore store, IRandomSource random, Tim
                 var saved = Save(tx, flag, existing, existing is null ? "flag.create" : "flag.update", context);
                 return (saved, existing is null ? PutOutcome.Created : PutOutcome.Updated);
             },
-            cancellationToken);
+            cancellationToken), r => r.Item1);
 
     public Task<FlagRecord> ArchiveAsync(string key, ChangeContext context, CancellationToken cancellationToken) =>
-        store.WriteAsync(
+        AnnounceAfter(store.WriteAsync(
             tx =>
             {
                 var existing = RequireFlag(tx, key);
@@ -53,13 +53,13 @@ internal sealed class FlagService(IControlStore store, IRandomSource random, Tim
                     ? existing
                     : Save(tx, existing with { Archived = true, Status = FlagStatus.Off, UpdatedAt = tx.Now }, existing, "flag.archive", context);
             },
-            cancellationToken);
+            cancellationToken), f => f);
 
     /// <summary>Requests a state change for <paramref name="caller"/>, applying it or recording a pending change.</summary>
     public Task<StateChangeResult> RequestStateAsync(string key, FlagStatus to, bool breakGlass, IdentityRecord caller, ChangeContext context, CancellationToken cancellationToken)
     {
         var changeId = "ch_" + Convert.ToHexStringLower(RandomBytes(8));
-        return store.WriteAsync(
+        return AnnounceAfter(store.WriteAsync(
             tx =>
             {
                 var flag = RequireFlag(tx, key);
@@ -97,11 +97,11 @@ internal sealed class FlagService(IControlStore store, IRandomSource random, Tim
                         return new StateChangeResult(applied, null, glass);
                 }
             },
-            cancellationToken);
+            cancellationToken), r => r.Applied);
     }
 
     public Task<(PendingChange Change, FlagRecord? Flag)> DecideAsync(string changeId, bool approve, IdentityRecord caller, ChangeContext context, CancellationToken cancellationToken) =>
-        store.WriteAsync(
+        AnnounceAfter(store.WriteAsync(
             tx =>
             {
                 var change = tx.GetChange(changeId) ?? throw new ProblemException(ProblemKind.NotFound, $"Change '{changeId}' does not exist.");
@@ -149,7 +149,19 @@ internal sealed class FlagService(IControlStore store, IRandomSource random, Tim
                 var applied = Save(tx, flag with { Status = change.To, UpdatedAt = tx.Now }, flag, "flag.state", context with { Reason = change.Reason ?? context.Reason });
                 return (decided, applied);
             },
-            cancellationToken);
+            cancellationToken), r => r.Item2);
+
+    /// <summary>Once a write that saved a flag is durable, tells the snapshot cache (and so every stream) its version.</summary>
+    private async Task<T> AnnounceAfter<T>(Task<T> write, Func<T, FlagRecord?> saved)
+    {
+        var result = await write.ConfigureAwait(false);
+        if (saved(result) is { } flag)
+        {
+            snapshots.Announce(flag.Version);
+        }
+
+        return result;
+    }
 
     public static JsonObject Document(FlagRecord flag)
     {

@@ -51,9 +51,10 @@ internal static class FlagsApi
         });
     }
 
-    private static async Task<IResult> SnapshotAsync(HttpContext context, IControlStore store)
+    private static async Task<IResult> SnapshotAsync(HttpContext context, FlagSnapshotCache cache)
     {
-        var (flags, version) = await store.ListFlagsAsync(context.RequestAborted).ConfigureAwait(false);
+        var snapshot = await cache.GetAsync(context.RequestAborted).ConfigureAwait(false);
+        var (flags, version) = (snapshot.Flags, snapshot.Version);
         var etag = $"\"{version.ToString(CultureInfo.InvariantCulture)}\"";
         context.Response.Headers.ETag = etag;
         context.Response.Headers.CacheControl = "no-cache";
@@ -231,7 +232,7 @@ internal static class FlagsApi
         return TypedResults.Ok(document);
     }
 
-    private static async Task<Results<Ok<JsonObject>, ProblemHttpResult>> EvaluateAsync(HttpContext context, IControlStore store)
+    private static async Task<Results<Ok<JsonObject>, ProblemHttpResult>> EvaluateAsync(HttpContext context, FlagSnapshotCache cache)
     {
         var (body, problem) = await RequestJson.ReadObjectAsync(context).ConfigureAwait(false);
         if (problem is not null)
@@ -272,18 +273,17 @@ internal static class FlagsApi
 
         attributes.Remove(EvaluationContext.TargetingKeyAttribute, out targetingKey);
         var subject = new EvaluationContext(targetingKey, attributes);
-        var (flags, version) = await store.ListFlagsAsync(context.RequestAborted).ConfigureAwait(false);
-        var byKey = flags.Where(f => !f.Archived).ToDictionary(f => f.Key, StringComparer.Ordinal);
+        var snapshot = await cache.GetAsync(context.RequestAborted).ConfigureAwait(false);
         var results = new JsonArray();
-        foreach (var key in keys ?? [.. byKey.Keys])
+        foreach (var key in keys ?? [.. snapshot.Compiled.Keys.Order(StringComparer.Ordinal)])
         {
-            if (!byKey.TryGetValue(key, out var flag))
+            if (!snapshot.Compiled.TryGetValue(key, out var flag))
             {
                 results.Add(new JsonObject { ["key"] = key, ["value"] = null, ["reason"] = "ERROR", ["error_code"] = "FLAG_NOT_FOUND" });
                 continue;
             }
 
-            var evaluation = new CompiledFlag(flag.Definition, flag.Status).Evaluate(subject);
+            var evaluation = flag.Evaluate(subject);
             var result = new JsonObject
             {
                 ["key"] = key,
@@ -304,7 +304,7 @@ internal static class FlagsApi
             results.Add(result);
         }
 
-        return TypedResults.Ok(new JsonObject { ["results"] = results, ["version"] = version });
+        return TypedResults.Ok(new JsonObject { ["results"] = results, ["version"] = snapshot.Version });
     }
 
     public static string ReasonName(EvaluationReason reason) => reason switch

@@ -36,6 +36,7 @@ public static class BulwarkServerExtensions
         services.AddSingleton<AuditService>();
         services.AddSingleton<IManifestHandler, IdentityManifestHandler>();
         services.AddSingleton<FlagService>();
+        services.AddSingleton<FlagSnapshotCache>();
         services.AddSingleton<IManifestHandler, FlagManifestHandler>();
         services.AddSingleton(sp => new ManifestApplier(sp.GetServices<IManifestHandler>()));
         services.AddHostedService<IdempotencySweeper>();
@@ -75,6 +76,7 @@ public static class BulwarkServerExtensions
         app.MapIdentitiesApi();
         app.MapAuditApi();
         app.MapFlagsApi();
+        app.MapFlagStreamApi();
         return app;
     }
 

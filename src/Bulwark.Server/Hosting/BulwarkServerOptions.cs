@@ -11,6 +11,10 @@ public sealed class BulwarkServerOptions
     /// <value>Default 24 hours.</value>
     public TimeSpan IdempotencyRetention { get; set; } = TimeSpan.FromHours(24);
 
+    /// <summary>How often an idle change stream sends a heartbeat comment.</summary>
+    /// <value>Default 15 seconds.</value>
+    public TimeSpan StreamHeartbeat { get; set; } = TimeSpan.FromSeconds(15);
+
     /// <summary>The admin token to create on first start; <see langword="null"/> to generate one.</summary>
     /// <value>Default from the <c>BULWARK_BOOTSTRAP_TOKEN</c> environment variable, read by the CLI.</value>
     public string? BootstrapToken { get; set; }

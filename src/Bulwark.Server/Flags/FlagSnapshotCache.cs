@@ -1,0 +1,99 @@
+using System.Text.Json.Nodes;
+using Bulwark.Flags;
+using Bulwark.Storage;
+
+namespace Bulwark.Server.Flags;
+
+/// <summary>One flag as the stream sends it: its version and its event data, serialized once for every subscriber.</summary>
+internal sealed record FlagEvent(long Version, string Key, string Data);
+
+/// <summary>All flags at one snapshot version, compiled for evaluation and serialized for the stream.</summary>
+internal sealed class FlagSnapshot
+{
+    public FlagSnapshot(long version, IReadOnlyList<FlagRecord> flags)
+    {
+        Version = version;
+        Flags = flags;
+        Events = [.. flags.OrderBy(f => f.Version).Select(f => new FlagEvent(
+            f.Version,
+            f.Key,
+            new JsonObject { ["version"] = f.Version, ["flag"] = FlagService.Document(f) }.ToJsonString()))];
+        Compiled = flags.Where(f => !f.Archived).ToDictionary(f => f.Key, f => new CompiledFlag(f.Definition, f.Status), StringComparer.Ordinal);
+    }
+
+    public long Version { get; }
+
+    public IReadOnlyList<FlagRecord> Flags { get; }
+
+    /// <summary>Every flag's latest event, in version order.</summary>
+    public IReadOnlyList<FlagEvent> Events { get; }
+
+    public IReadOnlyDictionary<string, CompiledFlag> Compiled { get; }
+}
+
+/// <summary>
+/// The current flag snapshot, shared by the stream, evaluation and the snapshot endpoint. A change announces its version
+/// (<see cref="Announce"/>); the next reader refreshes from the store once, whatever the number of readers, and waiters
+/// wake. In the scale-out adapter, PostgreSQL notifications will announce changes made by other nodes.
+/// </summary>
+internal sealed class FlagSnapshotCache(IControlStore store) : IDisposable
+{
+    private readonly SemaphoreSlim _refresh = new(1, 1);
+    private FlagSnapshot? _current;
+    private long _announced;
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>The newest version announced (possibly not loaded yet).</summary>
+    public long Announced => Interlocked.Read(ref _announced);
+
+    public void Announce(long version)
+    {
+        long seen;
+        while (version > (seen = Interlocked.Read(ref _announced)))
+        {
+            if (Interlocked.CompareExchange(ref _announced, version, seen) == seen)
+            {
+                Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+                return;
+            }
+        }
+    }
+
+    public async Task<FlagSnapshot> GetAsync(CancellationToken cancellationToken)
+    {
+        var current = Volatile.Read(ref _current);
+        if (current is not null && current.Version >= Announced)
+        {
+            return current;
+        }
+
+        await _refresh.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            current = Volatile.Read(ref _current);
+            if (current is not null && current.Version >= Announced)
+            {
+                return current;
+            }
+
+            var (flags, version) = await store.ListFlagsAsync(cancellationToken).ConfigureAwait(false);
+            current = new FlagSnapshot(version, flags);
+            Volatile.Write(ref _current, current);
+            Announce(version);
+            return current;
+        }
+        finally
+        {
+            _refresh.Release();
+        }
+    }
+
+    public void Dispose() => _refresh.Dispose();
+
+    /// <summary>Completes when a version newer than <paramref name="version"/> is announced.</summary>
+    public Task WaitForNewerAsync(long version, CancellationToken cancellationToken)
+    {
+        var changed = Volatile.Read(ref _changed).Task;
+        return Announced > version ? Task.CompletedTask : changed.WaitAsync(cancellationToken);
+    }
+}
