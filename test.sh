@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite, as CI does (CI runs .ci/run, which calls this).
-# - Installs what the tests need when it is missing: Debian packages when run as root (promtool from `prometheus`).
+# - Installs what the tests need when it is missing: Debian packages when run as root (promtool from `prometheus`,
+#   Node.js and npm), and the official npm peer clients into tests/interop/node_modules (git-ignored).
 # - Builds everything in Release with warnings as errors and checks formatting.
 # - Runs every test project, then prints one closing line: "N passed, M failed" (", K skipped" when any skip).
 # Infrastructure tests skip on a machine without their tools, but fail when CI is set.
@@ -9,6 +10,8 @@ cd "$(dirname "$0")"
 
 missing=()
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "== installing ${missing[*]}"
@@ -18,6 +21,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   else
     echo "warning: ${missing[*]} missing and not root: the tests that need it will skip (and fail under CI=true)" >&2
   fi
+fi
+
+if [ ! -d tests/interop/node_modules ] && command -v npm >/dev/null 2>&1; then
+  echo "== installing npm peer clients (tests/interop)"
+  npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error >/dev/null 2>&1 \
+    || echo "warning: npm ci in tests/interop failed: the interop tests will skip (and fail under CI=true)" >&2
 fi
 
 echo "== build (Release, warnings as errors)"

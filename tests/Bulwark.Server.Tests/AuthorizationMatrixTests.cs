@@ -41,6 +41,8 @@ public sealed class AuthorizationMatrixTests(ServerFixture fixture) : IClassFixt
         ("POST", "/v1/changes/{id}/reject", "/v1/changes/ch_absent/reject", null, Capability.Read),
         ("POST", "/v1/evaluate", "/v1/evaluate", """{"context":{"targetingKey":"u1"}}""", Capability.Read),
         ("GET", "/v1/stream", "/v1/stream", null, Capability.Read),
+        ("POST", "/ofrep/v1/evaluate/flags/{key}", "/ofrep/v1/evaluate/flags/matrix-absent", """{"context":{"targetingKey":"u1"}}""", Capability.Read),
+        ("POST", "/ofrep/v1/evaluate/flags", "/ofrep/v1/evaluate/flags", """{"context":{"targetingKey":"u1"}}""", Capability.Read),
     ];
 
     public static TheoryData<string, string> EndpointCases() =>

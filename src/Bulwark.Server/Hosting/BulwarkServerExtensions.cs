@@ -77,6 +77,7 @@ public static class BulwarkServerExtensions
         app.MapAuditApi();
         app.MapFlagsApi();
         app.MapFlagStreamApi();
+        app.MapOfrepApi();
         return app;
     }
 
