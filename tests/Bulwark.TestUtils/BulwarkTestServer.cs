@@ -53,12 +53,13 @@ public sealed class BulwarkTestServer : IAsyncDisposable
         Action<BulwarkServerOptions>? configure = null,
         IEnumerable<ManifestDocument>? manifests = null,
         string? bootstrapToken = AdminToken,
-        Action<WebApplication>? mapExtraEndpoints = null)
+        Action<WebApplication>? mapExtraEndpoints = null,
+        string urls = "http://127.0.0.1:0")
     {
         var owned = dataDirectory is null ? new TempDirectory() : null;
         var directory = dataDirectory ?? owned!.Path;
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.WebHost.UseUrls(urls);
         builder.Logging.ClearProviders();
         if (time is not null)
         {
