@@ -245,4 +245,26 @@ public sealed class FlagsApiTests : IAsyncLifetime
 
         history.Select(e => e!["action"]!.GetValue<string>()).ShouldBe(["flag.create", "flag.change.request", "flag.change.approve", "flag.state"]);
     }
+
+    [Fact]
+    public async Task StaleFlags_AreListed_PastExpiryOrGlobalUnchangedFor30Days()
+    {
+        using var alice = _server.CreateClient(_alice);
+        (await alice.PutAsync("/v1/flags/old-release", BulwarkTestServer.Json("""{"type":"release","owner":"o","purpose":"p","expires":"2026-11-25"}"""), Ct)).EnsureSuccessStatusCode();
+        using var request = await PostAsync(_alice, "/v1/flags/reset-v2/state", """{"state":"GLOBAL"}""");
+        var id = (await Http.ReadJsonAsync(request, HttpStatusCode.Accepted))["change_id"]!.GetValue<string>();
+        await PostAsync(_bob, $"/v1/changes/{id}/approve", "{}");
+        using var viewer = _server.CreateClient(_viewer);
+
+        (await Http.ReadJsonAsync(await viewer.GetAsync("/v1/flags?stale=true", Ct)))["items"]!.AsArray().ShouldBeEmpty();
+
+        _time.Advance(TimeSpan.FromDays(5));
+        var afterExpiry = (await Http.ReadJsonAsync(await viewer.GetAsync("/v1/flags?stale=true", Ct)))["items"]!.AsArray();
+        afterExpiry.Select(f => f!["key"]!.GetValue<string>()).ShouldBe(["old-release"]);
+        afterExpiry[0]!["status"]!["stale"]!.GetValue<string>().ShouldContain("expired on 2026-11-25");
+
+        _time.Advance(TimeSpan.FromDays(26));
+        var later = (await Http.ReadJsonAsync(await viewer.GetAsync("/v1/flags?stale=true", Ct)))["items"]!.AsArray();
+        later.Select(f => f!["key"]!.GetValue<string>()).ShouldBe(["old-release", "reset-v2"]);
+    }
 }

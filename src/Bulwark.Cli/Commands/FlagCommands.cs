@@ -34,11 +34,13 @@ internal static class FlagCommands
     {
         var json = CliContext.JsonOption();
         var archived = new Option<bool>("--archived") { Description = "Include archived flags" };
-        var command = new Command("list", "List flags with their state") { json, archived };
+        var stale = new Option<bool>("--stale") { Description = "Only stale flags: past their expiry, or GLOBAL and unchanged for 30 days" };
+        var command = new Command("list", "List flags with their state") { json, archived, stale };
         command.SetAction((parse, ct) => cli.RunAsync(async () =>
         {
             using var client = cli.Client(parse);
-            var list = (await client.GetAsync("v1/flags" + (parse.GetValue(archived) ? "?archived=true" : string.Empty), ct).ConfigureAwait(false)).Body!;
+            var query = string.Join('&', new[] { parse.GetValue(archived) ? "archived=true" : null, parse.GetValue(stale) ? "stale=true" : null }.OfType<string>());
+            var list = (await client.GetAsync("v1/flags" + (query.Length > 0 ? "?" + query : string.Empty), ct).ConfigureAwait(false)).Body!;
             if (parse.GetValue(json))
             {
                 cli.WriteJson(list);
@@ -47,8 +49,8 @@ internal static class FlagCommands
 
             Table.Write(
                 cli.Out,
-                ["KEY", "TYPE", "STATE", "PERCENT", "OWNER", "UPDATED"],
-                list["items"]!.AsArray().Select(f => (IReadOnlyList<string?>)[f!["key"]?.ToString(), f["type"]?.ToString(), f["status"]!["state"]?.ToString(), Percent(f), f["owner"]?.ToString(), f["status"]!["updated_at"]?.ToString()]));
+                ["KEY", "TYPE", "STATE", "PERCENT", "OWNER", "UPDATED", "STALE"],
+                list["items"]!.AsArray().Select(f => (IReadOnlyList<string?>)[f!["key"]?.ToString(), f["type"]?.ToString(), f["status"]!["state"]?.ToString(), Percent(f), f["owner"]?.ToString(), f["status"]!["updated_at"]?.ToString(), f["status"]!["stale"]?.ToString()]));
             return ExitCodes.Ok;
         }));
         return command;

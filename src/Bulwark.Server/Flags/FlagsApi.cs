@@ -41,14 +41,25 @@ internal static class FlagsApi
         return routes;
     }
 
-    private static async Task<Ok<JsonObject>> ListAsync(IControlStore store, CancellationToken cancellationToken, bool archived = false)
+    private static async Task<Ok<JsonObject>> ListAsync(IControlStore store, FlagService service, CancellationToken cancellationToken, bool archived = false, bool stale = false)
     {
         var (flags, version) = await store.ListFlagsAsync(cancellationToken).ConfigureAwait(false);
-        return TypedResults.Ok(new JsonObject
+        var now = service.Now;
+        var items = new JsonArray();
+        foreach (var flag in flags.Where(f => archived || !f.Archived))
         {
-            ["items"] = new JsonArray([.. flags.Where(f => archived || !f.Archived).Select(f => (JsonNode)FlagService.Document(f))]),
-            ["version"] = version,
-        });
+            var reason = flag.StaleReason(now);
+            if (stale && reason is null)
+            {
+                continue;
+            }
+
+            var document = FlagService.Document(flag);
+            document["status"]!["stale"] = reason;
+            items.Add(document);
+        }
+
+        return TypedResults.Ok(new JsonObject { ["items"] = items, ["version"] = version });
     }
 
     private static async Task<IResult> SnapshotAsync(HttpContext context, FlagSnapshotCache cache)
