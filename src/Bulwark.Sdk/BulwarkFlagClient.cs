@@ -238,7 +238,8 @@ public sealed class BulwarkFlagClient : IAsyncDisposable
             {
                 if (type == "flag" && data.Length > 0)
                 {
-                    ApplyEvent(JsonNode.Parse(data.ToString())!.AsObject());
+                    using var document = JsonDocument.Parse(data.ToString());
+                    ApplyEvent(document.RootElement);
                 }
 
                 type = null;
@@ -278,19 +279,19 @@ public sealed class BulwarkFlagClient : IAsyncDisposable
         Apply(ClientSnapshot.Parse(body), contact: true);
     }
 
-    private void ApplyEvent(JsonObject data)
+    private void ApplyEvent(JsonElement data)
     {
         var current = _snapshot ?? ClientSnapshot.Empty;
-        var version = data["version"]!.GetValue<long>();
-        if (version <= current.Version && _snapshot is not null)
+        if (data.GetProperty("version").GetInt64() <= current.Version && _snapshot is not null)
         {
             return;
         }
 
-        Apply(current.With(data["flag"]!.AsObject(), version), contact: true);
+        var next = current.WithEvent(data, out var key);
+        Apply(next, contact: true, changedKey: key);
     }
 
-    private void Apply(ClientSnapshot next, bool contact)
+    private void Apply(ClientSnapshot next, bool contact, string? changedKey = null)
     {
         var previous = _snapshot;
         _snapshot = next;
@@ -301,7 +302,9 @@ public sealed class BulwarkFlagClient : IAsyncDisposable
 
         Persist(next);
         _ready.TrySetResult();
-        var changed = next.ChangedKeys(previous);
+
+        // An event names the one flag it changes; only a whole snapshot needs comparing.
+        var changed = changedKey is not null ? [changedKey] : next.ChangedKeys(previous);
         if (changed.Count > 0)
         {
             Changed?.Invoke(this, new FlagsChangedEventArgs(changed, next.Version));

@@ -1,84 +1,124 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Bulwark.Flags;
+using Bulwark.Json;
 
 namespace Bulwark.Sdk;
 
-/// <summary>An immutable set of compiled flags at one snapshot version, with the documents they came from.</summary>
+/// <summary>One held flag: its definition (document and hash), its status document, and the compiled evaluator.</summary>
+internal sealed record HeldFlag(FlagDefinition Definition, JsonObject DefinitionDocument, string DefinitionHash, JsonObject Status, CompiledFlag Compiled);
+
+/// <summary>An immutable set of compiled flags at one snapshot version, with what is needed to save it and diff it.</summary>
 internal sealed class ClientSnapshot
 {
-    private ClientSnapshot(long version, Dictionary<string, CompiledFlag> flags, Dictionary<string, JsonObject> documents)
+    private ClientSnapshot(long version, Dictionary<string, HeldFlag> held)
     {
         Version = version;
-        Flags = flags;
-        Documents = documents;
+        Held = held;
+        Flags = held.ToDictionary(p => p.Key, p => p.Value.Compiled, StringComparer.Ordinal);
     }
 
-    public static ClientSnapshot Empty { get; } = new(0, new(StringComparer.Ordinal), new(StringComparer.Ordinal));
+    public static ClientSnapshot Empty { get; } = new(0, new(StringComparer.Ordinal));
 
     public long Version { get; }
 
     public Dictionary<string, CompiledFlag> Flags { get; }
 
-    public Dictionary<string, JsonObject> Documents { get; }
+    private Dictionary<string, HeldFlag> Held { get; }
 
     /// <summary>Reads a snapshot document: <c>{ "version", "flags": [ flag documents with status ] }</c>.</summary>
     public static ClientSnapshot Parse(JsonObject body)
     {
-        var snapshot = new ClientSnapshot(body["version"]!.GetValue<long>(), new(StringComparer.Ordinal), new(StringComparer.Ordinal));
+        var held = new Dictionary<string, HeldFlag>(StringComparer.Ordinal);
         foreach (var flag in body["flags"]!.AsArray())
         {
-            snapshot.Put(flag!.AsObject());
+            Put(held, flag!.AsObject());
         }
 
-        return snapshot;
+        return new ClientSnapshot(body["version"]!.GetValue<long>(), held);
     }
 
-    /// <summary>A copy with one flag document applied (an archived flag is removed).</summary>
-    public ClientSnapshot With(JsonObject document, long version)
+    /// <summary>
+    /// A copy with one stream event applied. When the event's definition hash matches the held definition, only the
+    /// status is read; otherwise the whole flag document is parsed and validated. An archived flag is removed.
+    /// </summary>
+    public ClientSnapshot WithEvent(JsonElement data, out string key)
     {
-        var next = new ClientSnapshot(version, new(Flags, StringComparer.Ordinal), new(Documents, StringComparer.Ordinal));
-        next.Put(document);
-        return next;
+        key = data.GetProperty("key").GetString()!;
+        var version = data.GetProperty("version").GetInt64();
+        var held = new Dictionary<string, HeldFlag>(Held, StringComparer.Ordinal);
+        var status = data.GetProperty("status");
+        if (Held.TryGetValue(key, out var current) &&
+            string.Equals(data.GetProperty("definition_hash").GetString(), current.DefinitionHash, StringComparison.Ordinal))
+        {
+            if (status.GetProperty("archived").GetBoolean())
+            {
+                held.Remove(key);
+            }
+            else
+            {
+                var statusDocument = JsonObject.Create(status.Clone())!;
+                held[key] = current with { Status = statusDocument, Compiled = new CompiledFlag(current.Definition, ReadStatus(key, statusDocument)) };
+            }
+        }
+        else
+        {
+            Put(held, JsonObject.Create(data.GetProperty("flag").Clone())!);
+        }
+
+        return new ClientSnapshot(version, held);
     }
 
     public IReadOnlyList<string> ChangedKeys(ClientSnapshot? previous) =>
-        [.. Documents.Keys.Union(previous?.Documents.Keys ?? Enumerable.Empty<string>()).Where(k =>
-            previous is null || !previous.Documents.TryGetValue(k, out var before) || !Documents.TryGetValue(k, out var after) ||
-            !JsonNode.DeepEquals(before, after))];
+        [.. Held.Keys.Union(previous?.Held.Keys ?? Enumerable.Empty<string>()).Where(k =>
+            previous is null || !previous.Held.TryGetValue(k, out var before) || !Held.TryGetValue(k, out var after) ||
+            before.DefinitionHash != after.DefinitionHash || !JsonNode.DeepEquals(before.Status, after.Status))];
 
     public JsonObject ToDocument() => new()
     {
         ["version"] = Version,
         ["scheme"] = Bucketing.Scheme,
-        ["flags"] = new JsonArray([.. Documents.Values.Select(d => (JsonNode)d.DeepClone())]),
+        ["flags"] = new JsonArray([.. Held.Values.Select(h =>
+        {
+            var document = h.DefinitionDocument.DeepClone().AsObject();
+            document["status"] = h.Status.DeepClone();
+            return (JsonNode)document;
+        })]),
     };
 
-    private void Put(JsonObject document)
+    private static void Put(Dictionary<string, HeldFlag> held, JsonObject document)
     {
         var key = document["key"]!.GetValue<string>();
         var status = document["status"]!.AsObject();
+        document.Remove("status");
         if (status["archived"]?.GetValue<bool>() == true)
         {
-            Flags.Remove(key);
-            Documents.Remove(key);
+            held.Remove(key);
             return;
         }
 
-        var definition = document.DeepClone().AsObject();
-        definition.Remove("status");
-        var parsed = FlagKind.Instance.Read(definition);
+        var parsed = FlagKind.Instance.Read(document);
         if (!parsed.IsValid)
         {
             throw new InvalidDataException($"flag '{key}' from the server does not validate: {string.Join("; ", parsed.Errors)}");
         }
 
+        // The same hash the server computes: canonical JSON of the definition as the kind writes it.
+        var canonical = CanonicalJson.Serialize(FlagKind.Instance.ToDocument(parsed.Value!))!;
+        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical)))[..32];
+        held[key] = new HeldFlag(parsed.Value!, document, hash, status, new CompiledFlag(parsed.Value!, ReadStatus(key, status)));
+    }
+
+    private static FlagStatus ReadStatus(string key, JsonObject status)
+    {
         if (!FlagNames.States.TryGetValue(status["state"]!.GetValue<string>(), out var state) ||
             !Bucketing.TryToMillipercent(status["percentage"]!.GetValue<double>(), out var millipercent))
         {
             throw new InvalidDataException($"flag '{key}' has a status this client does not understand");
         }
 
-        Flags[key] = new CompiledFlag(parsed.Value!, new FlagStatus(state, millipercent));
-        Documents[key] = document;
+        return new FlagStatus(state, millipercent);
     }
 }

@@ -17,7 +17,14 @@ internal sealed class FlagSnapshot
         Events = [.. flags.OrderBy(f => f.Version).Select(f => new FlagEvent(
             f.Version,
             f.Key,
-            new JsonObject { ["version"] = f.Version, ["flag"] = FlagService.Document(f) }.ToJsonString()))];
+            new JsonObject
+            {
+                ["version"] = f.Version,
+                ["key"] = f.Key,
+                ["definition_hash"] = FlagService.DefinitionHash(f.Definition),
+                ["status"] = FlagService.StatusDocument(f),
+                ["flag"] = FlagService.Document(f),
+            }.ToJsonString()))];
         Compiled = flags.Where(f => !f.Archived).ToDictionary(f => f.Key, f => new CompiledFlag(f.Definition, f.Status), StringComparer.Ordinal);
     }
 
