@@ -63,9 +63,14 @@ internal sealed class ClientSnapshot
                 held[key] = current with { Status = statusDocument, Compiled = new CompiledFlag(current.Definition, ReadStatus(key, statusDocument)) };
             }
         }
+        else if (data.TryGetProperty("flag", out var flag))
+        {
+            Put(held, JsonObject.Create(flag.Clone())!);
+        }
         else
         {
-            Put(held, JsonObject.Create(data.GetProperty("flag").Clone())!);
+            // A status-only event for a definition this client does not hold: resynchronize from the snapshot.
+            throw new InvalidDataException($"status-only event for '{key}' without its definition");
         }
 
         return new ClientSnapshot(version, held);

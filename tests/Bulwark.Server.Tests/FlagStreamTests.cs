@@ -51,7 +51,7 @@ public sealed class FlagStreamTests : IAsyncLifetime
         message.Event.ShouldBe("flag");
         var data = JsonNode.Parse(message.Data!)!;
         long.Parse(message.Id!, System.Globalization.CultureInfo.InvariantCulture).ShouldBe(data["version"]!.GetValue<long>());
-        return (data["version"]!.GetValue<long>(), data["flag"]!["key"]!.GetValue<string>(), data["flag"]!["status"]!["state"]!.GetValue<string>());
+        return (data["version"]!.GetValue<long>(), data["key"]!.GetValue<string>(), data["status"]!["state"]!.GetValue<string>());
     }
 
     [Fact]
@@ -121,6 +121,37 @@ public sealed class FlagStreamTests : IAsyncLifetime
             _time.Advance(TimeSpan.FromSeconds(15));
 
             (await next).Comment.ShouldBe("heartbeat");
+        }
+    }
+
+    [Fact]
+    public async Task StatusOnlyChange_IsACompactEventForSubscribersThatHoldTheDefinition_AndFullForOthers()
+    {
+        var (client, response, reader) = await ConnectAsync("3");
+        using (client)
+        using (response)
+        using (reader)
+        {
+            using var oncall = _server.CreateClient(_responder);
+            (await oncall.PostAsync("/v1/flags/a/kill", BulwarkTestServer.Json("""{"reason":"surge"}"""), Ct)).EnsureSuccessStatusCode();
+            var compact = JsonNode.Parse((await reader.ReadEventAsync(Ct)).Data!)!.AsObject();
+            compact.ContainsKey("flag").ShouldBeFalse();
+            (compact["key"]!.GetValue<string>(), compact["status"]!["state"]!.GetValue<string>()).ShouldBe(("a", "EMERGENCY_OFF"));
+            compact["definition_hash"]!.GetValue<string>().Length.ShouldBe(32);
+
+            using var ops = _server.CreateClient(_operator);
+            (await ops.PutAsync("/v1/flags/b", BulwarkTestServer.Json("""{"type":"operational","owner":"o","purpose":"changed"}"""), Ct)).EnsureSuccessStatusCode();
+            var full = JsonNode.Parse((await reader.ReadEventAsync(Ct)).Data!)!;
+            full["flag"]!["purpose"]!.GetValue<string>().ShouldBe("changed");
+        }
+
+        var (fresh, freshResponse, freshReader) = await ConnectAsync("0");
+        using (fresh)
+        using (freshResponse)
+        using (freshReader)
+        {
+            var first = JsonNode.Parse((await freshReader.ReadEventAsync(Ct)).Data!)!;
+            first["flag"].ShouldNotBeNull("a subscriber that never saw the flag gets the whole document");
         }
     }
 }

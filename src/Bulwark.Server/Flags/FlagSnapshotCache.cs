@@ -4,33 +4,45 @@ using Bulwark.Storage;
 
 namespace Bulwark.Server.Flags;
 
-/// <summary>One flag as the stream sends it: its version and its event data, serialized once for every subscriber.</summary>
-internal sealed record FlagEvent(long Version, string Key, string Data);
+/// <summary>
+/// One flag as the stream sends it, serialized once for every subscriber: the full event, and — when the change touched
+/// only the status — a compact one for subscribers that have seen the flag at <paramref name="StatusOnlySince"/> or later
+/// and so hold its definition.
+/// </summary>
+internal sealed record FlagEvent(long Version, string Key, string Data, string? StatusOnlyData, long StatusOnlySince);
 
 /// <summary>All flags at one snapshot version, compiled for evaluation and serialized for the stream.</summary>
 internal sealed class FlagSnapshot
 {
-    public FlagSnapshot(long version, IReadOnlyList<FlagRecord> flags)
+    public FlagSnapshot(long version, IReadOnlyList<FlagRecord> flags, FlagSnapshot? previous = null)
     {
         Version = version;
         Flags = flags;
-        Events = [.. flags.OrderBy(f => f.Version).Select(f => new FlagEvent(
-            f.Version,
-            f.Key,
-            new JsonObject
+        Hashes = flags.ToDictionary(f => f.Key, f => FlagService.DefinitionHash(f.Definition), StringComparer.Ordinal);
+        Events = [.. flags.OrderBy(f => f.Version).Select(f =>
+        {
+            var compact = new JsonObject
             {
                 ["version"] = f.Version,
                 ["key"] = f.Key,
-                ["definition_hash"] = FlagService.DefinitionHash(f.Definition),
+                ["definition_hash"] = Hashes[f.Key],
                 ["status"] = FlagService.StatusDocument(f),
-                ["flag"] = FlagService.Document(f),
-            }.ToJsonString()))];
+            };
+            var full = (JsonObject)compact.DeepClone();
+            full["flag"] = FlagService.Document(f);
+            var before = previous?.Flags.FirstOrDefault(p => p.Key == f.Key);
+            var statusOnly = before is not null && before.Version < f.Version && previous!.Hashes[f.Key] == Hashes[f.Key];
+            return new FlagEvent(f.Version, f.Key, full.ToJsonString(), statusOnly ? compact.ToJsonString() : null, statusOnly ? before!.Version : long.MaxValue);
+        })];
         Compiled = flags.Where(f => !f.Archived).ToDictionary(f => f.Key, f => new CompiledFlag(f.Definition, f.Status), StringComparer.Ordinal);
     }
 
     public long Version { get; }
 
     public IReadOnlyList<FlagRecord> Flags { get; }
+
+    /// <summary>Each flag's definition hash.</summary>
+    public IReadOnlyDictionary<string, string> Hashes { get; }
 
     /// <summary>Every flag's latest event, in version order.</summary>
     public IReadOnlyList<FlagEvent> Events { get; }
@@ -84,7 +96,7 @@ internal sealed class FlagSnapshotCache(IControlStore store) : IDisposable
             }
 
             var (flags, version) = await store.ListFlagsAsync(cancellationToken).ConfigureAwait(false);
-            current = new FlagSnapshot(version, flags);
+            current = new FlagSnapshot(version, flags, current);
             Volatile.Write(ref _current, current);
             Announce(version);
             return current;

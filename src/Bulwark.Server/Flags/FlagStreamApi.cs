@@ -42,11 +42,14 @@ internal static class FlagStreamApi
             {
                 var snapshot = await cache.GetAsync(aborted).ConfigureAwait(false);
                 var batch = new StringBuilder();
+                var seenBefore = sent;
                 foreach (var change in snapshot.Events)
                 {
                     if (change.Version > sent)
                     {
-                        batch.Append("id: ").Append(change.Version.ToString(CultureInfo.InvariantCulture)).Append("\nevent: flag\ndata: ").Append(change.Data).Append("\n\n");
+                        // A subscriber that has seen the flag's previous version holds its definition: the status is enough.
+                        var data = change.StatusOnlyData is not null && seenBefore >= change.StatusOnlySince ? change.StatusOnlyData : change.Data;
+                        batch.Append("id: ").Append(change.Version.ToString(CultureInfo.InvariantCulture)).Append("\nevent: flag\ndata: ").Append(data).Append("\n\n");
                         sent = change.Version;
                     }
                 }
