@@ -220,6 +220,8 @@ public sealed class FlagsApiTests : IAsyncLifetime
         all.ShouldHaveSingleItem()!["cohort"]!.GetValue<string>().ShouldBe("staff");
         using var noKey = await PostAsync(_viewer, "/v1/evaluate", """{"context":{}}""");
         (await Http.ReadJsonAsync(noKey))["results"]![0]!["error_code"]!.GetValue<string>().ShouldBe("TARGETING_KEY_MISSING");
+        using var nested = await PostAsync(_viewer, "/v1/evaluate", """{"context":{"targetingKey":"u-1","address":{"city":"Oslo"}}}""");
+        (await Http.ReadProblemAsync(nested, HttpStatusCode.UnprocessableEntity, "validation"))["errors"]![0]!["path"]!.GetValue<string>().ShouldBe("/context/address");
     }
 
     [Fact]

@@ -253,37 +253,22 @@ internal static class FlagsApi
 
         var errors = new List<ManifestError>();
         var reader = new ManifestReader(body!, string.Empty, errors);
-        var contextReader = reader.ReadObject("context");
-        var keys = reader.ReadStringArray("flags");
-        reader.RejectUnknownFields();
-        string? targetingKey = null;
-        var attributes = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var name in contextReader?.FieldNames ?? [])
+        var contextNode = body!["context"];
+        if (contextNode is not null and not JsonObject)
         {
-            var value = contextReader!.ReadRaw(name);
-            switch (value?.GetValueKind())
-            {
-                case JsonValueKind.String:
-                    attributes[name] = value.GetValue<string>();
-                    break;
-                case JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False:
-                    attributes[name] = value.ToJsonString();
-                    break;
-                case JsonValueKind.Null or null:
-                    break;
-                default:
-                    contextReader.Error(name, "must be a string, number or boolean");
-                    break;
-            }
+            reader.Error("context", "must be an object");
         }
 
+        reader.Ignore("context");
+        var keys = reader.ReadStringArray("flags");
+        reader.RejectUnknownFields();
+        var subject = EvaluationContexts.Read(contextNode as JsonObject, out var unsupported);
+        errors.AddRange(unsupported.Select(name => new ManifestError("/context/" + ManifestReader.Escape(name), "must be a string, number or boolean")));
         if (errors.Count > 0)
         {
             return ProblemResults.Validation(context, errors);
         }
 
-        attributes.Remove(EvaluationContext.TargetingKeyAttribute, out targetingKey);
-        var subject = new EvaluationContext(targetingKey, attributes);
         var snapshot = await cache.GetAsync(context.RequestAborted).ConfigureAwait(false);
         var results = new JsonArray();
         foreach (var key in keys ?? [.. snapshot.Compiled.Keys.Order(StringComparer.Ordinal)])

@@ -117,28 +117,10 @@ internal static class OfrepApi
             return (null, ("INVALID_CONTEXT", "'context' must be an object"));
         }
 
-        var attributes = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var (name, value) in (JsonObject?)node ?? [])
-        {
-            switch (value?.GetValueKind())
-            {
-                case JsonValueKind.String:
-                    attributes[name] = value.GetValue<string>();
-                    break;
-                case JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False:
-                    attributes[name] = value.ToJsonString();
-                    break;
-                case JsonValueKind.Null or null:
-                    break;
-                default:
-                    // Nested attributes are not used by targeting rules; they are ignored rather than refused.
-                    break;
-            }
-        }
-
-        attributes.Remove(EvaluationContext.TargetingKeyAttribute, out var targetingKey);
+        // OFREP contexts may carry nested values that targeting never reads: they are ignored, not refused.
+        var subject = EvaluationContexts.Read((JsonObject?)node, out _);
         var fingerprint = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(CanonicalJson.Serialize(node) ?? "null")))[..16];
-        return (new SubjectContext(new EvaluationContext(targetingKey, attributes), fingerprint), null);
+        return (new SubjectContext(subject, fingerprint), null);
     }
 
     private static Microsoft.AspNetCore.Http.HttpResults.JsonHttpResult<JsonObject> Failure(string key, string code, string details, int status) =>
