@@ -131,7 +131,7 @@ public sealed class BulwarkFlagClient : IAsyncDisposable
             return new FlagResult(null, EvaluationReason.Error, EvaluationErrorCode.ProviderNotReady);
         }
 
-        if (!snapshot.Flags.TryGetValue(key, out var flag))
+        if (!snapshot.TryGetFlag(key, out var flag))
         {
             return new FlagResult(null, EvaluationReason.Error, EvaluationErrorCode.FlagNotFound);
         }

@@ -17,14 +17,24 @@ internal sealed class ClientSnapshot
     {
         Version = version;
         Held = held;
-        Flags = held.ToDictionary(p => p.Key, p => p.Value.Compiled, StringComparer.Ordinal);
     }
 
     public static ClientSnapshot Empty { get; } = new(0, new(StringComparer.Ordinal));
 
     public long Version { get; }
 
-    public Dictionary<string, CompiledFlag> Flags { get; }
+    /// <summary>Finds a flag's evaluator.</summary>
+    public bool TryGetFlag(string key, out CompiledFlag flag)
+    {
+        if (Held.TryGetValue(key, out var held))
+        {
+            flag = held.Compiled;
+            return true;
+        }
+
+        flag = null!;
+        return false;
+    }
 
     private Dictionary<string, HeldFlag> Held { get; }
 

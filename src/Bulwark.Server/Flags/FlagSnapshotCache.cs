@@ -9,7 +9,17 @@ namespace Bulwark.Server.Flags;
 /// only the status — a compact one for subscribers that have seen the flag at <paramref name="StatusOnlySince"/> or later
 /// and so hold its definition.
 /// </summary>
-internal sealed record FlagEvent(long Version, string Key, string Data, string? StatusOnlyData, long StatusOnlySince);
+internal sealed record FlagEvent(long Version, string Key, string Data, string? StatusOnlyData, long StatusOnlySince)
+{
+    /// <summary>The whole SSE frame, encoded once for every subscriber.</summary>
+    public byte[] Frame { get; } = Encode(Version, Data);
+
+    /// <summary>The compact frame, when there is one.</summary>
+    public byte[]? StatusOnlyFrame { get; } = StatusOnlyData is null ? null : Encode(Version, StatusOnlyData);
+
+    private static byte[] Encode(long version, string data) =>
+        System.Text.Encoding.UTF8.GetBytes($"id: {version.ToString(System.Globalization.CultureInfo.InvariantCulture)}\nevent: flag\ndata: {data}\n\n");
+}
 
 /// <summary>All flags at one snapshot version, compiled for evaluation and serialized for the stream.</summary>
 internal sealed class FlagSnapshot

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using Bulwark.Identity;
 using Bulwark.Server.Hosting;
 using Bulwark.Server.Security;
@@ -41,22 +40,22 @@ internal static class FlagStreamApi
             while (!aborted.IsCancellationRequested)
             {
                 var snapshot = await cache.GetAsync(aborted).ConfigureAwait(false);
-                var batch = new StringBuilder();
                 var seenBefore = sent;
+                var wrote = false;
                 foreach (var change in snapshot.Events)
                 {
                     if (change.Version > sent)
                     {
                         // A subscriber that has seen the flag's previous version holds its definition: the status is enough.
-                        var data = change.StatusOnlyData is not null && seenBefore >= change.StatusOnlySince ? change.StatusOnlyData : change.Data;
-                        batch.Append("id: ").Append(change.Version.ToString(CultureInfo.InvariantCulture)).Append("\nevent: flag\ndata: ").Append(data).Append("\n\n");
+                        var frame = change.StatusOnlyFrame is not null && seenBefore >= change.StatusOnlySince ? change.StatusOnlyFrame : change.Frame;
+                        await response.Body.WriteAsync(frame, aborted).ConfigureAwait(false);
                         sent = change.Version;
+                        wrote = true;
                     }
                 }
 
-                if (batch.Length > 0)
+                if (wrote)
                 {
-                    await response.WriteAsync(batch.ToString(), aborted).ConfigureAwait(false);
                     await response.Body.FlushAsync(aborted).ConfigureAwait(false);
                 }
 
