@@ -1,9 +1,6 @@
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Bulwark.Flags;
-using Bulwark.Json;
 
 namespace Bulwark.Sdk;
 
@@ -120,10 +117,7 @@ internal sealed class ClientSnapshot
             throw new InvalidDataException($"flag '{key}' from the server does not validate: {string.Join("; ", parsed.Errors)}");
         }
 
-        // The same hash the server computes: canonical JSON of the definition as the kind writes it.
-        var canonical = CanonicalJson.Serialize(FlagKind.Instance.ToDocument(parsed.Value!))!;
-        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical)))[..32];
-        held[key] = new HeldFlag(parsed.Value!, document, hash, status, new CompiledFlag(parsed.Value!, ReadStatus(key, status)));
+        held[key] = new HeldFlag(parsed.Value!, document, FlagKind.DefinitionHash(parsed.Value!), status, new CompiledFlag(parsed.Value!, ReadStatus(key, status)));
     }
 
     private static FlagStatus ReadStatus(string key, JsonObject status)

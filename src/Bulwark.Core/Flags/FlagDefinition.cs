@@ -105,6 +105,17 @@ public sealed class FlagKind : ManifestKind<FlagDefinition>
     /// <summary>The shared instance.</summary>
     public static FlagKind Instance { get; } = new();
 
+    /// <summary>
+    /// A short hash of a definition's canonical document (32 hex characters of SHA-256): the change stream carries it so
+    /// that a client holding this definition applies a status change without parsing the definition again. Server and
+    /// SDK compute it here, so they cannot disagree.
+    /// </summary>
+    /// <param name="definition">The definition.</param>
+    /// <returns>The hash.</returns>
+    public static string DefinitionHash(FlagDefinition definition) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
+            System.Text.Encoding.UTF8.GetBytes(Json.CanonicalJson.Serialize(Instance.ToDocument(definition))!)))[..32];
+
     /// <inheritdoc />
     public override string Kind => "Flag";
 

@@ -170,13 +170,6 @@ internal sealed class FlagService(IControlStore store, IRandomSource random, Tim
         return document;
     }
 
-    /// <summary>
-    /// A short hash of the definition's canonical JSON: stream events carry it so that a client that already holds this
-    /// definition applies a status change without parsing the definition again.
-    /// </summary>
-    public static string DefinitionHash(FlagDefinition definition) =>
-        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(CanonicalJson.Serialize(FlagKind.Instance.ToDocument(definition))!)))[..32];
-
     public static JsonObject StatusDocument(FlagRecord flag) => new()
     {
         ["state"] = FlagNames.Name(FlagNames.States, flag.Status.State),

@@ -28,7 +28,7 @@ internal sealed class FlagSnapshot
     {
         Version = version;
         Flags = flags;
-        Hashes = flags.ToDictionary(f => f.Key, f => FlagService.DefinitionHash(f.Definition), StringComparer.Ordinal);
+        Hashes = flags.ToDictionary(f => f.Key, f => FlagKind.DefinitionHash(f.Definition), StringComparer.Ordinal);
         Events = [.. flags.OrderBy(f => f.Version).Select(f =>
         {
             var compact = new JsonObject

@@ -231,6 +231,7 @@ internal static class FlagsApi
         var (change, flag) = await service.DecideAsync(id, approve, Caller.Require(context).Identity, RequestChange.Of(context), CancellationToken.None).ConfigureAwait(false);
         if (change.Status == ChangeStatus.Expired)
         {
+            // The service committed the expiry (audited); refusing here, outside its transaction, keeps that record.
             throw new ProblemException(ProblemKind.Conflict, $"Change '{id}' expired at {Bulwark.Audit.AuditChain.FormatTime(change.ExpiresAt)} without a decision.");
         }
 

@@ -41,7 +41,7 @@ internal static class OfrepApi
             return Failure(key, "FLAG_NOT_FOUND", $"flag '{key}' does not exist", StatusCodes.Status404NotFound);
         }
 
-        var result = Evaluate(key, flag, subject, snapshot.Version);
+        var result = Evaluate(key, flag, subject.Context, snapshot.Version);
         return result.ContainsKey("errorCode")
             ? TypedResults.Json(result, statusCode: StatusCodes.Status400BadRequest)
             : TypedResults.Json(result);
@@ -126,8 +126,5 @@ internal static class OfrepApi
     private static Microsoft.AspNetCore.Http.HttpResults.JsonHttpResult<JsonObject> Failure(string key, string code, string details, int status) =>
         TypedResults.Json(new JsonObject { ["key"] = key, ["errorCode"] = code, ["errorDetails"] = details }, statusCode: status);
 
-    private sealed record SubjectContext(EvaluationContext Context, string Fingerprint)
-    {
-        public static implicit operator EvaluationContext(SubjectContext subject) => subject.Context;
-    }
+    private sealed record SubjectContext(EvaluationContext Context, string Fingerprint);
 }

@@ -86,6 +86,20 @@ public sealed class FlagKindTests
     }
 
     [Fact]
+    public void DefinitionHash_IgnoresKeyOrderAndDefaults_ButChangesWithAnyField()
+    {
+        var a = Read("""{"key":"f","type":"operational","owner":"o","purpose":"p","variants":{"on":true,"off":false}}""");
+        var b = Read("""{"purpose":"p","variants":{"off":false,"on":true},"owner":"o","type":"operational","key":"f"}""");
+        var hash = FlagKind.DefinitionHash(a);
+
+        hash.ShouldMatch("^[0-9a-f]{32}$");
+        FlagKind.DefinitionHash(b).ShouldBe(hash);
+        FlagKind.DefinitionHash(a with { Purpose = "q" }).ShouldNotBe(hash);
+        FlagKind.DefinitionHash(a with { CanaryMaxMillipercent = 2000 }).ShouldNotBe(hash);
+        FlagKind.DefinitionHash(a with { FailMode = FailMode.Closed }).ShouldNotBe(hash);
+    }
+
+    [Fact]
     public void PersistedEnums_KeepTheirNumbersAndNames()
     {
         ((int)FlagType.Release, (int)FlagType.Operational, (int)FlagType.KillSwitch).ShouldBe((1, 2, 3));
