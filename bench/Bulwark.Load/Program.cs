@@ -1,6 +1,8 @@
 // Kill propagation: time from `POST /v1/flags/{key}/kill` returning to each of N SDK clients (SSE) holding
-// EMERGENCY_OFF for that flag, over several kills per N. Starts a real server (Kestrel on loopback, SQLite in a temp
-// directory) in this process. Usage: dotnet run -c Release --project bench/Bulwark.Load -- [OUT.json] [N...]
+// EMERGENCY_OFF for that flag, over several kills per N. By default the server is the real `bulwark serve` in its own
+// process (SQLite in a temp directory) and the clients share this one, as a deployment would split them; with
+// --in-process the server runs inside this process too, every client's work and the server's on one heap.
+// Usage: dotnet run -c Release --project bench/Bulwark.Load -- [OUT.json] [N...] [--kills K] [--in-process] [--verbose] [--allocations]
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -8,6 +10,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using Bulwark.Flags;
 using Bulwark.Sdk;
 using Bulwark.Server.Hosting;
@@ -19,32 +22,27 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 const string Token = "bwk_load-test-admin-token-0123456789";
-const int Kills = 20;
 var output = args.FirstOrDefault(a => a.EndsWith(".json", StringComparison.Ordinal)) ?? "kill-propagation.json";
-var sizes = args.Where(a => int.TryParse(a, out _)).Select(int.Parse).DefaultIfEmpty().ToArray();
+var sizes = args.Where((a, i) => int.TryParse(a, out _) && (i == 0 || args[i - 1] != "--kills")).Select(int.Parse).DefaultIfEmpty().ToArray();
 if (sizes is [0])
 {
     sizes = [1, 100, 1000];
 }
 
+var kills = args.SkipWhile(a => a != "--kills").Skip(1).Select(int.Parse).FirstOrDefault(20);
+var inProcess = args.Contains("--in-process");
+var verbose = args.Contains("--verbose");
 var data = Path.Combine(Path.GetTempPath(), "bulwark-load-" + Guid.NewGuid().ToString("N"));
-var builder = WebApplication.CreateSlimBuilder();
-builder.WebHost.UseUrls("http://127.0.0.1:0");
-builder.Logging.ClearProviders();
-builder.Services.AddBulwarkServer(o => o.BootstrapToken = Token).UseStore(sp => new SqliteControlStore(
-    new SqliteStoreOptions { DataDirectory = data, Instruments = sp.GetRequiredService<StoreInstruments>() }, TimeProvider.System));
-await using var app = builder.Build();
-app.UseBulwark();
-await app.PrepareBulwarkAsync([]);
-await app.StartAsync();
-var server = new Uri(app.Urls.First());
-using var admin = new HttpClient { BaseAddress = server };
+Directory.CreateDirectory(data);
+var server = inProcess ? await InProcessServer.StartAsync(data, Token) : await ServerProcess.StartAsync(data, Token);
+using var admin = new HttpClient { BaseAddress = server.BaseAddress };
 admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
 
 var results = new JsonArray();
+var probe = new EvaluationContext("probe");
 foreach (var clients in sizes)
 {
-    var keys = Enumerable.Range(0, Kills).Select(i => $"kill-{clients}-{i}").ToArray();
+    var keys = Enumerable.Range(0, kills).Select(i => $"kill-{clients}-{i}").ToArray();
     foreach (var key in keys)
     {
         await Send(HttpMethod.Put, $"v1/flags/{key}", """{"type":"kill-switch","owner":"load","purpose":"propagation"}""");
@@ -56,14 +54,14 @@ foreach (var clients in sizes)
     var pending = new ConcurrentDictionary<string, CountdownEvent>();
     for (var c = 0; c < clients; c++)
     {
-        var client = new BulwarkFlagClient(new BulwarkClientOptions { ServerUrl = server, Token = Token });
+        var client = new BulwarkFlagClient(new BulwarkClientOptions { ServerUrl = server.BaseAddress, Token = Token });
         client.Changed += (sender, e) =>
         {
             var now = Stopwatch.GetTimestamp();
             foreach (var key in e.Keys)
             {
                 if (pending.TryGetValue(key, out var countdown) &&
-                    ((BulwarkFlagClient)sender!).Evaluate(key, new EvaluationContext("probe")).Reason == EvaluationReason.Disabled)
+                    ((BulwarkFlagClient)sender!).Evaluate(key, probe).Reason == EvaluationReason.Disabled)
                 {
                     seen.GetOrAdd(key, _ => []).Add(now);
                     countdown.Signal();
@@ -83,6 +81,14 @@ foreach (var clients in sizes)
     }
 
     var latencies = new List<double>();
+    var clientCpu = Process.GetCurrentProcess().TotalProcessorTime;
+    var serverCpu = server.ProcessorTime;
+    using var sampler = args.Contains("--allocations") ? new AllocationSampler() : null;
+    if (sampler is not null)
+    {
+        sampler.On = true;
+    }
+
     foreach (var key in keys)
     {
         using var countdown = new CountdownEvent(clients);
@@ -94,8 +100,32 @@ foreach (var clients in sizes)
             throw new TimeoutException($"{countdown.CurrentCount} of {clients} clients never saw {key}");
         }
 
-        latencies.AddRange(seen[key].Select(t => Stopwatch.GetElapsedTime(returned, t).TotalMilliseconds));
+        var mine = seen[key].Select(t => Stopwatch.GetElapsedTime(returned, t).TotalMilliseconds).Order().ToArray();
+        if (verbose)
+        {
+            // Per kill, with this process's collections so far (gen0/gen1/gen2) and its total GC pause.
+            var last = GC.GetGCMemoryInfo(GCKind.Any);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{key}: p50 {mine[mine.Length / 2]:F1} ms, max {mine[^1]:F1} ms; GCs {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}, paused {GC.GetTotalPauseDuration().TotalMilliseconds:F0} ms; last GC #{last.Index} gen{last.Generation} {last.PauseDurations[0].TotalMilliseconds:F1} ms, promoted {last.PromotedBytes / 1024} KB, heap {last.HeapSizeBytes / 1024 / 1024} MB, pinned {last.PinnedObjectsCount}"));
+        }
+
+        latencies.AddRange(mine);
         pending.TryRemove(key, out _);
+    }
+
+    if (verbose)
+    {
+        // CPU time of each side over all kills, per client per kill (in-process: both sides in the first figure).
+        var perEvent = (double)clients * kills / 1000;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"CPU per client per kill: this process {(Process.GetCurrentProcess().TotalProcessorTime - clientCpu).TotalMilliseconds / perEvent:F1} µs, server process {(server.ProcessorTime - serverCpu).TotalMilliseconds / perEvent:F1} µs"));
+    }
+
+    if (sampler is not null)
+    {
+        sampler.On = false;
+        foreach (var (type, count) in sampler.ByType.OrderByDescending(p => p.Value).Take(40))
+        {
+            Console.WriteLine($"{count,6} {type}");
+        }
     }
 
     await Task.WhenAll(sdk.Select(c => c.DisposeAsync().AsTask()));
@@ -104,7 +134,7 @@ foreach (var clients in sizes)
     var row = new JsonObject
     {
         ["clients"] = clients,
-        ["kills"] = Kills,
+        ["kills"] = kills,
         ["samples"] = latencies.Count,
         ["p50_ms"] = Math.Round(Percentile(0.50), 3),
         ["p90_ms"] = Math.Round(Percentile(0.90), 3),
@@ -118,12 +148,13 @@ foreach (var clients in sizes)
 var report = new JsonObject
 {
     ["measure"] = "time from POST /v1/flags/{key}/kill returning to each SDK client holding EMERGENCY_OFF (Changed event, evaluated DISABLED)",
+    ["server"] = inProcess ? "in this process" : "bulwark serve, its own process",
     ["machine"] = $"{Environment.ProcessorCount} cores, .NET {Environment.Version}",
     ["results"] = results,
 };
 await File.WriteAllTextAsync(output, report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
 Console.WriteLine("wrote " + Path.GetFullPath(output));
-await app.StopAsync();
+await server.DisposeAsync();
 Directory.Delete(data, recursive: true);
 
 async Task Send(HttpMethod method, string path, string body)
@@ -131,4 +162,125 @@ async Task Send(HttpMethod method, string path, string body)
     using var request = new HttpRequestMessage(method, path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
     using var response = await admin.SendAsync(request);
     response.EnsureSuccessStatusCode();
+}
+
+/// <summary>A Bulwark server under load, and where to reach it.</summary>
+internal interface ILoadServer : IAsyncDisposable
+{
+    Uri BaseAddress { get; }
+
+    /// <summary>The server process's CPU time so far (zero when it is this process).</summary>
+    TimeSpan ProcessorTime { get; }
+}
+
+/// <summary>The server hosted in this process.</summary>
+internal sealed class InProcessServer(WebApplication app) : ILoadServer
+{
+    public Uri BaseAddress { get; } = new(app.Urls.First());
+
+    public TimeSpan ProcessorTime => TimeSpan.Zero;
+
+    public static async Task<ILoadServer> StartAsync(string data, string token)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        builder.Services.AddBulwarkServer(o => o.BootstrapToken = token).UseStore(sp => new SqliteControlStore(
+            new SqliteStoreOptions { DataDirectory = data, Instruments = sp.GetRequiredService<StoreInstruments>() }, TimeProvider.System));
+        var app = builder.Build();
+        app.UseBulwark();
+        await app.PrepareBulwarkAsync([]);
+        await app.StartAsync();
+        return new InProcessServer(app);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await app.StopAsync();
+        await app.DisposeAsync();
+    }
+}
+
+/// <summary>The real <c>bulwark serve</c> (the built <c>bulwark.dll</c> beside this tool) as a child process.</summary>
+internal sealed partial class ServerProcess(Process process, Uri baseAddress) : ILoadServer
+{
+    public Uri BaseAddress { get; } = baseAddress;
+
+    public TimeSpan ProcessorTime
+    {
+        get
+        {
+            process.Refresh();
+            return process.TotalProcessorTime;
+        }
+    }
+
+    public static async Task<ILoadServer> StartAsync(string data, string token)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in (string[])[Path.Combine(AppContext.BaseDirectory, "bulwark.dll"), "serve", "--data", data, "--urls", "http://127.0.0.1:0"])
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        start.Environment["BULWARK_BOOTSTRAP_TOKEN"] = token;
+        var process = Process.Start(start)!;
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginErrorReadLine();
+        Uri? address = null;
+        while (await process.StandardOutput.ReadLineAsync() is { } line)
+        {
+            if (ListeningLine().Match(line) is { Success: true } match)
+            {
+                address = new Uri(match.Groups[1].Value.TrimEnd('/') + "/");
+            }
+            else if (line.StartsWith("Press Ctrl+C", StringComparison.Ordinal) && address is not null)
+            {
+                // Keep draining its output so that the server never blocks on a full pipe.
+                _ = process.StandardOutput.BaseStream.CopyToAsync(Stream.Null);
+                return new ServerProcess(process, address);
+            }
+        }
+
+        throw new InvalidOperationException("bulwark serve exited before it was ready");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!process.HasExited)
+        {
+            process.Kill();
+            await process.WaitForExitAsync();
+        }
+
+        process.Dispose();
+    }
+
+    [GeneratedRegex(@"^Bulwark is listening on (http://[^ ,]+)")]
+    private static partial Regex ListeningLine();
+}
+
+/// <summary>Samples this process's allocations by type (the runtime's allocation tick, about one per 100 KB).</summary>
+internal sealed class AllocationSampler : System.Diagnostics.Tracing.EventListener
+{
+    public ConcurrentDictionary<string, long> ByType { get; } = new();
+
+    public volatile bool On;
+
+    protected override void OnEventSourceCreated(System.Diagnostics.Tracing.EventSource eventSource)
+    {
+        if (eventSource.Name == "Microsoft-Windows-DotNETRuntime")
+        {
+            EnableEvents(eventSource, System.Diagnostics.Tracing.EventLevel.Verbose, (System.Diagnostics.Tracing.EventKeywords)0x1);
+        }
+    }
+
+    protected override void OnEventWritten(System.Diagnostics.Tracing.EventWrittenEventArgs eventData)
+    {
+        if (On && eventData.EventName?.StartsWith("GCAllocationTick", StringComparison.Ordinal) == true)
+        {
+            var name = eventData.Payload![eventData.PayloadNames!.IndexOf("TypeName")]?.ToString() ?? "?";
+            ByType.AddOrUpdate(name, 1, (_, v) => v + 1);
+        }
+    }
 }

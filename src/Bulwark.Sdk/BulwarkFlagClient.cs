@@ -228,34 +228,26 @@ public sealed class BulwarkFlagClient : IAsyncDisposable
         request.Headers.Add("Last-Event-ID", Version.ToString(CultureInfo.InvariantCulture));
         using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, stop).ConfigureAwait(false);
         response.EnsureSuccessStatusCode();
-        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(stop).ConfigureAwait(false), Encoding.UTF8);
+        var reader = new EventStreamReader(await response.Content.ReadAsStreamAsync(stop).ConfigureAwait(false));
         MarkContact();
-        string? type = null;
-        var data = new StringBuilder();
-        while (await reader.ReadLineAsync(stop).ConfigureAwait(false) is { } line)
+        while (await reader.ReadBlockAsync(stop).ConfigureAwait(false))
         {
-            if (line.Length == 0)
+            if (reader.EventType.SequenceEqual("flag"u8) && !reader.Data.IsEmpty)
             {
-                if (type == "flag" && data.Length > 0)
+                using var document = JsonDocument.Parse(reader.Data);
+                try
                 {
-                    using var document = JsonDocument.Parse(data.ToString());
                     ApplyEvent(document.RootElement);
                 }
-
-                type = null;
-                data.Clear();
-                MarkContact();
-                continue;
+                catch (Exception error) when (error is KeyNotFoundException or InvalidOperationException or FormatException)
+                {
+                    // A field missing or of the wrong kind: drop the stream and resynchronize from the snapshot.
+                    throw new InvalidDataException("malformed flag event", error);
+                }
             }
 
-            if (line.StartsWith("event:", StringComparison.Ordinal))
-            {
-                type = line[6..].Trim();
-            }
-            else if (line.StartsWith("data:", StringComparison.Ordinal))
-            {
-                data.Append(line.AsSpan(5).TrimStart(' '));
-            }
+            // Every block, a heartbeat included, proves the server is there.
+            MarkContact();
         }
     }
 

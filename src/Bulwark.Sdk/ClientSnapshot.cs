@@ -1,39 +1,53 @@
+using System.Runtime.InteropServices;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Bulwark.Flags;
 
 namespace Bulwark.Sdk;
 
-/// <summary>One held flag: its definition (document and hash), its status document, and the compiled evaluator.</summary>
-internal sealed record HeldFlag(FlagDefinition Definition, JsonObject DefinitionDocument, string DefinitionHash, JsonObject Status, CompiledFlag Compiled);
+/// <summary>
+/// One held flag: its definition (parsed, and as the UTF-8 document it came in, without status), the definition hash,
+/// its status as UTF-8 JSON, and the compiled evaluator. Documents are kept as bytes, not node trees: a client holds
+/// every flag for as long as it runs.
+/// </summary>
+internal sealed record HeldFlag(string Key, FlagDefinition Definition, byte[] Document, string DefinitionHash, byte[] Status, CompiledFlag Compiled);
 
-/// <summary>An immutable set of compiled flags at one snapshot version, with what is needed to save it and diff it.</summary>
+/// <summary>
+/// An immutable set of compiled flags at one snapshot version, with what is needed to save it and diff it. Flags sit in
+/// slots of an array behind a key index that snapshots share while the set of keys stays the same, so a status change —
+/// a kill — copies one array of references and compiles nothing.
+/// </summary>
 internal sealed class ClientSnapshot
 {
-    private ClientSnapshot(long version, Dictionary<string, HeldFlag> held)
+    private static readonly KeyValuePair<string, FlagState>[] States = [.. FlagNames.States];
+
+    private readonly Dictionary<string, int> _index;
+    private readonly HeldFlag[] _flags;
+
+    private ClientSnapshot(long version, Dictionary<string, int> index, HeldFlag[] flags)
     {
         Version = version;
-        Held = held;
+        _index = index;
+        _flags = flags;
     }
 
-    public static ClientSnapshot Empty { get; } = new(0, new(StringComparer.Ordinal));
+    public static ClientSnapshot Empty { get; } = new(0, new(StringComparer.Ordinal), []);
 
     public long Version { get; }
 
     /// <summary>Finds a flag's evaluator.</summary>
     public bool TryGetFlag(string key, out CompiledFlag flag)
     {
-        if (Held.TryGetValue(key, out var held))
+        if (_index.TryGetValue(key, out var slot))
         {
-            flag = held.Compiled;
+            flag = _flags[slot].Compiled;
             return true;
         }
 
         flag = null!;
         return false;
     }
-
-    private Dictionary<string, HeldFlag> Held { get; }
 
     /// <summary>Reads a snapshot document: <c>{ "version", "flags": [ flag documents with status ] }</c>.</summary>
     public static ClientSnapshot Parse(JsonObject body)
@@ -44,68 +58,99 @@ internal sealed class ClientSnapshot
             Put(held, flag!.AsObject());
         }
 
-        return new ClientSnapshot(body["version"]!.GetValue<long>(), held);
+        return From(body["version"]!.GetValue<long>(), held);
     }
 
     /// <summary>
     /// A copy with one stream event applied. When the event's definition hash matches the held definition, only the
-    /// status is read; otherwise the whole flag document is parsed and validated. An archived flag is removed.
+    /// status is read and the compiled definition is kept; otherwise the whole flag document is parsed and validated.
+    /// An archived flag is removed.
     /// </summary>
     public ClientSnapshot WithEvent(JsonElement data, out string key)
     {
         key = data.GetProperty("key").GetString()!;
         var version = data.GetProperty("version").GetInt64();
-        var held = new Dictionary<string, HeldFlag>(Held, StringComparer.Ordinal);
         var status = data.GetProperty("status");
-        if (Held.TryGetValue(key, out var current) &&
-            string.Equals(data.GetProperty("definition_hash").GetString(), current.DefinitionHash, StringComparison.Ordinal))
+        if (_index.TryGetValue(key, out var slot) && data.GetProperty("definition_hash").ValueEquals(_flags[slot].DefinitionHash))
         {
-            if (status.GetProperty("archived").GetBoolean())
+            var current = _flags[slot];
+            if (status.ValueKind == JsonValueKind.Object && status.TryGetProperty("archived", out var archived) && archived.ValueKind == JsonValueKind.True)
             {
-                held.Remove(key);
+                var remaining = ToDictionary();
+                remaining.Remove(key);
+                return From(version, remaining);
             }
-            else
-            {
-                var statusDocument = JsonObject.Create(status.Clone())!;
-                held[key] = current with { Status = statusDocument, Compiled = new CompiledFlag(current.Definition, ReadStatus(key, statusDocument)) };
-            }
-        }
-        else if (data.TryGetProperty("flag", out var flag))
-        {
-            Put(held, JsonObject.Create(flag.Clone())!);
-        }
-        else
-        {
-            // A status-only event for a definition this client does not hold: resynchronize from the snapshot.
-            throw new InvalidDataException($"status-only event for '{key}' without its definition");
+
+            var flags = (HeldFlag[])_flags.Clone();
+            flags[slot] = current with { Status = JsonMarshal.GetRawUtf8Value(status).ToArray(), Compiled = current.Compiled.WithStatus(ReadStatus(key, status)) };
+            return new ClientSnapshot(version, _index, flags);
         }
 
-        return new ClientSnapshot(version, held);
+        if (data.TryGetProperty("flag", out var flag))
+        {
+            var held = ToDictionary();
+            Put(held, JsonObject.Create(flag.Clone())!);
+            return From(version, held);
+        }
+
+        // A status-only event for a definition this client does not hold: resynchronize from the snapshot.
+        throw new InvalidDataException($"status-only event for '{key}' without its definition");
     }
 
-    public IReadOnlyList<string> ChangedKeys(ClientSnapshot? previous) =>
-        [.. Held.Keys.Union(previous?.Held.Keys ?? Enumerable.Empty<string>()).Where(k =>
-            previous is null || !previous.Held.TryGetValue(k, out var before) || !Held.TryGetValue(k, out var after) ||
-            before.DefinitionHash != after.DefinitionHash || !JsonNode.DeepEquals(before.Status, after.Status))];
+    public IReadOnlyList<string> ChangedKeys(ClientSnapshot? previous)
+    {
+        var changed = new List<string>();
+        foreach (var after in _flags)
+        {
+            if (previous is null || !previous._index.TryGetValue(after.Key, out var slot) ||
+                previous._flags[slot].DefinitionHash != after.DefinitionHash || !SameJson(previous._flags[slot].Status, after.Status))
+            {
+                changed.Add(after.Key);
+            }
+        }
+
+        if (previous is not null)
+        {
+            changed.AddRange(previous._flags.Where(before => !_index.ContainsKey(before.Key)).Select(before => before.Key));
+        }
+
+        return changed;
+    }
 
     public JsonObject ToDocument() => new()
     {
         ["version"] = Version,
         ["scheme"] = Bucketing.Scheme,
-        ["flags"] = new JsonArray([.. Held.Values.Select(h =>
+        ["flags"] = new JsonArray([.. _flags.Select(h =>
         {
-            var document = h.DefinitionDocument.DeepClone().AsObject();
-            document["status"] = h.Status.DeepClone();
+            var document = JsonNode.Parse(h.Document)!.AsObject();
+            document["status"] = JsonNode.Parse(h.Status);
             return (JsonNode)document;
         })]),
     };
 
+    private static ClientSnapshot From(long version, Dictionary<string, HeldFlag> held)
+    {
+        HeldFlag[] flags = [.. held.Values.OrderBy(h => h.Key, StringComparer.Ordinal)];
+        var index = new Dictionary<string, int>(flags.Length, StringComparer.Ordinal);
+        for (var slot = 0; slot < flags.Length; slot++)
+        {
+            index[flags[slot].Key] = slot;
+        }
+
+        return new ClientSnapshot(version, index, flags);
+    }
+
+    private Dictionary<string, HeldFlag> ToDictionary() => _flags.ToDictionary(h => h.Key, StringComparer.Ordinal);
+
     private static void Put(Dictionary<string, HeldFlag> held, JsonObject document)
     {
         var key = document["key"]!.GetValue<string>();
-        var status = document["status"]!.AsObject();
+        var status = Encoding.UTF8.GetBytes(document["status"]?.ToJsonString() ?? "null");
         document.Remove("status");
-        if (status["archived"]?.GetValue<bool>() == true)
+        using var parsedStatus = JsonDocument.Parse(status);
+        if (parsedStatus.RootElement.ValueKind == JsonValueKind.Object &&
+            parsedStatus.RootElement.TryGetProperty("archived", out var archived) && archived.ValueKind == JsonValueKind.True)
         {
             held.Remove(key);
             return;
@@ -117,17 +162,40 @@ internal sealed class ClientSnapshot
             throw new InvalidDataException($"flag '{key}' from the server does not validate: {string.Join("; ", parsed.Errors)}");
         }
 
-        held[key] = new HeldFlag(parsed.Value!, document, FlagKind.DefinitionHash(parsed.Value!), status, new CompiledFlag(parsed.Value!, ReadStatus(key, status)));
+        var definition = parsed.Value!;
+        held[key] = new HeldFlag(key, definition, Encoding.UTF8.GetBytes(document.ToJsonString()), FlagKind.DefinitionHash(definition), status,
+            new CompiledFlag(definition, ReadStatus(key, parsedStatus.RootElement)));
     }
 
-    private static FlagStatus ReadStatus(string key, JsonObject status)
+    /// <summary>Reads a status without allocating: the state name is matched in place.</summary>
+    private static FlagStatus ReadStatus(string key, JsonElement status)
     {
-        if (!FlagNames.States.TryGetValue(status["state"]!.GetValue<string>(), out var state) ||
-            !Bucketing.TryToMillipercent(status["percentage"]!.GetValue<double>(), out var millipercent))
+        if (status.ValueKind == JsonValueKind.Object &&
+            status.TryGetProperty("state", out var name) && name.ValueKind == JsonValueKind.String &&
+            status.TryGetProperty("percentage", out var percentage) && percentage.ValueKind == JsonValueKind.Number &&
+            percentage.TryGetDouble(out var percent) && Bucketing.TryToMillipercent(percent, out var millipercent))
         {
-            throw new InvalidDataException($"flag '{key}' has a status this client does not understand");
+            foreach (var (wire, state) in States)
+            {
+                if (name.ValueEquals(wire))
+                {
+                    return new FlagStatus(state, millipercent);
+                }
+            }
         }
 
-        return new FlagStatus(state, millipercent);
+        throw new InvalidDataException($"flag '{key}' has a status this client does not understand");
+    }
+
+    private static bool SameJson(byte[] left, byte[] right)
+    {
+        if (left.AsSpan().SequenceEqual(right))
+        {
+            return true;
+        }
+
+        using var a = JsonDocument.Parse(left);
+        using var b = JsonDocument.Parse(right);
+        return JsonElement.DeepEquals(a.RootElement, b.RootElement);
     }
 }

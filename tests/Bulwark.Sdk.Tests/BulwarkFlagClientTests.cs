@@ -1,6 +1,9 @@
 using Bulwark.Flags;
 using Bulwark.Identity;
 using Bulwark.TestUtils;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -200,5 +203,41 @@ public sealed class BulwarkFlagClientTests : IAsyncLifetime, IDisposable
 
         (GC.GetAllocatedBytesForCurrentThread() - before).ShouldBe(0);
         on.ShouldBe(10_000);
+    }
+
+    [Fact]
+    public async Task AMalformedStreamEvent_DropsTheStreamNotTheClient_ItResynchronizesAndReconnects()
+    {
+        // A server that answers the snapshot properly but sends an event missing every field the client needs.
+        var streams = 0;
+        var reconnected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        await using var app = builder.Build();
+        app.MapGet("/v1/flags/snapshot", () => Results.Text(
+            """{"version":3,"flags":[{"key":"bulk-reset","type":"kill-switch","owner":"o","purpose":"p","status":{"state":"GLOBAL","percentage":100,"archived":false,"version":3,"updated_at":"2026-11-21T09:00:00.000Z"}}]}""",
+            "application/json"));
+        app.MapGet("/v1/stream", async (HttpContext context) =>
+        {
+            if (Interlocked.Increment(ref streams) == 2)
+            {
+                reconnected.TrySetResult();
+            }
+
+            context.Response.ContentType = "text/event-stream";
+            await context.Response.WriteAsync("event: flag\ndata: {\"version\":9}\n\n", context.RequestAborted);
+            await context.Response.Body.FlushAsync(context.RequestAborted);
+            await Task.Delay(Timeout.Infinite, context.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
+        });
+        await app.StartAsync(Ct);
+        await using var client = Client(server: new Uri(app.Urls.First()));
+
+        await client.StartAsync(Ct);
+        await client.WaitUntilReadyAsync(Ct);
+        await reconnected.Task.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+
+        client.Version.ShouldBe(3);
+        client.GetBoolean("bulk-reset", User, defaultValue: false).ShouldBeTrue();
+        client.Status.ShouldBe(ClientStatus.Ready);
     }
 }

@@ -121,7 +121,38 @@ public sealed class FlagStreamTests : IAsyncLifetime
             _time.Advance(TimeSpan.FromSeconds(15));
 
             (await next).Comment.ShouldBe("heartbeat");
+
+            // Periodic: the next one needs the next 15 seconds, not another wake-up.
+            next = reader.ReadAsync(Ct);
+            _time.Advance(TimeSpan.FromSeconds(14));
+            next.IsCompleted.ShouldBeFalse();
+            _time.Advance(TimeSpan.FromSeconds(1));
+            (await next).Comment.ShouldBe("heartbeat");
         }
+    }
+
+    [Fact]
+    public async Task EachSubscriber_HoldsOneTimer_WhateverTheNumberOfChanges_AndReleasesItWhenItGoes()
+    {
+        var before = _time.ActiveTimers;
+        var (client, response, reader) = await ConnectAsync("3");
+        using (client)
+        using (response)
+        using (reader)
+        {
+            (await reader.ReadAsync(Ct)).Comment.ShouldBe("connected");
+            await _time.WaitForActiveTimersAsync(before + 1, Ct);
+            using var ops = _server.CreateClient(_operator);
+            for (var i = 0; i < 5; i++)
+            {
+                (await ops.PostAsync("/v1/flags/a/state", BulwarkTestServer.Json($$"""{"state":"GRADUAL","percentage":{{i + 1}}}"""), Ct)).EnsureSuccessStatusCode();
+                Parse(await reader.ReadEventAsync(Ct)).Key.ShouldBe("a");
+            }
+
+            _time.ActiveTimers.ShouldBe(before + 1);
+        }
+
+        await _time.WaitForActiveTimersAsync(before, Ct);
     }
 
     [Fact]

@@ -11,6 +11,7 @@ public sealed class FakeTimeProvider : TimeProvider
     private DateTimeOffset _now;
     private long _timestamp;
     private TaskCompletionSource _scheduled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _timersChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public FakeTimeProvider(DateTimeOffset? start = null) => _now = start ?? new DateTimeOffset(2026, 11, 21, 9, 0, 0, TimeSpan.Zero);
 
@@ -41,6 +42,38 @@ public sealed class FakeTimeProvider : TimeProvider
         }
     }
 
+    /// <summary>The timers created and not yet disposed.</summary>
+    public int ActiveTimers
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _timers.Count;
+            }
+        }
+    }
+
+    /// <summary>Completes once the number of timers created and not disposed is <paramref name="count"/>.</summary>
+    public async Task WaitForActiveTimersAsync(int count, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task changed;
+            lock (_gate)
+            {
+                if (_timers.Count == count)
+                {
+                    return;
+                }
+
+                changed = _timersChanged.Task;
+            }
+
+            await changed.WaitAsync(cancellationToken);
+        }
+    }
+
     public void Advance(TimeSpan by)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(by, TimeSpan.Zero);
@@ -65,6 +98,12 @@ public sealed class FakeTimeProvider : TimeProvider
         return timer;
     }
 
+    private void TimersChanged()
+    {
+        _timersChanged.TrySetResult();
+        _timersChanged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
     private sealed class FakeTimer(FakeTimeProvider owner, TimerCallback callback, object? state) : ITimer
     {
         private TimeSpan _period;
@@ -80,6 +119,7 @@ public sealed class FakeTimeProvider : TimeProvider
                 if (!owner._timers.Contains(this))
                 {
                     owner._timers.Add(this);
+                    owner.TimersChanged();
                 }
 
                 if (DueAt != DateTimeOffset.MaxValue)
@@ -106,7 +146,10 @@ public sealed class FakeTimeProvider : TimeProvider
         {
             lock (owner._gate)
             {
-                owner._timers.Remove(this);
+                if (owner._timers.Remove(this))
+                {
+                    owner.TimersChanged();
+                }
             }
         }
 

@@ -84,6 +84,8 @@ public sealed class EvaluationContext
     /// <summary>The attribute name that refers to the targeting key.</summary>
     public const string TargetingKeyAttribute = "targetingKey";
 
+    private static readonly IReadOnlyDictionary<string, string> NoAttributes = new Dictionary<string, string>();
+
     private readonly IReadOnlyDictionary<string, string> _attributes;
 
     /// <summary>Creates a context.</summary>
@@ -92,7 +94,7 @@ public sealed class EvaluationContext
     public EvaluationContext(string? targetingKey, IReadOnlyDictionary<string, string>? attributes = null)
     {
         TargetingKey = targetingKey;
-        _attributes = attributes ?? new Dictionary<string, string>();
+        _attributes = attributes ?? NoAttributes;
     }
 
     /// <summary>The targeting key.</summary>
@@ -130,11 +132,21 @@ public sealed class CompiledFlag
         On = new FlagVariant(definition.OnVariant, definition.Variants[definition.OnVariant]);
         Off = new FlagVariant(definition.OffVariant, definition.Variants[definition.OffVariant]);
         _cohorts = [.. definition.Cohorts.Select(c => new CompiledCohort(c))];
-        _millipercent = status.State == FlagState.Canary
-            ? Math.Min(status.Millipercent, definition.CanaryMaxMillipercent)
-            : Math.Clamp(status.Millipercent, 0, Bucketing.Buckets);
+        _millipercent = EffectiveMillipercent(definition, status);
         _group = definition.EffectiveBucketingGroup;
         _stickiness = definition.Stickiness;
+    }
+
+    private CompiledFlag(CompiledFlag compiled, FlagStatus status)
+    {
+        Definition = compiled.Definition;
+        Status = status;
+        On = compiled.On;
+        Off = compiled.Off;
+        _cohorts = compiled._cohorts;
+        _millipercent = EffectiveMillipercent(compiled.Definition, status);
+        _group = compiled._group;
+        _stickiness = compiled._stickiness;
     }
 
     /// <summary>The definition.</summary>
@@ -148,6 +160,14 @@ public sealed class CompiledFlag
 
     /// <summary>The variant served when off.</summary>
     public FlagVariant Off { get; }
+
+    /// <summary>
+    /// The same definition in another status, sharing what was compiled from the definition (sets, regular expressions,
+    /// variants): a status change — a kill — costs one small object, not a recompilation.
+    /// </summary>
+    /// <param name="status">The new operational state.</param>
+    /// <returns>This flag when the status is unchanged, else the flag in <paramref name="status"/>.</returns>
+    public CompiledFlag WithStatus(FlagStatus status) => status == Status ? this : new CompiledFlag(this, status);
 
     /// <summary>Evaluates the flag for a subject.</summary>
     /// <param name="context">The subject.</param>
@@ -187,6 +207,10 @@ public sealed class CompiledFlag
             ? new FlagEvaluation(On, EvaluationReason.Split)
             : new FlagEvaluation(Off, EvaluationReason.Default);
     }
+
+    private static int EffectiveMillipercent(FlagDefinition definition, FlagStatus status) => status.State == FlagState.Canary
+        ? Math.Min(status.Millipercent, definition.CanaryMaxMillipercent)
+        : Math.Clamp(status.Millipercent, 0, Bucketing.Buckets);
 
     private sealed class CompiledCohort(Cohort cohort)
     {

@@ -21,43 +21,88 @@ internal sealed record FlagEvent(long Version, string Key, string Data, string? 
         System.Text.Encoding.UTF8.GetBytes($"id: {version.ToString(System.Globalization.CultureInfo.InvariantCulture)}\nevent: flag\ndata: {data}\n\n");
 }
 
-/// <summary>All flags at one snapshot version, compiled for evaluation and serialized for the stream.</summary>
+/// <summary>
+/// All flags at one snapshot version, compiled for evaluation and serialized for the stream. Built from the previous
+/// snapshot, a flag whose version did not move keeps its event and compiled form, and one whose definition hash did not
+/// move keeps its compiled definition: a kill costs one flag's work, whatever the number of flags.
+/// </summary>
 internal sealed class FlagSnapshot
 {
+    private readonly Dictionary<string, Entry> _entries;
+
     public FlagSnapshot(long version, IReadOnlyList<FlagRecord> flags, FlagSnapshot? previous = null)
     {
         Version = version;
         Flags = flags;
-        Hashes = flags.ToDictionary(f => f.Key, f => FlagKind.DefinitionHash(f.Definition), StringComparer.Ordinal);
-        Events = [.. flags.OrderBy(f => f.Version).Select(f =>
+        _entries = new Dictionary<string, Entry>(flags.Count, StringComparer.Ordinal);
+        var compiled = new Dictionary<string, CompiledFlag>(flags.Count, StringComparer.Ordinal);
+        foreach (var flag in flags)
         {
-            var compact = new JsonObject
+            Entry? before = null;
+            previous?._entries.TryGetValue(flag.Key, out before);
+            var entry = before is not null && before.Record.Version == flag.Version ? before with { Record = flag } : Build(flag, before);
+            _entries[flag.Key] = entry;
+            if (entry.Compiled is not null)
             {
-                ["version"] = f.Version,
-                ["key"] = f.Key,
-                ["definition_hash"] = Hashes[f.Key],
-                ["status"] = FlagService.StatusDocument(f),
-            };
-            var full = (JsonObject)compact.DeepClone();
-            full["flag"] = FlagService.Document(f);
-            var before = previous?.Flags.FirstOrDefault(p => p.Key == f.Key);
-            var statusOnly = before is not null && before.Version < f.Version && previous!.Hashes[f.Key] == Hashes[f.Key];
-            return new FlagEvent(f.Version, f.Key, full.ToJsonString(), statusOnly ? compact.ToJsonString() : null, statusOnly ? before!.Version : long.MaxValue);
-        })];
-        Compiled = flags.Where(f => !f.Archived).ToDictionary(f => f.Key, f => new CompiledFlag(f.Definition, f.Status), StringComparer.Ordinal);
+                compiled[flag.Key] = entry.Compiled;
+            }
+        }
+
+        Events = [.. _entries.Values.OrderBy(e => e.Event.Version).Select(e => e.Event)];
+        Compiled = compiled;
     }
 
     public long Version { get; }
 
     public IReadOnlyList<FlagRecord> Flags { get; }
 
-    /// <summary>Each flag's definition hash.</summary>
-    public IReadOnlyDictionary<string, string> Hashes { get; }
-
     /// <summary>Every flag's latest event, in version order.</summary>
     public IReadOnlyList<FlagEvent> Events { get; }
 
+    /// <summary>The index in <see cref="Events"/> of the first event newer than <paramref name="version"/> (binary search).</summary>
+    public int FirstEventAfter(long version)
+    {
+        int low = 0, high = Events.Count;
+        while (low < high)
+        {
+            var middle = (low + high) >>> 1;
+            if (Events[middle].Version <= version)
+            {
+                low = middle + 1;
+            }
+            else
+            {
+                high = middle;
+            }
+        }
+
+        return low;
+    }
+
+    /// <summary>The flags that are not archived, ready to evaluate.</summary>
     public IReadOnlyDictionary<string, CompiledFlag> Compiled { get; }
+
+    private static Entry Build(FlagRecord flag, Entry? before)
+    {
+        var hash = FlagKind.DefinitionHash(flag.Definition);
+        var compact = new JsonObject
+        {
+            ["version"] = flag.Version,
+            ["key"] = flag.Key,
+            ["definition_hash"] = hash,
+            ["status"] = FlagService.StatusDocument(flag),
+        };
+        var full = (JsonObject)compact.DeepClone();
+        full["flag"] = FlagService.Document(flag);
+        var sameDefinition = before is not null && before.Record.Version < flag.Version && before.Hash == hash;
+        var change = new FlagEvent(flag.Version, flag.Key, full.ToJsonString(), sameDefinition ? compact.ToJsonString() : null, sameDefinition ? before!.Record.Version : long.MaxValue);
+        var compiled = flag.Archived ? null
+            : sameDefinition && before!.Compiled is not null ? before.Compiled.WithStatus(flag.Status)
+            : new CompiledFlag(flag.Definition, flag.Status);
+        return new Entry(flag, hash, change, compiled);
+    }
+
+    private sealed record Entry(FlagRecord Record, string Hash, FlagEvent Event, CompiledFlag? Compiled);
 }
 
 /// <summary>
@@ -88,18 +133,19 @@ internal sealed class FlagSnapshotCache(IControlStore store) : IDisposable
         }
     }
 
-    public async Task<FlagSnapshot> GetAsync(CancellationToken cancellationToken)
+    /// <summary>The current snapshot: without awaiting when it is loaded, else after one store read for every reader.</summary>
+    public ValueTask<FlagSnapshot> GetAsync(CancellationToken cancellationToken)
     {
         var current = Volatile.Read(ref _current);
-        if (current is not null && current.Version >= Announced)
-        {
-            return current;
-        }
+        return current is not null && current.Version >= Announced ? ValueTask.FromResult(current) : new(RefreshAsync(cancellationToken));
+    }
 
+    private async Task<FlagSnapshot> RefreshAsync(CancellationToken cancellationToken)
+    {
         await _refresh.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            current = Volatile.Read(ref _current);
+            var current = Volatile.Read(ref _current);
             if (current is not null && current.Version >= Announced)
             {
                 return current;
@@ -119,10 +165,13 @@ internal sealed class FlagSnapshotCache(IControlStore store) : IDisposable
 
     public void Dispose() => _refresh.Dispose();
 
-    /// <summary>Completes when a version newer than <paramref name="version"/> is announced.</summary>
-    public Task WaitForNewerAsync(long version, CancellationToken cancellationToken)
+    /// <summary>
+    /// Completes when a version newer than <paramref name="version"/> is announced. One task is shared by every waiter
+    /// and never faults or cancels: a waiter that can be cancelled awaits it together with its own signal.
+    /// </summary>
+    public Task NewerThan(long version)
     {
         var changed = Volatile.Read(ref _changed).Task;
-        return Announced > version ? Task.CompletedTask : changed.WaitAsync(cancellationToken);
+        return Announced > version ? Task.CompletedTask : changed;
     }
 }

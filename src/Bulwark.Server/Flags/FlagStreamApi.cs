@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using Bulwark.Identity;
 using Bulwark.Server.Hosting;
@@ -14,6 +15,9 @@ namespace Bulwark.Server.Flags;
 /// </summary>
 internal static class FlagStreamApi
 {
+    private static readonly byte[] ConnectedFrame = "retry: 1000\n: connected\n\n"u8.ToArray();
+    private static readonly byte[] HeartbeatFrame = ": heartbeat\n\n"u8.ToArray();
+
     public static IEndpointRouteBuilder MapFlagStreamApi(this IEndpointRouteBuilder routes)
     {
         routes.MapGet("/v1/stream", StreamAsync).WithTags("Flags").RequireCapability(Capability.Read);
@@ -32,39 +36,43 @@ internal static class FlagStreamApi
         // and graceful shutdown is not held for the drain timeout by idle subscribers.
         using var ended = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
         var aborted = ended.Token;
-        var heartbeat = options.Value.StreamHeartbeat;
-        await response.WriteAsync("retry: 1000\n: connected\n\n", aborted).ConfigureAwait(false);
-        await response.Body.FlushAsync(aborted).ConfigureAwait(false);
+        // One timer and one cancellation registration per connection, not per wake-up: with a thousand subscribers a
+        // change must cost each of them a write, not a timer that outlives it.
+        using var heartbeat = new Heartbeat(time, options.Value.StreamHeartbeat, aborted);
+        var writer = response.BodyWriter;
+        writer.Write(ConnectedFrame);
+        await writer.FlushAsync(aborted).ConfigureAwait(false);
         try
         {
             while (!aborted.IsCancellationRequested)
             {
                 var snapshot = await cache.GetAsync(aborted).ConfigureAwait(false);
-                var seenBefore = sent;
-                var wrote = false;
-                foreach (var change in snapshot.Events)
+                var events = snapshot.Events;
+                var first = snapshot.FirstEventAfter(sent);
+                if (first < events.Count)
                 {
-                    if (change.Version > sent)
+                    var seenBefore = sent;
+                    for (var i = first; i < events.Count; i++)
                     {
                         // A subscriber that has seen the flag's previous version holds its definition: the status is enough.
-                        var frame = change.StatusOnlyFrame is not null && seenBefore >= change.StatusOnlySince ? change.StatusOnlyFrame : change.Frame;
-                        await response.Body.WriteAsync(frame, aborted).ConfigureAwait(false);
+                        var change = events[i];
+                        writer.Write(change.StatusOnlyFrame is not null && seenBefore >= change.StatusOnlySince ? change.StatusOnlyFrame : change.Frame);
                         sent = change.Version;
-                        wrote = true;
                     }
+
+                    await writer.FlushAsync(aborted).ConfigureAwait(false);
                 }
 
-                if (wrote)
+                var changed = cache.NewerThan(Math.Max(sent, snapshot.Version));
+                if (!changed.IsCompleted)
                 {
-                    await response.Body.FlushAsync(aborted).ConfigureAwait(false);
+                    await Task.WhenAny(changed, heartbeat.Due).ConfigureAwait(false);
                 }
 
-                var changed = cache.WaitForNewerAsync(Math.Max(sent, snapshot.Version), aborted);
-                var beat = Task.Delay(heartbeat, time, aborted);
-                if (await Task.WhenAny(changed, beat).ConfigureAwait(false) == beat && !aborted.IsCancellationRequested)
+                if (heartbeat.TryConsume() && !aborted.IsCancellationRequested)
                 {
-                    await response.WriteAsync(": heartbeat\n\n", aborted).ConfigureAwait(false);
-                    await response.Body.FlushAsync(aborted).ConfigureAwait(false);
+                    writer.Write(HeartbeatFrame);
+                    await writer.FlushAsync(aborted).ConfigureAwait(false);
                 }
             }
         }
@@ -72,5 +80,40 @@ internal static class FlagStreamApi
         {
             // The subscriber went away.
         }
+    }
+
+    /// <summary>
+    /// A connection's heartbeat: a periodic timer, and the end of the connection, complete <see cref="Due"/>; the stream
+    /// loop awaits it beside the shared change signal and consumes it when it has written the heartbeat.
+    /// </summary>
+    private sealed class Heartbeat : IDisposable
+    {
+        private readonly ITimer _timer;
+        private readonly CancellationTokenRegistration _ended;
+        private TaskCompletionSource _due = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Heartbeat(TimeProvider time, TimeSpan period, CancellationToken ended)
+        {
+            _timer = time.CreateTimer(static state => ((Heartbeat)state!).Signal(), this, period, period);
+            _ended = ended.Register(static state => ((Heartbeat)state!).Signal(), this);
+        }
+
+        public Task Due => Volatile.Read(ref _due).Task;
+
+        /// <summary>True, once, after each tick.</summary>
+        public bool TryConsume()
+        {
+            var due = Volatile.Read(ref _due);
+            return due.Task.IsCompleted &&
+                Interlocked.CompareExchange(ref _due, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), due) == due;
+        }
+
+        public void Dispose()
+        {
+            _timer.Dispose();
+            _ended.Dispose();
+        }
+
+        private void Signal() => Volatile.Read(ref _due).TrySetResult();
     }
 }

@@ -162,4 +162,55 @@ public sealed class CompiledFlagTests
         (GC.GetAllocatedBytesForCurrentThread() - before).ShouldBe(0);
         on.ShouldBeGreaterThan(0);
     }
+
+    public static TheoryData<FlagState, int, FlagState, int> StatusChanges => new()
+    {
+        { FlagState.Gradual, 25_000, FlagState.EmergencyOff, 25_000 },
+        { FlagState.Off, 0, FlagState.Canary, 5_000 },
+        { FlagState.Canary, 1_000, FlagState.Gradual, 60_123 },
+        { FlagState.Gradual, 60_123, FlagState.Global, 100_000 },
+        { FlagState.EmergencyOff, 0, FlagState.Gradual, 7 },
+    };
+
+    [Theory]
+    [MemberData(nameof(StatusChanges))]
+    public void WithStatus_EvaluatesExactlyAsAFreshCompilation_OverManySubjects(FlagState fromState, int from, FlagState toState, int to)
+    {
+        var status = new FlagStatus(toState, to);
+        var fresh = new CompiledFlag(Flag, status);
+
+        var sut = new CompiledFlag(Flag, new FlagStatus(fromState, from)).WithStatus(status);
+
+        sut.Status.ShouldBe(status);
+        var regions = new[] { "eu-west", "us-east", "eu-central" };
+        var plans = new[] { "pro", "free" };
+        for (var i = 0; i < 5_000; i++)
+        {
+            var subject = Subject(i % 97 == 0 ? "u-staff" : $"u-{i}", ("region", regions[i % 3]), ("plan", plans[i % 2]));
+            sut.Evaluate(subject).ShouldBe(fresh.Evaluate(subject), $"subject {i}");
+        }
+    }
+
+    [Fact]
+    public void WithStatus_SharesWhatTheDefinitionCompiledTo_AndReturnsTheSameFlagForTheSameStatus()
+    {
+        var gradual = new CompiledFlag(Flag, new FlagStatus(FlagState.Gradual, 10_000));
+
+        var killed = gradual.WithStatus(new FlagStatus(FlagState.EmergencyOff, 10_000));
+
+        gradual.WithStatus(new FlagStatus(FlagState.Gradual, 10_000)).ShouldBeSameAs(gradual);
+        killed.ShouldNotBeSameAs(gradual);
+        (killed.On, killed.Off, killed.Definition).ShouldBe((gradual.On, gradual.Off, gradual.Definition));
+        killed.On.ShouldBeSameAs(gradual.On);
+    }
+
+    [Fact]
+    public void WithStatus_CapsACanaryAtTheDefinitionsCanaryMaximum()
+    {
+        // canary_max is 2%: a canary at 50% serves the bucket range of 2%, as a fresh compilation does.
+        var sut = new CompiledFlag(Flag, new FlagStatus(FlagState.Gradual, 50_000)).WithStatus(new FlagStatus(FlagState.Canary, 50_000));
+
+        var served = Enumerable.Range(0, 20_000).Count(i => sut.Evaluate(Subject($"s-{i}")).Reason == EvaluationReason.Split);
+        served.ShouldBeInRange(300, 500);
+    }
 }
