@@ -1,8 +1,9 @@
 // Kill propagation: time from `POST /v1/flags/{key}/kill` returning to each of N SDK clients (SSE) holding
 // EMERGENCY_OFF for that flag, over several kills per N. By default the server is the real `bulwark serve` in its own
 // process (SQLite in a temp directory) and the clients share this one, as a deployment would split them; with
-// --in-process the server runs inside this process too, every client's work and the server's on one heap.
-// Usage: dotnet run -c Release --project bench/Bulwark.Load -- [OUT.json] [N...] [--kills K] [--in-process] [--verbose] [--allocations]
+// --in-process the server runs inside this process too, every client's work and the server's on one heap. Before the
+// kills of each round, W unmeasured percentage changes (status-only events, the same path) warm both runtimes up.
+// Usage: dotnet run -c Release --project bench/Bulwark.Load -- [OUT.json] [N...] [--kills K] [--warm-up W] [--in-process] [--verbose] [--allocations | --jit]
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -23,13 +24,14 @@ using Microsoft.Extensions.Logging;
 
 const string Token = "bwk_load-test-admin-token-0123456789";
 var output = args.FirstOrDefault(a => a.EndsWith(".json", StringComparison.Ordinal)) ?? "kill-propagation.json";
-var sizes = args.Where((a, i) => int.TryParse(a, out _) && (i == 0 || args[i - 1] != "--kills")).Select(int.Parse).DefaultIfEmpty().ToArray();
+var sizes = args.Where((a, i) => int.TryParse(a, out _) && (i == 0 || !args[i - 1].StartsWith("--", StringComparison.Ordinal))).Select(int.Parse).DefaultIfEmpty().ToArray();
 if (sizes is [0])
 {
     sizes = [1, 100, 1000];
 }
 
-var kills = args.SkipWhile(a => a != "--kills").Skip(1).Select(int.Parse).FirstOrDefault(20);
+var kills = Option("--kills", 20);
+var warmUps = Option("--warm-up", 40);
 var inProcess = args.Contains("--in-process");
 var verbose = args.Contains("--verbose");
 var data = Path.Combine(Path.GetTempPath(), "bulwark-load-" + Guid.NewGuid().ToString("N"));
@@ -49,6 +51,12 @@ foreach (var clients in sizes)
         await Send(HttpMethod.Post, $"v1/flags/{key}/state", """{"state":"GRADUAL","percentage":100}""");
     }
 
+    // Warm-up: percentage changes on a flag of its own take the same path as a kill (a status-only event to every
+    // client), so the runtime has tiered up the stream code on both sides before anything is measured.
+    var warmKey = $"warm-{clients}";
+    await Send(HttpMethod.Put, $"v1/flags/{warmKey}", """{"type":"operational","owner":"load","purpose":"warm-up"}""");
+    await Send(HttpMethod.Post, $"v1/flags/{warmKey}/state", """{"state":"GRADUAL","percentage":100}""");
+
     var sdk = new List<BulwarkFlagClient>(clients);
     var seen = new ConcurrentDictionary<string, ConcurrentBag<long>>();
     var pending = new ConcurrentDictionary<string, CountdownEvent>();
@@ -61,7 +69,7 @@ foreach (var clients in sizes)
             foreach (var key in e.Keys)
             {
                 if (pending.TryGetValue(key, out var countdown) &&
-                    ((BulwarkFlagClient)sender!).Evaluate(key, probe).Reason == EvaluationReason.Disabled)
+                    (key == warmKey || ((BulwarkFlagClient)sender!).Evaluate(key, probe).Reason == EvaluationReason.Disabled))
                 {
                     seen.GetOrAdd(key, _ => []).Add(now);
                     countdown.Signal();
@@ -80,10 +88,32 @@ foreach (var clients in sizes)
         await Task.Delay(20);
     }
 
+    for (var i = 0; i < warmUps; i++)
+    {
+        using var countdown = new CountdownEvent(clients);
+        pending[warmKey] = countdown;
+        await Send(HttpMethod.Post, $"v1/flags/{warmKey}/state", $$"""{"state":"GRADUAL","percentage":{{50 + i}}}""");
+        if (!countdown.Wait(TimeSpan.FromSeconds(30)))
+        {
+            throw new TimeoutException($"{countdown.CurrentCount} of {clients} clients never saw warm-up change {i}");
+        }
+
+        pending.TryRemove(warmKey, out _);
+    }
+
+    // The runtime recompiles hot methods in the background a while after they turn hot: let it finish (no method
+    // compiled here for a second, at most ten) so that the kills are not measured against the compiler.
+    for (var (count, quiet) = (System.Runtime.JitInfo.GetCompiledMethodCount(), 0); quiet < 10;)
+    {
+        await Task.Delay(100);
+        var now = System.Runtime.JitInfo.GetCompiledMethodCount();
+        (count, quiet) = now == count ? (count, quiet + 1) : (now, 0);
+    }
+
     var latencies = new List<double>();
     var clientCpu = Process.GetCurrentProcess().TotalProcessorTime;
     var serverCpu = server.ProcessorTime;
-    using var sampler = args.Contains("--allocations") ? new AllocationSampler() : null;
+    using var sampler = args.Contains("--allocations") || args.Contains("--jit") ? new AllocationSampler(jit: args.Contains("--jit")) : null;
     if (sampler is not null)
     {
         sampler.On = true;
@@ -105,7 +135,7 @@ foreach (var clients in sizes)
         {
             // Per kill, with this process's collections so far (gen0/gen1/gen2) and its total GC pause.
             var last = GC.GetGCMemoryInfo(GCKind.Any);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{key}: p50 {mine[mine.Length / 2]:F1} ms, max {mine[^1]:F1} ms; GCs {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}, paused {GC.GetTotalPauseDuration().TotalMilliseconds:F0} ms; last GC #{last.Index} gen{last.Generation} {last.PauseDurations[0].TotalMilliseconds:F1} ms, promoted {last.PromotedBytes / 1024} KB, heap {last.HeapSizeBytes / 1024 / 1024} MB, pinned {last.PinnedObjectsCount}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{key}: p50 {mine[mine.Length / 2]:F1} ms, max {mine[^1]:F1} ms; GCs {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}, paused {GC.GetTotalPauseDuration().TotalMilliseconds:F0} ms; JIT {System.Runtime.JitInfo.GetCompiledMethodCount()} methods in {System.Runtime.JitInfo.GetCompilationTime().TotalMilliseconds:F0} ms; last GC #{last.Index} gen{last.Generation} {last.PauseDurations[0].TotalMilliseconds:F1} ms, promoted {last.PromotedBytes / 1024} KB, heap {last.HeapSizeBytes / 1024 / 1024} MB, pinned {last.PinnedObjectsCount}"));
         }
 
         latencies.AddRange(mine);
@@ -114,6 +144,11 @@ foreach (var clients in sizes)
 
     if (verbose)
     {
+        foreach (var line in (await admin.GetStringAsync("metrics")).Split('\n').Where(l => l.StartsWith("bulwark_http_requests_total", StringComparison.Ordinal) && (l.Contains("stream", StringComparison.Ordinal) || l.Contains("snapshot", StringComparison.Ordinal))))
+        {
+            Console.WriteLine(line);
+        }
+
         // CPU time of each side over all kills, per client per kill (in-process: both sides in the first figure).
         var perEvent = (double)clients * kills / 1000;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"CPU per client per kill: this process {(Process.GetCurrentProcess().TotalProcessorTime - clientCpu).TotalMilliseconds / perEvent:F1} µs, server process {(server.ProcessorTime - serverCpu).TotalMilliseconds / perEvent:F1} µs"));
@@ -135,6 +170,7 @@ foreach (var clients in sizes)
     {
         ["clients"] = clients,
         ["kills"] = kills,
+        ["warm_up_changes"] = warmUps,
         ["samples"] = latencies.Count,
         ["p50_ms"] = Math.Round(Percentile(0.50), 3),
         ["p90_ms"] = Math.Round(Percentile(0.90), 3),
@@ -156,6 +192,8 @@ await File.WriteAllTextAsync(output, report.ToJsonString(new JsonSerializerOptio
 Console.WriteLine("wrote " + Path.GetFullPath(output));
 await server.DisposeAsync();
 Directory.Delete(data, recursive: true);
+
+int Option(string name, int fallback) => args.SkipWhile(a => a != name).Skip(1).Select(int.Parse).FirstOrDefault(fallback);
 
 async Task Send(HttpMethod method, string path, string body)
 {
@@ -260,9 +298,15 @@ internal sealed partial class ServerProcess(Process process, Uri baseAddress) : 
     private static partial Regex ListeningLine();
 }
 
-/// <summary>Samples this process's allocations by type (the runtime's allocation tick, about one per 100 KB).</summary>
-internal sealed class AllocationSampler : System.Diagnostics.Tracing.EventListener
+/// <summary>
+/// Samples this process's allocations by type (the runtime's allocation tick, about one per 100 KB), or with
+/// <c>jit</c> counts the methods compiled, while <see cref="On"/>.
+/// </summary>
+internal sealed class AllocationSampler(bool jit) : System.Diagnostics.Tracing.EventListener
 {
+    // A field initializer runs before the base constructor, which already announces the runtime's event source.
+    private readonly bool _jit = jit;
+
     public ConcurrentDictionary<string, long> ByType { get; } = new();
 
     public volatile bool On;
@@ -271,12 +315,18 @@ internal sealed class AllocationSampler : System.Diagnostics.Tracing.EventListen
     {
         if (eventSource.Name == "Microsoft-Windows-DotNETRuntime")
         {
-            EnableEvents(eventSource, System.Diagnostics.Tracing.EventLevel.Verbose, (System.Diagnostics.Tracing.EventKeywords)0x1);
+            EnableEvents(eventSource, System.Diagnostics.Tracing.EventLevel.Verbose, (System.Diagnostics.Tracing.EventKeywords)(_jit ? 0x10 : 0x1));
         }
     }
 
     protected override void OnEventWritten(System.Diagnostics.Tracing.EventWrittenEventArgs eventData)
     {
+        if (On && eventData.EventName == "MethodJittingStarted_V1")
+        {
+            var name = eventData.Payload![eventData.PayloadNames!.IndexOf("MethodNamespace")] + "::" + eventData.Payload![eventData.PayloadNames!.IndexOf("MethodName")];
+            ByType.AddOrUpdate(name, 1, (_, v) => v + 1);
+        }
+
         if (On && eventData.EventName?.StartsWith("GCAllocationTick", StringComparison.Ordinal) == true)
         {
             var name = eventData.Payload![eventData.PayloadNames!.IndexOf("TypeName")]?.ToString() ?? "?";

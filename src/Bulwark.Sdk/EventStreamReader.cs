@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 
 namespace Bulwark.Sdk;
 
@@ -30,6 +31,7 @@ internal sealed class EventStreamReader(Stream stream, int maxBlockBytes = Event
     /// <summary>Reads up to the end of the next block (a blank line).</summary>
     /// <param name="cancellationToken">Stops reading.</param>
     /// <returns><see langword="false"/> when the stream ended first.</returns>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<bool> ReadBlockAsync(CancellationToken cancellationToken)
     {
         _data.ResetWrittenCount();

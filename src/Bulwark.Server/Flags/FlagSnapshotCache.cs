@@ -107,71 +107,104 @@ internal sealed class FlagSnapshot
 
 /// <summary>
 /// The current flag snapshot, shared by the stream, evaluation and the snapshot endpoint. A change announces its version
-/// (<see cref="Announce"/>); the next reader refreshes from the store once, whatever the number of readers, and waiters
-/// wake. In the scale-out adapter, PostgreSQL notifications will announce changes made by other nodes.
+/// (<see cref="Announce"/>), which starts one load from the store — one at a time, whatever the number of readers — and
+/// each loaded snapshot is published before anyone waiting for it wakes: a thousand subscribers woken by a kill find the
+/// new snapshot ready instead of queueing for it. In the scale-out adapter, PostgreSQL notifications will announce
+/// changes made by other nodes.
 /// </summary>
-internal sealed class FlagSnapshotCache(IControlStore store) : IDisposable
+internal sealed class FlagSnapshotCache(IControlStore store)
 {
-    private readonly SemaphoreSlim _refresh = new(1, 1);
+    private readonly Lock _gate = new();
     private FlagSnapshot? _current;
     private long _announced;
-    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Task<FlagSnapshot>? _loading;
+    private TaskCompletionSource _published = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>The newest version announced (possibly not loaded yet).</summary>
     public long Announced => Interlocked.Read(ref _announced);
 
+    /// <summary>A write made <paramref name="version"/> durable: load it, unless a load that will see it is running.</summary>
     public void Announce(long version)
     {
-        long seen;
-        while (version > (seen = Interlocked.Read(ref _announced)))
+        Raise(version);
+        if (Volatile.Read(ref _current) is not { } current || current.Version < version)
         {
-            if (Interlocked.CompareExchange(ref _announced, version, seen) == seen)
-            {
-                Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
-                return;
-            }
+            // A failed load is retried by the next reader (a stream wakes at least every heartbeat).
+            EnsureLoading().ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }
 
-    /// <summary>The current snapshot: without awaiting when it is loaded, else after one store read for every reader.</summary>
+    /// <summary>The current snapshot: without awaiting when it is loaded, else once the load in flight publishes it.</summary>
     public ValueTask<FlagSnapshot> GetAsync(CancellationToken cancellationToken)
     {
         var current = Volatile.Read(ref _current);
-        return current is not null && current.Version >= Announced ? ValueTask.FromResult(current) : new(RefreshAsync(cancellationToken));
+        return current is not null && current.Version >= Announced ? ValueTask.FromResult(current) : new(EnsureLoading().WaitAsync(cancellationToken));
     }
-
-    private async Task<FlagSnapshot> RefreshAsync(CancellationToken cancellationToken)
-    {
-        await _refresh.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            var current = Volatile.Read(ref _current);
-            if (current is not null && current.Version >= Announced)
-            {
-                return current;
-            }
-
-            var (flags, version) = await store.ListFlagsAsync(cancellationToken).ConfigureAwait(false);
-            current = new FlagSnapshot(version, flags, current);
-            Volatile.Write(ref _current, current);
-            Announce(version);
-            return current;
-        }
-        finally
-        {
-            _refresh.Release();
-        }
-    }
-
-    public void Dispose() => _refresh.Dispose();
 
     /// <summary>
-    /// Completes when a version newer than <paramref name="version"/> is announced. One task is shared by every waiter
+    /// Completes when a snapshot newer than <paramref name="version"/> is published. One task is shared by every waiter
     /// and never faults or cancels: a waiter that can be cancelled awaits it together with its own signal.
     /// </summary>
     public Task NewerThan(long version)
     {
-        var changed = Volatile.Read(ref _changed).Task;
-        return Announced > version ? Task.CompletedTask : changed;
+        var published = Volatile.Read(ref _published).Task;
+        return Volatile.Read(ref _current) is { } current && current.Version > version ? Task.CompletedTask : published;
+    }
+
+    private Task<FlagSnapshot> EnsureLoading()
+    {
+        lock (_gate)
+        {
+            return _loading ??= Task.Run(LoadAsync);
+        }
+    }
+
+    private async Task<FlagSnapshot> LoadAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                var (flags, version) = await store.ListFlagsAsync(CancellationToken.None).ConfigureAwait(false);
+                var snapshot = new FlagSnapshot(version, flags, Volatile.Read(ref _current));
+                Volatile.Write(ref _current, snapshot);
+                Raise(version);
+                Interlocked.Exchange(ref _published, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+                lock (_gate)
+                {
+                    // Decided under the lock that Announce takes to start a load: a version announced after this check
+                    // finds no load in flight and starts one.
+                    if (version >= Announced)
+                    {
+                        _loading = null;
+                        return snapshot;
+                    }
+                }
+            }
+        }
+        catch
+        {
+            lock (_gate)
+            {
+                _loading = null;
+            }
+
+            throw;
+        }
+    }
+
+    private void Raise(long version)
+    {
+        var seen = Interlocked.Read(ref _announced);
+        while (version > seen)
+        {
+            var actual = Interlocked.CompareExchange(ref _announced, version, seen);
+            if (actual == seen)
+            {
+                return;
+            }
+
+            seen = actual;
+        }
     }
 }
