@@ -153,14 +153,48 @@ public sealed partial class ManifestReader
             return null;
         }
 
-        var number = value.GetValue<double>();
-        if (number < min || number > max)
+        // Parsed JSON holds any number; a node built in memory holds the CLR type it was built from.
+        var number = value.TryGetValue<double>(out var d) ? d
+            : value.TryGetValue<long>(out var l) ? l
+            : value.TryGetValue<int>(out var i) ? i
+            : value.TryGetValue<decimal>(out var m) ? (double)m
+            : double.NaN;
+        if (!(number >= min && number <= max))
         {
             Error(field, $"must be from {min.ToString(System.Globalization.CultureInfo.InvariantCulture)} to {max.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
             return null;
         }
 
         return number;
+    }
+
+    /// <summary>Reads a duration field (<c>30s</c>, <c>1h30m</c>, see <see cref="Durations"/>).</summary>
+    /// <param name="field">The field name.</param>
+    /// <param name="min">The shortest value accepted.</param>
+    /// <param name="max">The longest value accepted.</param>
+    /// <param name="required">Whether a missing value is an error.</param>
+    /// <returns>The value, or <see langword="null"/> when missing or wrong (an error is recorded when wrong).</returns>
+    public TimeSpan? ReadDuration(string field, TimeSpan min, TimeSpan max, bool required = false)
+    {
+        var text = ReadString(field, required, maxLength: 64);
+        if (text is null)
+        {
+            return null;
+        }
+
+        if (!Durations.TryParse(text, out var value))
+        {
+            Error(field, $"'{text}' is not a duration such as 30s, 15m, 1h30m or 1d");
+            return null;
+        }
+
+        if (value < min || value > max)
+        {
+            Error(field, $"must be from {Durations.Format(min)} to {Durations.Format(max)}");
+            return null;
+        }
+
+        return value;
     }
 
     /// <summary>Reads a boolean field.</summary>

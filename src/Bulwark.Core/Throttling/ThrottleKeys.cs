@@ -1,0 +1,137 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Bulwark.Throttling;
+
+/// <summary>
+/// The keys of one check: <c>ip</c>, <c>user</c>, <c>tenant</c>, <c>account_type</c> or any other a layer names. Build
+/// one per request (or reuse one per subject); a layer whose key is missing does not apply to the check.
+/// </summary>
+public sealed class ThrottleKeys
+{
+    private static readonly IReadOnlyDictionary<string, string> None = new Dictionary<string, string>();
+    private readonly IReadOnlyDictionary<string, string> _values;
+
+    /// <summary>Keys from a dictionary (not copied: do not change it while checks use it).</summary>
+    /// <param name="values">Key name → value.</param>
+    public ThrottleKeys(IReadOnlyDictionary<string, string>? values) => _values = values ?? None;
+
+    /// <summary>The value of a key, when given.</summary>
+    /// <param name="name">The key name.</param>
+    /// <param name="value">Its value.</param>
+    /// <returns>Whether it was given (and not empty).</returns>
+    public bool TryGet(string name, out string value)
+    {
+        if (_values.TryGetValue(name, out value!) && value.Length > 0)
+        {
+            return true;
+        }
+
+        value = string.Empty;
+        return false;
+    }
+
+    /// <summary>The keys given.</summary>
+    public IReadOnlyDictionary<string, string> Values => _values;
+
+    /// <summary>
+    /// The network of an address: its /24 for IPv4 (and IPv4-mapped IPv6), its /64 for IPv6 — written as
+    /// <c>203.0.113.0/24</c> or <c>2001:db8:1:2::/64</c>.
+    /// </summary>
+    /// <param name="ip">An address.</param>
+    /// <param name="subnet">Its network.</param>
+    /// <returns>Whether <paramref name="ip"/> is an address.</returns>
+    public static bool TryGetSubnet(string ip, out string subnet)
+    {
+        Span<byte> prefix = stackalloc byte[8];
+        if (!TryGetSubnetBytes(ip, prefix, out var length))
+        {
+            subnet = string.Empty;
+            return false;
+        }
+
+        if (length == 3)
+        {
+            subnet = string.Create(CultureInfo.InvariantCulture, $"{prefix[0]}.{prefix[1]}.{prefix[2]}.0/24");
+            return true;
+        }
+
+        Span<byte> address = stackalloc byte[16];
+        address.Clear();
+        prefix.CopyTo(address);
+        subnet = new IPAddress(address) + "/64";
+        return true;
+    }
+
+    /// <summary>
+    /// The network prefix bytes of an address without allocating for IPv4: 3 bytes for IPv4, 8 for IPv6.
+    /// </summary>
+    /// <param name="ip">An address.</param>
+    /// <param name="prefix">At least 8 bytes.</param>
+    /// <param name="length">3 or 8.</param>
+    /// <returns>Whether <paramref name="ip"/> is an address.</returns>
+    public static bool TryGetSubnetBytes(ReadOnlySpan<char> ip, Span<byte> prefix, out int length)
+    {
+        length = 0;
+        if (TryParseIPv4(ip, prefix))
+        {
+            length = 3;
+            return true;
+        }
+
+        if (!IPAddress.TryParse(ip, out var address) || address.AddressFamily != AddressFamily.InterNetworkV6)
+        {
+            return false;
+        }
+
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address.MapToIPv4().TryWriteBytes(prefix, out _);
+            length = 3;
+            return true;
+        }
+
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out _);
+        bytes[..8].CopyTo(prefix);
+        length = 8;
+        return true;
+    }
+
+    private static bool TryParseIPv4(ReadOnlySpan<char> text, Span<byte> bytes)
+    {
+        var part = 0;
+        var value = 0;
+        var digits = 0;
+        foreach (var c in text)
+        {
+            if (char.IsAsciiDigit(c))
+            {
+                value = (value * 10) + (c - '0');
+                if (++digits > 3 || value > 255)
+                {
+                    return false;
+                }
+            }
+            else if (c == '.' && digits > 0 && part < 3)
+            {
+                bytes[part++] = (byte)value;
+                value = 0;
+                digits = 0;
+            }
+            else
+            {
+                return false;
+            }
+        }
+
+        if (part != 3 || digits == 0)
+        {
+            return false;
+        }
+
+        bytes[3] = (byte)value;
+        return true;
+    }
+}
