@@ -93,6 +93,17 @@ internal static class Migrations
             );
             INSERT INTO counters (name, value) VALUES ('flags_version', 0);
             """),
+        (3, """
+            CREATE TABLE throttles (
+                name        TEXT PRIMARY KEY,
+                definition  TEXT NOT NULL,
+                tightening  TEXT,
+                version     INTEGER NOT NULL,
+                created_at  INTEGER NOT NULL,
+                updated_at  INTEGER NOT NULL
+            );
+            INSERT INTO counters (name, value) VALUES ('throttles_version', 0);
+            """),
     ];
 
     public static int Latest => Steps[^1].Version;

@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Bulwark.Audit;
 using Bulwark.Flags;
 using Bulwark.Identity;
+using Bulwark.Throttling;
 using Microsoft.Data.Sqlite;
 
 namespace Bulwark.Storage.Sqlite;
@@ -166,6 +167,20 @@ public sealed class SqliteControlStore : IControlStore
             {
                 using var snapshot = connection.BeginTransaction(deferred: true);
                 return (SqliteFlagRows.QueryFlags(connection, snapshot, string.Empty, null), SqliteFlagRows.FlagsVersion(connection, snapshot));
+            },
+            cancellationToken);
+
+    /// <inheritdoc />
+    public Task<ThrottleRecord?> GetThrottleAsync(string name, CancellationToken cancellationToken = default) =>
+        ReadAsync(c => SqliteThrottleRows.Query(c, null, "WHERE name = $p", name).FirstOrDefault(), cancellationToken);
+
+    /// <inheritdoc />
+    public Task<(IReadOnlyList<ThrottleRecord> Throttles, long Version)> ListThrottlesAsync(CancellationToken cancellationToken = default) =>
+        ReadAsync<(IReadOnlyList<ThrottleRecord>, long)>(
+            connection =>
+            {
+                using var snapshot = connection.BeginTransaction(deferred: true);
+                return (SqliteThrottleRows.Query(connection, snapshot, string.Empty, null), SqliteThrottleRows.Version(connection, snapshot));
             },
             cancellationToken);
 

@@ -1,6 +1,7 @@
 using Bulwark.Audit;
 using Bulwark.Flags;
 using Bulwark.Identity;
+using Bulwark.Throttling;
 using Microsoft.Data.Sqlite;
 
 namespace Bulwark.Storage.Sqlite;
@@ -90,6 +91,16 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Sqlite
         ArgumentNullException.ThrowIfNull(flag);
         StateChanges++;
         return (long)commands.Get(SqliteFlagRows.PutFlagSql, transaction, SqliteFlagRows.FlagParameters(flag)).ExecuteScalar()!;
+    }
+
+    public ThrottleRecord? GetThrottle(string name) =>
+        SqliteThrottleRows.Query(connection, transaction, "WHERE name = $p", name).FirstOrDefault();
+
+    public long PutThrottle(ThrottleRecord throttle)
+    {
+        ArgumentNullException.ThrowIfNull(throttle);
+        StateChanges++;
+        return (long)commands.Get(SqliteThrottleRows.PutSql, transaction, SqliteThrottleRows.Parameters(throttle)).ExecuteScalar()!;
     }
 
     public PendingChange? GetChange(string id) =>

@@ -2,6 +2,7 @@ using Bulwark.Audit;
 using Bulwark.Flags;
 using Bulwark.Identity;
 using Bulwark.Storage;
+using Bulwark.Throttling;
 using Shouldly;
 
 namespace Bulwark.TestUtils;
@@ -265,6 +266,49 @@ public abstract class ControlStoreContract : IAsyncLifetime
         Bulwark.Json.CanonicalJson.Serialize(FlagKind.Instance.ToDocument(b.Definition))
             .ShouldBe(Bulwark.Json.CanonicalJson.Serialize(FlagKind.Instance.ToDocument(FlagDefinition("b"))));
         (await store.GetFlagAsync("missing")).ShouldBeNull();
+    }
+
+    [Fact]
+    public async Task Throttles_PutAdvancesTheirVersion_KeepTheTightening_AndReadBackExactly()
+    {
+        var store = await OpenStoreAsync();
+        var policy = new ThrottlePolicy
+        {
+            Name = "reset",
+            Layers = [new ThrottleLayer { Name = "ip", Key = "ip", Limit = 10, Per = TimeSpan.FromMinutes(1), Burst = 5 }],
+            Escalation = new ThrottleEscalation { Window = TimeSpan.FromMinutes(10), ChallengeAfter = 3, BlockFor = TimeSpan.FromHours(1) },
+            Shadow = true,
+        };
+        var first = await store.WriteAsync(tx =>
+        {
+            var version = tx.PutThrottle(new ThrottleRecord { Policy = policy, Version = 0, CreatedAt = tx.Now, UpdatedAt = tx.Now });
+            tx.Append(Draft("throttle/reset"));
+            return version;
+        });
+        var until = new DateTimeOffset(2026, 11, 21, 10, 0, 0, TimeSpan.Zero);
+        var second = await store.WriteAsync(tx =>
+        {
+            var current = tx.GetThrottle("reset")!;
+            var tightening = new ThrottleTighteningRecord(new ThrottleTightening(5, ["ip"], until), "oncall", "reset wave", tx.Now);
+            var version = tx.PutThrottle(current with { Tightening = tightening, UpdatedAt = tx.Now });
+            tx.Append(Draft("throttle/reset"));
+            return version;
+        });
+
+        (first, second).ShouldBe((1L, 2L));
+        (await store.ListFlagsAsync()).Version.ShouldBe(0);
+        var (throttles, version) = await store.ListThrottlesAsync();
+        version.ShouldBe(2);
+        var stored = throttles.ShouldHaveSingleItem();
+        (stored.Name, stored.Version, stored.Policy.Shadow, stored.Policy.Escalation).ShouldBe(("reset", 2L, true, policy.Escalation));
+        stored.Policy.Layers.ShouldBe(policy.Layers);
+        var tightened = stored.Tightening!;
+        (tightened.Tightening.Factor, tightened.Tightening.Until, tightened.By, tightened.Reason).ShouldBe((5d, until, "oncall", "reset wave"));
+        tightened.Tightening.Layers.ShouldBe(["ip"]);
+        (await store.GetThrottleAsync("reset"))!.Version.ShouldBe(2);
+        (await store.GetThrottleAsync("missing")).ShouldBeNull();
+        await Should.ThrowAsync<UnauditedChangeException>(() => store.WriteAsync(tx => tx.PutThrottle(stored with { Tightening = null })));
+        (await store.ListThrottlesAsync()).Version.ShouldBe(2);
     }
 
     [Fact]

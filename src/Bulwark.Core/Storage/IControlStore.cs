@@ -1,6 +1,7 @@
 using Bulwark.Audit;
 using Bulwark.Flags;
 using Bulwark.Identity;
+using Bulwark.Throttling;
 
 namespace Bulwark.Storage;
 
@@ -87,6 +88,17 @@ public interface IControlStore : IAsyncDisposable
     /// <returns>The flags and the current flag snapshot version, read together.</returns>
     Task<(IReadOnlyList<FlagRecord> Flags, long Version)> ListFlagsAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>Reads a throttle.</summary>
+    /// <param name="name">The throttle's name.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The throttle, or <see langword="null"/>.</returns>
+    Task<ThrottleRecord?> GetThrottleAsync(string name, CancellationToken cancellationToken = default);
+
+    /// <summary>Lists every throttle by name, with the throttles version they make up.</summary>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The throttles and the current throttles version, read together.</returns>
+    Task<(IReadOnlyList<ThrottleRecord> Throttles, long Version)> ListThrottlesAsync(CancellationToken cancellationToken = default);
+
     /// <summary>Reads a pending (or decided) state change.</summary>
     /// <param name="id">The change id.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
@@ -163,6 +175,19 @@ public interface IWriteTransaction
     /// <param name="flag">The flag (its <see cref="FlagRecord.Version"/> is ignored).</param>
     /// <returns>The new snapshot version.</returns>
     long PutFlag(FlagRecord flag);
+
+    /// <summary>Reads a throttle.</summary>
+    /// <param name="name">The throttle's name.</param>
+    /// <returns>The throttle, or <see langword="null"/>.</returns>
+    ThrottleRecord? GetThrottle(string name);
+
+    /// <summary>
+    /// Inserts or replaces a throttle and advances the throttles version, which the stored record takes as its
+    /// <see cref="ThrottleRecord.Version"/>. A state change: must be audited.
+    /// </summary>
+    /// <param name="throttle">The throttle (its <see cref="ThrottleRecord.Version"/> is ignored).</param>
+    /// <returns>The new throttles version.</returns>
+    long PutThrottle(ThrottleRecord throttle);
 
     /// <summary>Reads a state change.</summary>
     /// <param name="id">The change id.</param>
