@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using Bulwark.Audit;
 using Bulwark.Json;
 using Bulwark.Throttling;
 using Microsoft.Data.Sqlite;
@@ -24,21 +23,10 @@ internal static class SqliteThrottleRows
     [
         ("$name", throttle.Name),
         ("$definition", CanonicalJson.Serialize(ThrottleKind.Instance.ToDocument(throttle.Policy))),
-        ("$tightening", throttle.Tightening is { } t ? CanonicalJson.Serialize(TighteningDocument(t)) : null),
+        ("$tightening", throttle.Tightening is { } t ? CanonicalJson.Serialize(t.ToDocument()) : null),
         ("$created", SqliteRows.ToMicros(throttle.CreatedAt)),
         ("$updated", SqliteRows.ToMicros(throttle.UpdatedAt)),
     ];
-
-    /// <summary>The stored (and API) shape of a tightening.</summary>
-    public static JsonObject TighteningDocument(ThrottleTighteningRecord record) => new()
-    {
-        ["factor"] = record.Tightening.Factor,
-        ["layers"] = record.Tightening.Layers is { } layers ? new JsonArray([.. layers.Select(l => (JsonNode)l)]) : null,
-        ["until"] = AuditChain.FormatTime(record.Tightening.Until),
-        ["by"] = record.By,
-        ["reason"] = record.Reason,
-        ["at"] = AuditChain.FormatTime(record.At),
-    };
 
     public static List<ThrottleRecord> Query(SqliteConnection connection, SqliteTransaction? transaction, string where, object? parameter)
     {
@@ -51,7 +39,7 @@ internal static class SqliteThrottleRows
             list.Add(new ThrottleRecord
             {
                 Policy = parsed.Value ?? throw new InvalidDataException($"Stored throttle '{reader.GetString(0)}' no longer validates: {string.Join("; ", parsed.Errors)}"),
-                Tightening = reader.IsDBNull(2) ? null : ReadTightening(JsonNode.Parse(reader.GetString(2))!.AsObject()),
+                Tightening = reader.IsDBNull(2) ? null : ThrottleTighteningRecord.FromDocument(JsonNode.Parse(reader.GetString(2))!.AsObject()),
                 Version = reader.GetInt64(3),
                 CreatedAt = SqliteRows.FromMicros(reader.GetInt64(4)),
                 UpdatedAt = SqliteRows.FromMicros(reader.GetInt64(5)),
@@ -66,13 +54,4 @@ internal static class SqliteThrottleRows
         using var command = SqliteRows.Command(connection, transaction, "SELECT value FROM counters WHERE name = 'throttles_version'");
         return (long)(command.ExecuteScalar() ?? 0L);
     }
-
-    private static ThrottleTighteningRecord ReadTightening(JsonObject document) => new(
-        new ThrottleTightening(
-            document["factor"]!.GetValue<double>(),
-            document["layers"] is JsonArray layers ? [.. layers.Select(l => l!.GetValue<string>())] : null,
-            AuditChain.ParseTime(document["until"]!.GetValue<string>())),
-        document["by"]!.GetValue<string>(),
-        document["reason"]?.GetValue<string>(),
-        AuditChain.ParseTime(document["at"]!.GetValue<string>()));
 }

@@ -43,6 +43,14 @@ public sealed class AuthorizationMatrixTests(ServerFixture fixture) : IClassFixt
         ("GET", "/v1/stream", "/v1/stream", null, Capability.Read),
         ("POST", "/ofrep/v1/evaluate/flags/{key}", "/ofrep/v1/evaluate/flags/matrix-absent", """{"context":{"targetingKey":"u1"}}""", Capability.Read),
         ("POST", "/ofrep/v1/evaluate/flags", "/ofrep/v1/evaluate/flags", """{"context":{"targetingKey":"u1"}}""", Capability.Read),
+        ("GET", "/v1/throttles/", "/v1/throttles", null, Capability.Read),
+        ("GET", "/v1/throttles/{name}", "/v1/throttles/matrix-absent", null, Capability.Read),
+        ("PUT", "/v1/throttles/{name}", "/v1/throttles/matrix-throttle", """{"layers":[{"key":"ip","limit":1,"per":"1m"}]}""", Capability.Configure),
+        ("POST", "/v1/throttles/{name}/check", "/v1/throttles/matrix-absent/check", """{"keys":{"ip":"192.0.2.1"}}""", Capability.Read),
+        ("POST", "/v1/throttles/{name}/tighten", "/v1/throttles/matrix-absent/tighten", """{"factor":2,"ttl":"1m","reason":"matrix"}""", Capability.Respond),
+        ("DELETE", "/v1/throttles/{name}/tighten", "/v1/throttles/matrix-absent/tighten", null, Capability.Respond),
+        ("GET", "/v1/throttles/{name}/blocks", "/v1/throttles/matrix-absent/blocks", null, Capability.Read),
+        ("DELETE", "/v1/throttles/{name}/blocks/{key}", "/v1/throttles/matrix-absent/blocks/192.0.2.1", null, Capability.Respond),
     ];
 
     public static TheoryData<string, string> EndpointCases() =>

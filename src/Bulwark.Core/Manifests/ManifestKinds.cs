@@ -1,5 +1,6 @@
 using Bulwark.Flags;
 using Bulwark.Identity;
+using Bulwark.Throttling;
 
 namespace Bulwark.Manifests;
 
@@ -7,7 +8,7 @@ namespace Bulwark.Manifests;
 public static class ManifestKinds
 {
     /// <summary>The kinds, in the order <c>apply</c> applies them (identities first, so later kinds can name owners).</summary>
-    public static IReadOnlyList<ManifestKind> All { get; } = [IdentityKind.Instance, FlagKind.Instance];
+    public static IReadOnlyList<ManifestKind> All { get; } = [IdentityKind.Instance, FlagKind.Instance, ThrottleKind.Instance];
 
     /// <summary>Finds a kind by its <c>kind:</c> name.</summary>
     /// <param name="kind">For example <c>Identity</c>.</param>

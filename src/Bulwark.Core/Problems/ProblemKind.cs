@@ -51,10 +51,16 @@ public sealed record ProblemKind(string Slug, int Status, string Title)
     /// <summary>The store is not open or not migrated.</summary>
     public static ProblemKind Unavailable { get; } = new("unavailable", 503, "The service is not ready");
 
+    /// <summary>A throttle denied the check (over a limit, or the key is blocked).</summary>
+    public static ProblemKind RateLimited { get; } = new("rate-limited", 429, "Too many requests");
+
+    /// <summary>A throttle asks the caller to prove it is a person first (CAPTCHA, step-up).</summary>
+    public static ProblemKind ChallengeRequired { get; } = new("challenge-required", 429, "A challenge is required");
+
     /// <summary>Every kind, for documentation and tests.</summary>
     public static IReadOnlyList<ProblemKind> All { get; } =
     [
         MalformedRequest, Unauthenticated, Forbidden, NotFound, MethodNotAllowed, Conflict, IdempotencyInProgress,
-        PayloadTooLarge, UnsupportedMediaType, Validation, IdempotencyKeyReused, Internal, Unavailable,
+        PayloadTooLarge, UnsupportedMediaType, Validation, IdempotencyKeyReused, RateLimited, ChallengeRequired, Internal, Unavailable,
     ];
 }

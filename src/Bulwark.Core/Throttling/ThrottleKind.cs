@@ -186,7 +186,15 @@ public sealed partial class ThrottleKind : ManifestKind<ThrottlePolicy>
                 key = null;
             }
 
-            var name = layerReader.ReadString("name", maxLength: 63) ?? key;
+            var name = layerReader.ReadString("name", maxLength: 63);
+            if (name is not null && !KeyPattern().IsMatch(name))
+            {
+                // Layer names go into RateLimit headers as Structured Field strings: keep them plain.
+                layerReader.Error("name", "must be letters, digits, '_', '-' and '.'");
+                ok = false;
+            }
+
+            name ??= key;
             if (name is not null && !names.Add(name))
             {
                 layerReader.Error("name", $"layer '{name}' is declared twice: give layers with the same key distinct names");

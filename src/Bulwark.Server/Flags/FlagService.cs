@@ -219,16 +219,8 @@ internal sealed class FlagService(IControlStore store, IRandomSource random, Tim
         return saved;
     }
 
-    private static AuditDraft Draft(ChangeContext context, string action, string target, JsonObject? before, JsonObject? after) => new()
-    {
-        Actor = context.Actor,
-        Action = action,
-        Target = target,
-        Before = CanonicalJson.Serialize(before),
-        After = CanonicalJson.Serialize(after),
-        Reason = context.Reason,
-        CorrelationId = context.CorrelationId,
-    };
+    private static AuditDraft Draft(ChangeContext context, string action, string target, JsonObject? before, JsonObject? after) =>
+        context.Draft(action, target, before, after);
 
     private byte[] RandomBytes(int count)
     {

@@ -8,6 +8,7 @@ using Bulwark.Server.Identity;
 using Bulwark.Server.Manifests;
 using Bulwark.Server.Metrics;
 using Bulwark.Server.Security;
+using Bulwark.Server.Throttles;
 using Bulwark.Storage;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -38,6 +39,9 @@ public static class BulwarkServerExtensions
         services.AddSingleton<FlagService>();
         services.AddSingleton<FlagSnapshotCache>();
         services.AddSingleton<IManifestHandler, FlagManifestHandler>();
+        services.AddSingleton<ThrottleRegistry>();
+        services.AddSingleton<ThrottleService>();
+        services.AddSingleton<IManifestHandler, ThrottleManifestHandler>();
         services.AddSingleton(sp => new ManifestApplier(sp.GetServices<IManifestHandler>()));
         services.AddHostedService<IdempotencySweeper>();
         services.AddOpenApi();
@@ -78,6 +82,7 @@ public static class BulwarkServerExtensions
         app.MapFlagsApi();
         app.MapFlagStreamApi();
         app.MapOfrepApi();
+        app.MapThrottlesApi();
         return app;
     }
 

@@ -1,3 +1,7 @@
+using System.Text.Json.Nodes;
+using Bulwark.Audit;
+using Bulwark.Json;
+
 namespace Bulwark.Server.Hosting;
 
 /// <summary>Who is making a change, why, and under which correlation id: what every audit entry records.</summary>
@@ -11,4 +15,21 @@ public sealed record ChangeContext(string Actor, string? CorrelationId, string? 
     /// <param name="correlationId">The correlation id, if any.</param>
     /// <returns>The context with actor <c>system:&lt;component&gt;</c>.</returns>
     public static ChangeContext System(string component, string? correlationId = null) => new("system:" + component, correlationId);
+
+    /// <summary>The audit entry of a change made in this context.</summary>
+    /// <param name="action">For example <c>throttle.tighten</c>.</param>
+    /// <param name="target">For example <c>throttle/password-reset</c>.</param>
+    /// <param name="before">The object before, if it existed.</param>
+    /// <param name="after">The object after, if it still exists.</param>
+    /// <returns>The draft to append.</returns>
+    public AuditDraft Draft(string action, string target, JsonObject? before, JsonObject? after) => new()
+    {
+        Actor = Actor,
+        Action = action,
+        Target = target,
+        Before = CanonicalJson.Serialize(before),
+        After = CanonicalJson.Serialize(after),
+        Reason = Reason,
+        CorrelationId = CorrelationId,
+    };
 }

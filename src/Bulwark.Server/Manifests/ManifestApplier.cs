@@ -37,6 +37,17 @@ internal sealed class FlagManifestHandler(FlagService flags) : IManifestHandler
     }
 }
 
+internal sealed class ThrottleManifestHandler(Throttles.ThrottleService throttles) : IManifestHandler
+{
+    public ManifestKind Kind => Throttling.ThrottleKind.Instance;
+
+    public async Task<PutOutcome> ApplyAsync(object definition, ChangeContext context, CancellationToken cancellationToken)
+    {
+        var (_, outcome) = await throttles.PutAsync((Throttling.ThrottlePolicy)definition, context, cancellationToken).ConfigureAwait(false);
+        return outcome;
+    }
+}
+
 /// <summary>One applied manifest.</summary>
 /// <param name="Kind">Its kind.</param>
 /// <param name="Name">Its name.</param>
