@@ -1,6 +1,9 @@
 using Bulwark.Sdk.AspNetCore.Correlation;
 using Bulwark.Sdk.AspNetCore.Idempotency;
+using Bulwark.Sdk.AspNetCore.Throttling;
+using Bulwark.Throttling;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Bulwark.Sdk.AspNetCore;
@@ -39,12 +42,37 @@ public static class BulwarkApplicationBuilderExtensions
         return app.UseMiddleware<IdempotencyMiddleware>();
     }
 
-    private static void Require<TService>(IApplicationBuilder app, string registration)
+    /// <summary>
+    /// Checks every request (or those <see cref="BulwarkThrottleOptions.Applies"/> selects) against a throttle: a block
+    /// is answered with 429 problem+json and <c>Retry-After</c>; an allow or a challenge goes on with
+    /// <see cref="IBulwarkThrottleFeature"/> set, and the application challenges when
+    /// <see cref="IBulwarkThrottleFeature.ChallengeRequired"/>. Every answer carries <c>RateLimit-Policy</c>,
+    /// <c>RateLimit</c> and <c>X-RateLimit-*</c>. Limit it to some paths with <c>app.UseWhen(...)</c> or
+    /// <see cref="BulwarkThrottleOptions.Applies"/>.
+    /// </summary>
+    /// <param name="app">The application.</param>
+    /// <param name="throttle">The throttle's name.</param>
+    /// <param name="keys">The keys of a request (<c>ip</c>, <c>user</c>, <c>tenant</c>, ...).</param>
+    /// <param name="configure">Local or remote decisions, cost, which requests.</param>
+    /// <returns>The application.</returns>
+    /// <exception cref="InvalidOperationException"><c>services.AddBulwarkThrottleClient(...)</c> was not called.</exception>
+    public static IApplicationBuilder UseBulwarkThrottle(this IApplicationBuilder app, string throttle, Func<HttpContext, ThrottleKeys> keys, Action<BulwarkThrottleOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        ArgumentException.ThrowIfNullOrEmpty(throttle);
+        ArgumentNullException.ThrowIfNull(keys);
+        Require<BulwarkThrottleClient>(app, "AddBulwarkThrottleClient", "UseBulwarkThrottle");
+        var options = new BulwarkThrottleOptions();
+        configure?.Invoke(options);
+        return app.UseMiddleware<ThrottleMiddleware>(throttle, keys, options);
+    }
+
+    private static void Require<TService>(IApplicationBuilder app, string registration, string? use = null)
         where TService : class
     {
         if (app.ApplicationServices.GetService<TService>() is null)
         {
-            throw new InvalidOperationException($"Call services.{registration}() before app.Use{registration[3..]}().");
+            throw new InvalidOperationException($"Call services.{registration}() before app.{use ?? "Use" + registration[3..]}().");
         }
     }
 }

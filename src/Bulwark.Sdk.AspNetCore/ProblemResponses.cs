@@ -10,7 +10,7 @@ namespace Bulwark.Sdk.AspNetCore;
 /// </summary>
 internal static class ProblemResponses
 {
-    public static Task WriteAsync(HttpContext context, ProblemKind kind, string detail)
+    public static Task WriteAsync(HttpContext context, ProblemKind kind, string detail, IEnumerable<KeyValuePair<string, object?>>? extensions = null)
     {
         var problem = new ProblemDetails
         {
@@ -23,6 +23,11 @@ internal static class ProblemResponses
         if (context.Features.Get<Correlation.ICorrelationIdFeature>() is { } correlation)
         {
             problem.Extensions["correlation_id"] = correlation.CorrelationId;
+        }
+
+        foreach (var (key, value) in extensions ?? [])
+        {
+            problem.Extensions[key] = value;
         }
 
         context.Response.Headers.CacheControl = "no-store";

@@ -3,14 +3,27 @@ using Microsoft.Extensions.Hosting;
 
 namespace Bulwark.Sdk;
 
-/// <summary>Registers <see cref="BulwarkFlagClient"/> with a host: <c>services.AddBulwarkClient(o => ...)</c>.</summary>
+/// <summary>Registers the SDK's clients with a host: <c>services.AddBulwarkClient(o => ...)</c>, <c>services.AddBulwarkThrottleClient(o => ...)</c>.</summary>
 public static class BulwarkClientServiceCollectionExtensions
 {
     /// <summary>Adds a singleton <see cref="BulwarkFlagClient"/> that starts with the host and stops with it.</summary>
     /// <param name="services">The services.</param>
     /// <param name="configure">Sets the options (the server URL at least).</param>
     /// <returns>The services.</returns>
-    public static IServiceCollection AddBulwarkClient(this IServiceCollection services, Action<BulwarkClientOptions> configure)
+    public static IServiceCollection AddBulwarkClient(this IServiceCollection services, Action<BulwarkClientOptions> configure) =>
+        services.AddStartedClient(configure, options => new BulwarkFlagClient(options), (client, ct) => client.StartAsync(ct));
+
+    /// <summary>
+    /// Adds a singleton <see cref="BulwarkThrottleClient"/> that syncs throttle policies from the start of the host.
+    /// </summary>
+    /// <param name="services">The services.</param>
+    /// <param name="configure">Sets the options (the server URL at least; <see cref="BulwarkClientOptions.PollInterval"/> is the sync period).</param>
+    /// <returns>The services.</returns>
+    public static IServiceCollection AddBulwarkThrottleClient(this IServiceCollection services, Action<BulwarkClientOptions> configure) =>
+        services.AddStartedClient(configure, options => new BulwarkThrottleClient(options), (client, ct) => client.StartAsync(ct));
+
+    private static IServiceCollection AddStartedClient<TClient>(this IServiceCollection services, Action<BulwarkClientOptions> configure, Func<BulwarkClientOptions, TClient> create, Func<TClient, CancellationToken, Task> start)
+        where TClient : class
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configure);
@@ -18,15 +31,15 @@ public static class BulwarkClientServiceCollectionExtensions
         {
             var options = new BulwarkClientOptions();
             configure(options);
-            return new BulwarkFlagClient(options);
+            return create(options);
         });
-        services.AddHostedService<ClientStarter>();
+        services.AddSingleton<IHostedService>(sp => new Starter<TClient>(sp.GetRequiredService<TClient>(), start));
         return services;
     }
 
-    private sealed class ClientStarter(BulwarkFlagClient client) : IHostedService
+    private sealed class Starter<TClient>(TClient client, Func<TClient, CancellationToken, Task> start) : IHostedService
     {
-        public Task StartAsync(CancellationToken cancellationToken) => client.StartAsync(cancellationToken);
+        public Task StartAsync(CancellationToken cancellationToken) => start(client, cancellationToken);
 
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }

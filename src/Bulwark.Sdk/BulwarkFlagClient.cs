@@ -49,28 +49,18 @@ public sealed class BulwarkFlagClient : IAsyncDisposable
 {
     private readonly BulwarkClientOptions _options;
     private readonly HttpClient _http;
-    private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile ClientSnapshot? _snapshot;
     private long _lastContactTicks;
-    private Task? _loop;
-    private int _disposed;
+    private readonly BackgroundLoop _background;
 
     /// <summary>Creates a client; call <see cref="StartAsync"/> to connect.</summary>
     /// <param name="options">The options; <see cref="BulwarkClientOptions.ServerUrl"/> is required.</param>
     public BulwarkFlagClient(BulwarkClientOptions options)
     {
         _options = options ?? throw new ArgumentNullException(nameof(options));
-        ArgumentNullException.ThrowIfNull(options.ServerUrl);
-        _http = new HttpClient(options.HttpHandler ?? new SocketsHttpHandler(), disposeHandler: options.HttpHandler is null)
-        {
-            BaseAddress = new Uri(options.ServerUrl.ToString().TrimEnd('/') + "/"),
-            Timeout = Timeout.InfiniteTimeSpan,
-        };
-        if (options.Token is { Length: > 0 } token)
-        {
-            _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        }
+        _http = ClientHttp.Create(options);
+        _background = new BackgroundLoop(_http);
     }
 
     /// <summary>Raised after flags change (on the client's background loop).</summary>
@@ -111,7 +101,7 @@ public sealed class BulwarkFlagClient : IAsyncDisposable
             // The background loop keeps trying; evaluation uses what was loaded, or the caller's defaults.
         }
 
-        _loop = Task.Run(() => FollowAsync(_stop.Token), CancellationToken.None);
+        _background.Start(FollowAsync);
     }
 
     /// <summary>Completes once the client holds a snapshot.</summary>
@@ -154,22 +144,7 @@ public sealed class BulwarkFlagClient : IAsyncDisposable
         Evaluate(key, context).Variant?.AsBoolean ?? defaultValue;
 
     /// <inheritdoc />
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
-            return;
-        }
-
-        await _stop.CancelAsync().ConfigureAwait(false);
-        if (_loop is not null)
-        {
-            await _loop.ConfigureAwait(false);
-        }
-
-        _http.Dispose();
-        _stop.Dispose();
-    }
+    public ValueTask DisposeAsync() => _background.DisposeAsync();
 
     private async Task FollowAsync(CancellationToken stop)
     {

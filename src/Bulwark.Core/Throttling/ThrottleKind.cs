@@ -24,6 +24,7 @@ public static class ThrottleNames
         ["cost_exceeds_burst"] = ThrottleReason.CostExceedsBurst,
         ["escalated"] = ThrottleReason.Escalated,
         ["blocked"] = ThrottleReason.Blocked,
+        ["unavailable"] = ThrottleReason.Unavailable,
     };
 
     /// <summary>Fail modes by wire name.</summary>

@@ -30,6 +30,9 @@ public enum ThrottleReason
 
     /// <summary>The key is blocked until a time (after enough denials, or by an operator).</summary>
     Blocked = 4,
+
+    /// <summary>The server could not be reached (or the throttle is unknown to the client): the fail mode decided.</summary>
+    Unavailable = 5,
 }
 
 /// <summary>What a client does when it cannot reach the server for a decision (numbers pinned by a test).</summary>

@@ -246,9 +246,9 @@ public sealed class ThrottleEngineTests
     public void WireEnums_KeepTheirNumbersAndNames()
     {
         ((int)ThrottleDecisionKind.Allow, (int)ThrottleDecisionKind.Challenge, (int)ThrottleDecisionKind.Block).ShouldBe((1, 2, 3));
-        ((int)ThrottleReason.None, (int)ThrottleReason.RateExceeded, (int)ThrottleReason.CostExceedsBurst, (int)ThrottleReason.Escalated, (int)ThrottleReason.Blocked).ShouldBe((0, 1, 2, 3, 4));
+        ((int)ThrottleReason.None, (int)ThrottleReason.RateExceeded, (int)ThrottleReason.CostExceedsBurst, (int)ThrottleReason.Escalated, (int)ThrottleReason.Blocked, (int)ThrottleReason.Unavailable).ShouldBe((0, 1, 2, 3, 4, 5));
         ((int)ThrottleFailMode.Open, (int)ThrottleFailMode.Closed).ShouldBe((1, 2));
         ThrottleNames.Decisions.Keys.ShouldBe(["allow", "challenge", "block"]);
-        ThrottleNames.Reasons.Keys.ShouldBe(["none", "rate_exceeded", "cost_exceeds_burst", "escalated", "blocked"]);
+        ThrottleNames.Reasons.Keys.ShouldBe(["none", "rate_exceeded", "cost_exceeds_burst", "escalated", "blocked", "unavailable"]);
     }
 }
