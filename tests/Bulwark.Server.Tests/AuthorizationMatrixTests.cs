@@ -50,7 +50,7 @@ public sealed class AuthorizationMatrixTests(ServerFixture fixture) : IClassFixt
         ("POST", "/v1/throttles/{name}/tighten", "/v1/throttles/matrix-absent/tighten", """{"factor":2,"ttl":"1m","reason":"matrix"}""", Capability.Respond),
         ("DELETE", "/v1/throttles/{name}/tighten", "/v1/throttles/matrix-absent/tighten", null, Capability.Respond),
         ("GET", "/v1/throttles/{name}/blocks", "/v1/throttles/matrix-absent/blocks", null, Capability.Read),
-        ("DELETE", "/v1/throttles/{name}/blocks/{key}", "/v1/throttles/matrix-absent/blocks/192.0.2.1", null, Capability.Respond),
+        ("DELETE", "/v1/throttles/{name}/blocks/{**key}", "/v1/throttles/matrix-absent/blocks/192.0.2.1", null, Capability.Respond),
     ];
 
     public static TheoryData<string, string> EndpointCases() =>

@@ -125,6 +125,22 @@ public sealed class ThrottlesApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Unblock_ASubnet_WrittenAsANetwork_WithTheSlashAsIsOrEscaped()
+    {
+        using var ops = _server.CreateClient(_operator);
+        (await ops.PutAsync("/v1/throttles/nets", BulwarkTestServer.Json("""{"layers":[{"key":"subnet","limit":1,"per":"1h"}],"escalation":{"window":"1h","block_after":1,"block_for":"1h"}}"""), Ct)).EnsureSuccessStatusCode();
+        using var oncall = _server.CreateClient(_responder);
+        foreach (var path in new[] { "198.51.100.0/24", "198.51.100.0%2F24" })
+        {
+            await CheckAsync("""{"ip":"198.51.100.1"}""", throttle: "nets");
+            (await CheckAsync("""{"ip":"198.51.100.2"}""", throttle: "nets")).StatusCode.ShouldBe(HttpStatusCode.TooManyRequests);
+
+            (await oncall.DeleteAsync("/v1/throttles/nets/blocks/" + path, Ct)).StatusCode.ShouldBe(HttpStatusCode.NoContent, path);
+            _time.Advance(TimeSpan.FromHours(1));
+        }
+    }
+
+    [Fact]
     public async Task Tighten_DividesTheRates_IsAuditedWithItsReason_LapsesWithTheClock_AndCanBeRelaxed()
     {
         using var oncall = _server.CreateClient(_responder);
@@ -249,5 +265,42 @@ public sealed class ThrottlesApiTests : IAsyncLifetime
         (await CheckAsync("""{"ip":"203.0.113.1"}""")).StatusCode.ShouldBe(HttpStatusCode.OK);
         var user = await Http.ReadJsonAsync(await CheckAsync("""{"user":"zed"}"""));
         user["limit"]!.GetValue<long>().ShouldBe(2);
+    }
+}
+
+public sealed class ThrottleTakeTests : IAsyncLifetime
+{
+    private readonly FakeTimeProvider _time = new();
+    private BulwarkTestServer _server = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        _server = await BulwarkTestServer.StartAsync(time: _time);
+        using var admin = _server.CreateAdminClient();
+        (await admin.PutAsync("/v1/throttles/bulk", BulwarkTestServer.Json("""{"layers":[{"key":"mass_action","limit":10,"per":"1m"}]}"""))).EnsureSuccessStatusCode();
+        (await admin.PutAsync("/v1/throttles/dark", BulwarkTestServer.Json("""{"shadow":true,"layers":[{"key":"mass_action","limit":10,"per":"1m"}]}"""))).EnsureSuccessStatusCode();
+    }
+
+    public async ValueTask DisposeAsync() => await _server.DisposeAsync();
+
+    private static readonly Throttling.ThrottleKeys Job = new(new Dictionary<string, string> { ["mass_action"] = "ma_1" });
+
+    [Fact]
+    public async Task Take_GrantsWhatTheBucketHolds_UpToTheRequest_AndNothingMore()
+    {
+        var registry = (Bulwark.Server.Throttles.ThrottleRegistry)_server.Services.GetService(typeof(Bulwark.Server.Throttles.ThrottleRegistry))!;
+        var bulk = (await registry.FindAsync("bulk", TestContext.Current.CancellationToken))!;
+
+        registry.Take(bulk, Job, 0).Granted.ShouldBe(0);
+        registry.Take(bulk, Job, 4).Granted.ShouldBe(4);
+        registry.Take(bulk, Job, 20).Granted.ShouldBe(6);
+        var none = registry.Take(bulk, Job, 5);
+        (none.Granted, none.Decision.RetryAfter).ShouldBe((0L, (TimeSpan?)TimeSpan.FromSeconds(6)));
+
+        _time.Advance(TimeSpan.FromSeconds(12));
+        registry.Take(bulk, Job, 5).Granted.ShouldBe(2);
+
+        var dark = (await registry.FindAsync("dark", TestContext.Current.CancellationToken))!;
+        registry.Take(dark, Job, 100).Granted.ShouldBe(100);
     }
 }

@@ -76,11 +76,15 @@ internal sealed class ThrottleRegistry(IControlStore store, TimeProvider time, S
     {
         var now = Now;
         var room = throttle.Engine.Decide(keys, 0, now);
-        var ask = Math.Min(requested, room.Kind == ThrottleDecisionKind.Block ? 0 : room.Remaining);
-        if (ask <= 0 || throttle.Record.Policy.Shadow)
+        if (requested <= 0)
         {
-            ask = throttle.Record.Policy.Shadow ? requested : 1;
+            return new ThrottleTake(0, room);
         }
+
+        // In shadow mode the throttle never limits: ask for everything (and count what would have happened). With no
+        // room, ask for one unit so that the answer carries the layer and when to retry.
+        var ask = throttle.Record.Policy.Shadow ? requested
+            : Math.Max(1, Math.Min(requested, room.Kind == ThrottleDecisionKind.Block ? 0 : room.Remaining));
 
         var decision = throttle.Engine.Decide(keys, ask, now);
         Count(throttle, decision);

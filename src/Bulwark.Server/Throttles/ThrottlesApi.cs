@@ -30,7 +30,8 @@ internal static class ThrottlesApi
         throttles.MapPost("/{name}/tighten", TightenAsync).RequireCapability(Capability.Respond).Accepts<JsonObject>("application/json");
         throttles.MapDelete("/{name}/tighten", RelaxAsync).RequireCapability(Capability.Respond);
         throttles.MapGet("/{name}/blocks", BlocksAsync).RequireCapability(Capability.Read);
-        throttles.MapDelete("/{name}/blocks/{key}", UnblockAsync).RequireCapability(Capability.Respond);
+        // A catch-all, so that a subnet key can be written as it is (…/blocks/198.51.100.0/24) or escaped (%2F).
+        throttles.MapDelete("/{name}/blocks/{**key}", UnblockAsync).RequireCapability(Capability.Respond);
         return routes;
     }
 
@@ -199,6 +200,8 @@ internal static class ThrottlesApi
             return ProblemResults.NotFound(context, $"Throttle '{name}'");
         }
 
+        // Routing leaves an escaped '/' escaped; keys do not otherwise contain "%2F".
+        key = key.Replace("%2F", "/", StringComparison.OrdinalIgnoreCase);
         return await service.UnblockAsync(throttle, key, layer, RequestChange.Of(context), CancellationToken.None).ConfigureAwait(false)
             ? TypedResults.NoContent()
             : ProblemResults.NotFound(context, $"A block of '{key}' in throttle '{name}'");
