@@ -97,8 +97,11 @@ internal sealed class ApiClient(HttpClient http) : IDisposable
     public Task<ApiResponse> DeleteAsync(string path, CancellationToken cancellationToken) =>
         SendAsync(HttpMethod.Delete, path, null, cancellationToken);
 
-    /// <summary>Sends a request; a 404 is returned (not thrown) only when <paramref name="allowNotFound"/> is set.</summary>
-    public async Task<ApiResponse> SendAsync(HttpMethod method, string path, JsonNode? body, CancellationToken cancellationToken, bool allowNotFound = false, string? reason = null)
+    /// <summary>
+    /// Sends a request; an error answer is thrown as an <see cref="ApiException"/>, except one with the status
+    /// <paramref name="alsoAccept"/> (a 404 that means "missing", a 429 that carries a throttle decision).
+    /// </summary>
+    public async Task<ApiResponse> SendAsync(HttpMethod method, string path, JsonNode? body, CancellationToken cancellationToken, HttpStatusCode? alsoAccept = null, string? reason = null)
     {
         using var request = new HttpRequestMessage(method, path.TrimStart('/'));
         if (reason is not null)
@@ -141,7 +144,7 @@ internal sealed class ApiClient(HttpClient http) : IDisposable
                 }
             }
 
-            if (response.IsSuccessStatusCode || (allowNotFound && response.StatusCode == HttpStatusCode.NotFound))
+            if (response.IsSuccessStatusCode || response.StatusCode == alsoAccept)
             {
                 return new ApiResponse(response.StatusCode, json, response.Headers);
             }

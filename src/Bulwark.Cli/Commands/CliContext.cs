@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Bulwark.Cli.Client;
+using Bulwark.Cli.Output;
 
 namespace Bulwark.Cli.Commands;
 
@@ -18,6 +19,12 @@ internal static class ExitCodes
 
     /// <summary>The server could not be reached.</summary>
     public const int Unreachable = 3;
+
+    /// <summary><c>throttles check</c>: the throttle asks for a challenge (CAPTCHA, second factor) before going on.</summary>
+    public const int Challenge = 4;
+
+    /// <summary><c>throttles check</c>: the throttle blocks the request.</summary>
+    public const int Block = 5;
 }
 
 /// <summary>Where commands write, and the options every client command shares.</summary>
@@ -59,6 +66,21 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
     }
 
     public void WriteJson(JsonNode? node) => Out.WriteLine(node?.ToJsonString(PrettyJson) ?? "null");
+
+    /// <summary>Prints a list answer (<c>{"items": [...]}</c>): as it came with <c>--json</c>, else a table of its items.</summary>
+    public int WriteItems(bool json, JsonNode list, IReadOnlyList<string> headers, Func<JsonNode, IReadOnlyList<string?>> row)
+    {
+        if (json)
+        {
+            WriteJson(list);
+        }
+        else
+        {
+            Table.Write(Out, headers, list["items"]!.AsArray().Select(item => row(item!)));
+        }
+
+        return ExitCodes.Ok;
+    }
 
     /// <summary>Runs a client command, turning server errors into messages and exit codes.</summary>
     public async Task<int> RunAsync(Func<Task<int>> command)

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
-using Bulwark.Cli.Output;
 
 namespace Bulwark.Cli.Commands;
 
@@ -41,17 +40,11 @@ internal static class FlagCommands
             using var client = cli.Client(parse);
             var query = string.Join('&', new[] { parse.GetValue(archived) ? "archived=true" : null, parse.GetValue(stale) ? "stale=true" : null }.OfType<string>());
             var list = (await client.GetAsync("v1/flags" + (query.Length > 0 ? "?" + query : string.Empty), ct).ConfigureAwait(false)).Body!;
-            if (parse.GetValue(json))
-            {
-                cli.WriteJson(list);
-                return ExitCodes.Ok;
-            }
-
-            Table.Write(
-                cli.Out,
+            return cli.WriteItems(
+                parse.GetValue(json),
+                list,
                 ["KEY", "TYPE", "STATE", "PERCENT", "OWNER", "UPDATED", "STALE"],
-                list["items"]!.AsArray().Select(f => (IReadOnlyList<string?>)[f!["key"]?.ToString(), f["type"]?.ToString(), f["status"]!["state"]?.ToString(), Percent(f), f["owner"]?.ToString(), f["status"]!["updated_at"]?.ToString(), f["status"]!["stale"]?.ToString()]));
-            return ExitCodes.Ok;
+                f => [f["key"]?.ToString(), f["type"]?.ToString(), f["status"]!["state"]?.ToString(), Percent(f), f["owner"]?.ToString(), f["status"]!["updated_at"]?.ToString(), f["status"]!["stale"]?.ToString()]);
         }));
         return command;
     }
@@ -141,17 +134,11 @@ internal static class FlagCommands
         {
             using var client = cli.Client(parse);
             var history = (await client.GetAsync($"v1/flags/{Uri.EscapeDataString(parse.GetValue(key)!)}/history", ct).ConfigureAwait(false)).Body!;
-            if (parse.GetValue(json))
-            {
-                cli.WriteJson(history);
-                return ExitCodes.Ok;
-            }
-
-            Table.Write(
-                cli.Out,
+            return cli.WriteItems(
+                parse.GetValue(json),
+                history,
                 ["SEQ", "TIME", "ACTOR", "ACTION", "STATE", "REASON"],
-                history["items"]!.AsArray().Select(e => (IReadOnlyList<string?>)[e!["seq"]?.ToString(), e["time"]?.ToString(), e["actor"]?.ToString(), e["action"]?.ToString(), e["after"]?["status"]?["state"]?.ToString() ?? e["after"]?["status"]?.ToString(), e["reason"]?.ToString()]));
-            return ExitCodes.Ok;
+                e => [e["seq"]?.ToString(), e["time"]?.ToString(), e["actor"]?.ToString(), e["action"]?.ToString(), e["after"]?["status"]?["state"]?.ToString() ?? e["after"]?["status"]?.ToString(), e["reason"]?.ToString()]);
         }));
         return command;
     }
@@ -166,17 +153,11 @@ internal static class FlagCommands
             using var client = cli.Client(parse);
             var wanted = parse.GetValue(status) ?? "pending";
             var list = (await client.GetAsync("v1/changes" + (wanted == "all" ? string.Empty : "?status=" + Uri.EscapeDataString(wanted)), ct).ConfigureAwait(false)).Body!;
-            if (parse.GetValue(json))
-            {
-                cli.WriteJson(list);
-                return ExitCodes.Ok;
-            }
-
-            Table.Write(
-                cli.Out,
+            return cli.WriteItems(
+                parse.GetValue(json),
+                list,
                 ["ID", "FLAG", "FROM", "TO", "REQUESTED BY", "STATUS", "EXPIRES", "REASON"],
-                list["items"]!.AsArray().Select(c => (IReadOnlyList<string?>)[c!["id"]?.ToString(), c["flag"]?.ToString(), c["from"]!["state"]?.ToString(), c["to"]!["state"]?.ToString(), c["requested_by"]?.ToString(), c["status"]?.ToString(), c["expires_at"]?.ToString(), c["reason"]?.ToString()]));
-            return ExitCodes.Ok;
+                c => [c["id"]?.ToString(), c["flag"]?.ToString(), c["from"]!["state"]?.ToString(), c["to"]!["state"]?.ToString(), c["requested_by"]?.ToString(), c["status"]?.ToString(), c["expires_at"]?.ToString(), c["reason"]?.ToString()]);
         }));
         return command;
     }

@@ -59,7 +59,7 @@ internal static class ManifestCommands
             foreach (var manifest in valid)
             {
                 var desired = manifest.Kind.ToDocument(manifest.Definition);
-                var live = await client.SendAsync(HttpMethod.Get, ObjectPath(manifest), null, ct, allowNotFound: true).ConfigureAwait(false);
+                var live = await client.SendAsync(HttpMethod.Get, ObjectPath(manifest), null, ct, alsoAccept: HttpStatusCode.NotFound).ConfigureAwait(false);
                 var current = live.Status == HttpStatusCode.NotFound ? null : live.Body;
 
                 // Read-only status (a flag's state) is not declared in manifests, so it is not a difference.

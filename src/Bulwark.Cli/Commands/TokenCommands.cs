@@ -61,7 +61,7 @@ internal static class TokenCommands
             }
 
             using var client = cli.Client(parse);
-            var existing = await client.SendAsync(HttpMethod.Get, $"v1/identities/{Uri.EscapeDataString(identity)}", null, ct, allowNotFound: true).ConfigureAwait(false);
+            var existing = await client.SendAsync(HttpMethod.Get, $"v1/identities/{Uri.EscapeDataString(identity)}", null, ct, alsoAccept: HttpStatusCode.NotFound).ConfigureAwait(false);
             if (existing.Status == HttpStatusCode.NotFound)
             {
                 if (wanted.Length == 0)

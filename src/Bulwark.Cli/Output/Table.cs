@@ -16,6 +16,16 @@ internal static class Table
         }
     }
 
+    /// <summary>Prints one object as aligned <c>field  value</c> lines, for a single item that is too wide for a row.</summary>
+    public static void WritePairs(TextWriter output, IReadOnlyList<(string Field, string? Value)> pairs)
+    {
+        var width = pairs.Count == 0 ? 0 : pairs.Max(p => p.Field.Length);
+        foreach (var (field, value) in pairs)
+        {
+            output.WriteLine(Line([field, value ?? "-"], [width]));
+        }
+    }
+
     private static string Line(IReadOnlyList<string> cells, int[] widths)
     {
         var line = new StringBuilder();
