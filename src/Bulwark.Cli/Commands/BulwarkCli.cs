@@ -16,6 +16,7 @@ internal static class BulwarkCli
         root.Subcommands.Add(AuditCommands.Create(cli));
         root.Subcommands.Add(FlagCommands.Flags(cli));
         root.Subcommands.Add(FlagCommands.Changes(cli));
+        root.Subcommands.Add(MassActionCommands.Create(cli));
         root.Subcommands.Add(ManifestCommands.Validate(cli));
         root.Subcommands.Add(ManifestCommands.Diff(cli));
         root.Subcommands.Add(ManifestCommands.Apply(cli));
