@@ -17,7 +17,7 @@ namespace Bulwark.Sdk;
 /// await foreach (var batch in client.MassAction("reset-2026-11").BatchesAsync(accounts, cancellationToken: ct))
 /// {
 ///     var failed = await ResetAsync(batch.Items);
-///     await batch.ReportAsync(batch.Items.Count - failed.Count, failed.Count, failed.CountBy(f => f.Code), ct);
+///     await batch.ReportAsync(batch.Items.Count - failed.Count, failed.Count, failed.GroupBy(f => f.Code).ToDictionary(g => g.Key, g => (long)g.Count()), ct);
 /// }
 /// </code>
 /// </summary>
