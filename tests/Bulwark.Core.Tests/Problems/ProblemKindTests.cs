@@ -25,6 +25,8 @@ public sealed partial class ProblemKindTests
         ("idempotency-key-reused", 422),
         ("internal", 500),
         ("unavailable", 503),
+        ("rate-limited", 429),
+        ("challenge-required", 429),
     ];
 
     [Fact]
