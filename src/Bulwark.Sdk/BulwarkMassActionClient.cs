@@ -14,7 +14,7 @@ namespace Bulwark.Sdk;
 /// cannot be reached, or answers anything but a permit, no batch is handed out.
 /// <code>
 /// using var client = new BulwarkMassActionClient(options);
-/// await foreach (var batch in client.MassAction("reset-2026-11").BatchesAsync(accounts, cancellationToken: ct))
+/// await foreach (var batch in client.MassAction("reset-2026-11").BatchesAsync(accounts, ct))
 /// {
 ///     var failed = await ResetAsync(batch.Items);
 ///     await batch.ReportAsync(batch.Items.Count - failed.Count, failed.Count, failed.GroupBy(f => f.Code).ToDictionary(g => g.Key, g => (long)g.Count()), ct);
@@ -181,6 +181,18 @@ public sealed class MassActionHandle
             : throw new MassActionStoppedException(MassActionStopCause.Unreachable, IdOrName, "the server's answer to a report has no state");
     }
 
+    /// <summary>The most items asked for at once by <see cref="BatchesAsync{T}(IEnumerable{T}, CancellationToken)"/>.</summary>
+    public const int DefaultBatchSize = 500;
+
+    /// <summary>Hands out <paramref name="items"/> in batches of at most <see cref="DefaultBatchSize"/>; see <see cref="BatchesAsync{T}(IEnumerable{T}, int, CancellationToken)"/>.</summary>
+    /// <typeparam name="T">The item type.</typeparam>
+    /// <param name="items">The items to process, read lazily.</param>
+    /// <param name="cancellationToken">Cancels waiting and calls.</param>
+    /// <returns>The batches.</returns>
+    /// <exception cref="MassActionStoppedException">The action halted or completed, the worker was refused, or the server could not be reached.</exception>
+    public IAsyncEnumerable<MassActionBatch<T>> BatchesAsync<T>(IEnumerable<T> items, CancellationToken cancellationToken = default) =>
+        BatchesAsync(items, DefaultBatchSize, cancellationToken);
+
     /// <summary>
     /// Hands out <paramref name="items"/> in batches, each no larger than what the server granted: asks for a permit
     /// for up to <paramref name="maxBatchSize"/> items, yields a batch of the granted size, and waits (on the options'
@@ -196,7 +208,7 @@ public sealed class MassActionHandle
     /// The action halted, completed while items remain, refused the worker, or the server could not be reached: no
     /// further batch is handed out.
     /// </exception>
-    public async IAsyncEnumerable<MassActionBatch<T>> BatchesAsync<T>(IEnumerable<T> items, int maxBatchSize = 500, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<MassActionBatch<T>> BatchesAsync<T>(IEnumerable<T> items, int maxBatchSize, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(items);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBatchSize, 1);

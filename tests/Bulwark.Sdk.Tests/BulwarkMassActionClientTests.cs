@@ -83,7 +83,7 @@ public sealed class BulwarkMassActionClientTests : IAsyncLifetime
         // 60 a minute: a burst of 10 (ten seconds' worth), then one a second.
         var id = await CreateAsync("capped", audience: 100, maxPerMinute: 60);
         using var client = Client();
-        await using var batches = client.MassAction(id).BatchesAsync(Enumerable.Range(1, 50), cancellationToken: Ct).GetAsyncEnumerator(Ct);
+        await using var batches = client.MassAction(id).BatchesAsync(Enumerable.Range(1, 50), Ct).GetAsyncEnumerator(Ct);
 
         (await batches.MoveNextAsync()).ShouldBeTrue();
         batches.Current.Items.Count.ShouldBe(10);
