@@ -481,6 +481,28 @@ public sealed class MassActionsApiTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Manifests_AppliedAtStart_DeclareTheActionAfterItsFlag_AndAgainChangeNothing()
+    {
+        Bulwark.Manifests.ManifestDocument Document(string json) => new() { Source = "start.yaml", Line = 1, Body = JsonNode.Parse(json)!.AsObject() };
+        Bulwark.Manifests.ManifestDocument[] manifests =
+        [
+            Document("""{"kind":"MassAction","name":"from-manifest","action":"notify","flag":"notify-all","audience_size":100,"max_per_minute":60}"""),
+            Document("""{"kind":"Flag","key":"notify-all","type":"operational","owner":"growth","purpose":"mass notifications"}"""),
+        ];
+        using var data = new TempDirectory();
+
+        await using (var first = await BulwarkTestServer.StartAsync(data.Path, manifests: manifests))
+        {
+            first.Startup.AppliedManifests.Select(a => (a.Kind, a.Outcome)).ShouldBe([("Flag", "created"), ("MassAction", "created")]);
+            var action = (await first.Store.GetMassActionAsync("from-manifest", Ct))!;
+            (action.CreatedBy, action.State).ShouldBe(("system:manifests", Bulwark.MassActions.MassActionState.Running));
+        }
+
+        await using var second = await BulwarkTestServer.StartAsync(data.Path, manifests: manifests);
+        second.Startup.AppliedManifests.Select(a => a.Outcome).ShouldBe(["unchanged", "unchanged"]);
+    }
+
+    [Fact]
     public async Task List_FiltersByState()
     {
         var running = await CreateAsync("listed-running");
