@@ -104,6 +104,31 @@ internal static class Migrations
             );
             INSERT INTO counters (name, value) VALUES ('throttles_version', 0);
             """),
+        (4, """
+            CREATE TABLE mass_actions (
+                id               TEXT PRIMARY KEY,
+                name             TEXT NOT NULL UNIQUE,
+                definition       TEXT NOT NULL,
+                state            INTEGER NOT NULL,
+                created_by       TEXT NOT NULL,
+                created_at       INTEGER NOT NULL,
+                updated_at       INTEGER NOT NULL,
+                approval         TEXT,
+                approved_by      TEXT,
+                approved_at      INTEGER,
+                halt             TEXT,
+                completed_at     INTEGER,
+                granted          INTEGER NOT NULL,
+                succeeded        INTEGER NOT NULL,
+                failed           INTEGER NOT NULL,
+                window_succeeded INTEGER NOT NULL,
+                window_failed    INTEGER NOT NULL,
+                errors           TEXT NOT NULL,
+                cap_tat          INTEGER NOT NULL
+            );
+            CREATE INDEX mass_actions_by_created ON mass_actions (created_at);
+            CREATE INDEX audit_by_target ON audit (target, seq);
+            """),
     ];
 
     public static int Latest => Steps[^1].Version;

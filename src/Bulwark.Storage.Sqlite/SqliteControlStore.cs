@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Bulwark.Audit;
 using Bulwark.Flags;
 using Bulwark.Identity;
+using Bulwark.MassActions;
 using Bulwark.Throttling;
 using Microsoft.Data.Sqlite;
 
@@ -183,6 +184,14 @@ public sealed class SqliteControlStore : IControlStore
                 return (SqliteThrottleRows.Query(connection, snapshot, string.Empty, null), SqliteThrottleRows.Version(connection, snapshot));
             },
             cancellationToken);
+
+    /// <inheritdoc />
+    public Task<MassActionRecord?> GetMassActionAsync(string idOrName, CancellationToken cancellationToken = default) =>
+        ReadAsync(c => SqliteMassActionRows.Query(c, null, "WHERE id = $p OR name = $p", idOrName).FirstOrDefault(), cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<MassActionRecord>> ListMassActionsAsync(CancellationToken cancellationToken = default) =>
+        ReadAsync<IReadOnlyList<MassActionRecord>>(c => SqliteMassActionRows.Query(c, null, string.Empty, null), cancellationToken);
 
     /// <inheritdoc />
     public Task<PendingChange?> GetChangeAsync(string id, CancellationToken cancellationToken = default) =>

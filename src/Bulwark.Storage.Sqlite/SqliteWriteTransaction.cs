@@ -1,6 +1,7 @@
 using Bulwark.Audit;
 using Bulwark.Flags;
 using Bulwark.Identity;
+using Bulwark.MassActions;
 using Bulwark.Throttling;
 using Microsoft.Data.Sqlite;
 
@@ -102,6 +103,25 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Sqlite
         StateChanges++;
         return (long)commands.Get(SqliteThrottleRows.PutSql, transaction, SqliteThrottleRows.Parameters(throttle)).ExecuteScalar()!;
     }
+
+    public MassActionRecord? GetMassAction(string idOrName) =>
+        SqliteMassActionRows.Query(connection, transaction, "WHERE id = $p OR name = $p", idOrName).FirstOrDefault();
+
+    public void PutMassAction(MassActionRecord action)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        StateChanges++;
+        commands.Execute(SqliteMassActionRows.PutSql, transaction, SqliteMassActionRows.Parameters(action));
+    }
+
+    public bool PutMassActionProgress(string id, MassActionProgress progress)
+    {
+        ArgumentNullException.ThrowIfNull(progress);
+        return commands.Execute(SqliteMassActionRows.ProgressSql, transaction, SqliteMassActionRows.ProgressParameters(id, progress)) > 0;
+    }
+
+    public AuditEntry? FindLastAudit(string target, string action) =>
+        SqliteMassActionRows.LastAudit(connection, transaction, target, action);
 
     public PendingChange? GetChange(string id) =>
         SqliteFlagRows.QueryChanges(connection, transaction, "WHERE id = $p", id).FirstOrDefault();

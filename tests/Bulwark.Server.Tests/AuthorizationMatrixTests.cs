@@ -51,6 +51,15 @@ public sealed class AuthorizationMatrixTests(ServerFixture fixture) : IClassFixt
         ("DELETE", "/v1/throttles/{name}/tighten", "/v1/throttles/matrix-absent/tighten", null, Capability.Respond),
         ("GET", "/v1/throttles/{name}/blocks", "/v1/throttles/matrix-absent/blocks", null, Capability.Read),
         ("DELETE", "/v1/throttles/{name}/blocks/{**key}", "/v1/throttles/matrix-absent/blocks/192.0.2.1", null, Capability.Respond),
+        ("GET", "/v1/mass-actions/", "/v1/mass-actions", null, Capability.Read),
+        ("POST", "/v1/mass-actions/", "/v1/mass-actions", """{"name":"matrix-new","action":"a","flag":"matrix-absent","audience_size":1,"max_per_minute":1}""", Capability.Configure),
+        ("GET", "/v1/mass-actions/{id}", "/v1/mass-actions/ma_absent", null, Capability.Read),
+        ("PUT", "/v1/mass-actions/{id}", "/v1/mass-actions/matrix-put", """{"action":"a","flag":"matrix-absent","audience_size":1,"max_per_minute":1}""", Capability.Configure),
+        ("POST", "/v1/mass-actions/{id}/approve", "/v1/mass-actions/ma_absent/approve", null, Capability.Approve),
+        ("POST", "/v1/mass-actions/{id}/halt", "/v1/mass-actions/ma_absent/halt", """{"reason":"matrix"}""", Capability.Read),
+        ("POST", "/v1/mass-actions/{id}/resume", "/v1/mass-actions/ma_absent/resume", """{"reason":"matrix"}""", Capability.Read),
+        ("POST", "/v1/mass-actions/{id}/permits", "/v1/mass-actions/ma_absent/permits", """{"requested":1}""", Capability.Read),
+        ("POST", "/v1/mass-actions/{id}/report", "/v1/mass-actions/ma_absent/report", """{"succeeded":0}""", Capability.Read),
     ];
 
     public static TheoryData<string, string> EndpointCases() =>

@@ -1,6 +1,7 @@
 using Bulwark.Audit;
 using Bulwark.Flags;
 using Bulwark.Identity;
+using Bulwark.MassActions;
 using Bulwark.Storage;
 using Bulwark.Throttling;
 using Shouldly;
@@ -353,6 +354,90 @@ public abstract class ControlStoreContract : IAsyncLifetime
         (await store.ListChangesAsync(ChangeStatus.Pending)).Select(c => c.Id).ShouldBe(["ch_2"]);
         (await store.ListChangesAsync()).Select(c => c.Id).ShouldBe(["ch_2", "ch_1"]);
         (await store.GetChangeAsync("nope")).ShouldBeNull();
+    }
+
+    [Fact]
+    public async Task MassActions_PutFindByIdOrName_CountersWithoutAudit_AndSurviveReopen()
+    {
+        var store = await OpenStoreAsync();
+        var now = Time.GetUtcNow();
+        var definition = new MassActionDefinition
+        {
+            Name = "reset-nov",
+            Action = "password-reset",
+            Flag = "bulk-reset",
+            Throttle = "reset",
+            AudienceSize = 20_000,
+            MaxPerMinute = 600,
+            Breaker = new MassActionBreaker { MaxFailureRatio = 0.1, MinSamples = 50 },
+            Workers = ["worker-a"],
+        };
+        var action = new MassActionRecord
+        {
+            Id = "ma_0000000000000001",
+            Definition = definition,
+            State = MassActionState.PendingApproval,
+            CreatedBy = "alice",
+            CreatedAt = now,
+            UpdatedAt = now,
+            Approval = new MassActionApproval(MassActionApprovalKind.Start, "alice", "november resets", now),
+        };
+        await store.WriteAsync(tx => { tx.PutMassAction(action); return tx.Append(Draft("mass_action/ma_0000000000000001")); });
+        await store.WriteAsync(tx => { tx.PutMassAction(action with { Id = "ma_0000000000000002", Definition = definition with { Name = "later" }, CreatedAt = now.AddMinutes(1) }); return tx.Append(Draft("mass_action/ma_0000000000000002")); });
+        var halt = new MassActionHalt(MassActionHaltCause.Breaker, "breaker: 9 of 50 failed", "system:breaker", now.AddMinutes(2));
+        await store.WriteAsync(tx =>
+        {
+            tx.PutMassAction(tx.GetMassAction("reset-nov")! with { State = MassActionState.Halted, Approval = null, ApprovedBy = "bob", ApprovedAt = now, Halt = halt, UpdatedAt = halt.At });
+            return tx.Append(Draft("mass_action/ma_0000000000000001"));
+        });
+        var progress = new MassActionProgress
+        {
+            Granted = 120,
+            Succeeded = 100,
+            Failed = 9,
+            WindowSucceeded = 41,
+            WindowFailed = 9,
+            Errors = new Dictionary<string, long>(StringComparer.Ordinal) { ["smtp_timeout"] = 7, ["bounced"] = 2 },
+            CapTat = now.UtcTicks + 12345,
+        };
+
+        // Counters are not a state change: no audit entry is needed, and nothing else of the row moves.
+        (await store.WriteAsync(tx => tx.PutMassActionProgress("ma_0000000000000001", progress))).ShouldBeTrue();
+        (await store.WriteAsync(tx => tx.PutMassActionProgress("ma_absent", progress))).ShouldBeFalse();
+        await Should.ThrowAsync<UnauditedChangeException>(() => store.WriteAsync(tx => { tx.PutMassAction(action with { State = MassActionState.Running }); return 0; }));
+
+        await store.DisposeAsync();
+        _opened.Remove(store);
+        var reopened = await OpenStoreAsync();
+        var read = (await reopened.GetMassActionAsync("ma_0000000000000001"))!;
+        var byName = (await reopened.GetMassActionAsync("reset-nov"))!;
+        byName.Id.ShouldBe(read.Id);
+        (read.State, read.CreatedBy, read.ApprovedBy, read.ApprovedAt, read.Approval, read.Halt).ShouldBe((MassActionState.Halted, "alice", "bob", AuditChain.Truncate(now), null, halt with { At = AuditChain.Truncate(halt.At) }));
+        Json.CanonicalJson.Serialize(MassActionKind.Instance.ToDocument(read.Definition)).ShouldBe(Json.CanonicalJson.Serialize(MassActionKind.Instance.ToDocument(definition)));
+        read.Definition.Workers.ShouldBe(["worker-a"]);
+        read.Progress.Errors.OrderBy(e => e.Key).ShouldBe(progress.Errors.OrderBy(e => e.Key));
+        read.Progress.ShouldBeEquivalentTo(progress with { Errors = read.Progress.Errors });
+        var other = (await reopened.GetMassActionAsync("later"))!;
+        other.Approval.ShouldBe(action.Approval! with { At = AuditChain.Truncate(now) });
+        (await reopened.ListMassActionsAsync()).Select(a => a.Name).ShouldBe(["later", "reset-nov"]);
+        (await reopened.GetMassActionAsync("ma_absent")).ShouldBeNull();
+        (await reopened.ReadAuditAsync(0, 10)).Count.ShouldBe(3);
+    }
+
+    [Fact]
+    public async Task FindLastAudit_FindsTheNewestEntryWithTheTargetAndAction()
+    {
+        var store = await OpenStoreAsync();
+        AuditDraft Entry(string target, string action, string reason) => Draft(target) with { Action = action, Reason = reason };
+        await store.WriteAsync(tx => tx.Append(Entry("flag/a", "flag.state", "first")));
+        await store.WriteAsync(tx => tx.Append(Entry("flag/b", "flag.state", "other flag")));
+        await store.WriteAsync(tx => tx.Append(Entry("flag/a", "flag.state", "second")));
+        await store.WriteAsync(tx => tx.Append(Entry("flag/a", "flag.update", "not a state change")));
+
+        var found = await store.WriteAsync(tx => (tx.FindLastAudit("flag/a", "flag.state"), tx.FindLastAudit("flag/c", "flag.state")));
+
+        (found.Item1!.Seq, found.Item1.Reason, found.Item1.Target).ShouldBe((3L, "second", "flag/a"));
+        found.Item2.ShouldBeNull();
     }
 
     [Fact]

@@ -17,6 +17,7 @@ internal static class BulwarkCli
         root.Subcommands.Add(FlagCommands.Flags(cli));
         root.Subcommands.Add(FlagCommands.Changes(cli));
         root.Subcommands.Add(ThrottleCommands.Create(cli));
+        root.Subcommands.Add(MassActionCommands.Create(cli));
         root.Subcommands.Add(ManifestCommands.Validate(cli));
         root.Subcommands.Add(ManifestCommands.Diff(cli));
         root.Subcommands.Add(ManifestCommands.Apply(cli));

@@ -1,5 +1,6 @@
 using Bulwark.Flags;
 using Bulwark.Identity;
+using Bulwark.MassActions;
 using Bulwark.Throttling;
 
 namespace Bulwark.Manifests;
@@ -7,8 +8,9 @@ namespace Bulwark.Manifests;
 /// <summary>Every manifest kind Bulwark knows, by <c>kind:</c> name and by API collection.</summary>
 public static class ManifestKinds
 {
-    /// <summary>The kinds, in the order <c>apply</c> applies them (identities first, so later kinds can name owners).</summary>
-    public static IReadOnlyList<ManifestKind> All { get; } = [IdentityKind.Instance, FlagKind.Instance, ThrottleKind.Instance];
+    /// <summary>The kinds, in the order <c>apply</c> applies them (identities first, so later kinds can name owners;
+    /// mass actions last, so they can name the flags and throttles before them).</summary>
+    public static IReadOnlyList<ManifestKind> All { get; } = [IdentityKind.Instance, FlagKind.Instance, ThrottleKind.Instance, MassActionKind.Instance];
 
     /// <summary>Finds a kind by its <c>kind:</c> name.</summary>
     /// <param name="kind">For example <c>Identity</c>.</param>

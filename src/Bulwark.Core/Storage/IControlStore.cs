@@ -1,12 +1,13 @@
 using Bulwark.Audit;
 using Bulwark.Flags;
 using Bulwark.Identity;
+using Bulwark.MassActions;
 using Bulwark.Throttling;
 
 namespace Bulwark.Storage;
 
 /// <summary>
-/// The control-state store: identities, tokens, idempotency records and the audit log. Reads run concurrently; every
+/// The control-state store: identities, tokens, flags, throttles, mass actions, idempotency records and the audit log. Reads run concurrently; every
 /// change runs through <see cref="WriteAsync{T}"/>, whose work executes inside one transaction with its audit entries,
 /// so a state change is never visible without its entry. Adapters: SQLite (embedded default), PostgreSQL (scale-out);
 /// both pass the same contract test suite.
@@ -99,6 +100,17 @@ public interface IControlStore : IAsyncDisposable
     /// <returns>The throttles and the current throttles version, read together.</returns>
     Task<(IReadOnlyList<ThrottleRecord> Throttles, long Version)> ListThrottlesAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>Reads a mass action by id (<c>ma_…</c>) or by name (names never start with <c>ma_</c>).</summary>
+    /// <param name="idOrName">The id or the name.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The mass action, or <see langword="null"/>.</returns>
+    Task<MassActionRecord?> GetMassActionAsync(string idOrName, CancellationToken cancellationToken = default);
+
+    /// <summary>Lists every mass action, newest first.</summary>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The mass actions.</returns>
+    Task<IReadOnlyList<MassActionRecord>> ListMassActionsAsync(CancellationToken cancellationToken = default);
+
     /// <summary>Reads a pending (or decided) state change.</summary>
     /// <param name="id">The change id.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
@@ -188,6 +200,30 @@ public interface IWriteTransaction
     /// <param name="throttle">The throttle (its <see cref="ThrottleRecord.Version"/> is ignored).</param>
     /// <returns>The new throttles version.</returns>
     long PutThrottle(ThrottleRecord throttle);
+
+    /// <summary>Reads a mass action by id or by name.</summary>
+    /// <param name="idOrName">The id (<c>ma_…</c>) or the name.</param>
+    /// <returns>The mass action, or <see langword="null"/>.</returns>
+    MassActionRecord? GetMassAction(string idOrName);
+
+    /// <summary>Inserts or replaces a mass action (its declaration is kept once inserted). A state change: must be audited.</summary>
+    /// <param name="action">The mass action, counters included.</param>
+    void PutMassAction(MassActionRecord action);
+
+    /// <summary>
+    /// Writes a mass action's counters and nothing else (not a state change; not audited, like idempotency records):
+    /// permits and reports are too frequent for an entry each, and the audited transitions carry the counters.
+    /// </summary>
+    /// <param name="id">The mass action's id.</param>
+    /// <param name="progress">The counters.</param>
+    /// <returns>Whether the mass action exists.</returns>
+    bool PutMassActionProgress(string id, MassActionProgress progress);
+
+    /// <summary>The newest audit entry with this target and action (for example the kill that turned a flag <c>EMERGENCY_OFF</c>).</summary>
+    /// <param name="target">For example <c>flag/bulk-reset</c>.</param>
+    /// <param name="action">For example <c>flag.state</c>.</param>
+    /// <returns>The entry, or <see langword="null"/>.</returns>
+    AuditEntry? FindLastAudit(string target, string action);
 
     /// <summary>Reads a state change.</summary>
     /// <param name="id">The change id.</param>

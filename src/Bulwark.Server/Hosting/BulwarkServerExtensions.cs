@@ -6,6 +6,7 @@ using Bulwark.Server.Flags;
 using Bulwark.Server.Http;
 using Bulwark.Server.Identity;
 using Bulwark.Server.Manifests;
+using Bulwark.Server.MassActions;
 using Bulwark.Server.Metrics;
 using Bulwark.Server.Security;
 using Bulwark.Server.Throttles;
@@ -42,6 +43,9 @@ public static class BulwarkServerExtensions
         services.AddSingleton<ThrottleRegistry>();
         services.AddSingleton<ThrottleService>();
         services.AddSingleton<IManifestHandler, ThrottleManifestHandler>();
+        services.AddSingleton<MassActionService>();
+        services.AddSingleton<IManifestHandler, MassActionManifestHandler>();
+        services.AddHostedService<MassActionKillSwitch>();
         services.AddSingleton(sp => new ManifestApplier(sp.GetServices<IManifestHandler>()));
         services.AddHostedService<IdempotencySweeper>();
         services.AddOpenApi();
@@ -83,6 +87,7 @@ public static class BulwarkServerExtensions
         app.MapFlagStreamApi();
         app.MapOfrepApi();
         app.MapThrottlesApi();
+        app.MapMassActionsApi();
         return app;
     }
 

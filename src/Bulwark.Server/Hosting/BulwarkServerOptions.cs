@@ -22,4 +22,10 @@ public sealed class BulwarkServerOptions
     /// <summary>Where a generated admin token is written (mode 0600) on first start; <see langword="null"/> to write none.</summary>
     /// <value>Default <c>DIR/admin-token</c>, set by the CLI.</value>
     public string? AdminTokenFile { get; set; }
+
+    /// <summary>
+    /// Mass actions whose audience is larger than this need a second person's approval before their first permit.
+    /// </summary>
+    /// <value>Default 10,000.</value>
+    public long MassActionApprovalThreshold { get; set; } = Bulwark.MassActions.MassActionRules.DefaultApprovalThreshold;
 }

@@ -48,6 +48,17 @@ internal sealed class ThrottleManifestHandler(Throttles.ThrottleService throttle
     }
 }
 
+internal sealed class MassActionManifestHandler(MassActions.MassActionService actions) : IManifestHandler
+{
+    public ManifestKind Kind => Bulwark.MassActions.MassActionKind.Instance;
+
+    public async Task<PutOutcome> ApplyAsync(object definition, ChangeContext context, CancellationToken cancellationToken)
+    {
+        var (_, outcome) = await actions.DeclareAsync((Bulwark.MassActions.MassActionDefinition)definition, context, createOnly: false, cancellationToken).ConfigureAwait(false);
+        return outcome;
+    }
+}
+
 /// <summary>One applied manifest.</summary>
 /// <param name="Kind">Its kind.</param>
 /// <param name="Name">Its name.</param>

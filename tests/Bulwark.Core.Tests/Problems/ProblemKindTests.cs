@@ -23,10 +23,10 @@ public sealed partial class ProblemKindTests
         ("unsupported-media-type", 415),
         ("validation", 422),
         ("idempotency-key-reused", 422),
-        ("rate-limited", 429),
-        ("challenge-required", 429),
         ("internal", 500),
         ("unavailable", 503),
+        ("rate-limited", 429),
+        ("challenge-required", 429),
     ];
 
     [Fact]
