@@ -48,8 +48,9 @@ internal interface ILoadGenerator
 }
 
 /// <summary>
-/// <c>wrk</c> (C, epoll) with one thread: the generator that takes the least CPU from the server on a small machine.
-/// A generated Lua script formats every request once at start (so the run only replays byte strings), counts the
+/// <c>wrk</c> (C, epoll) with one thread: about half the CPU per request of <see cref="DotnetLoad"/>, but its one
+/// thread sleeps in epoll between responses, so on a machine that other work keeps busy its wake-ups wait for a core
+/// and its latency tail measures that wait more than the server. A generated Lua script formats every request once at start (so the run only replays byte strings), counts the
 /// responses by status and prints the summary as one JSON line, with the CPU time wrk used after the formatting.
 /// </summary>
 internal sealed class WrkLoad : ILoadGenerator
@@ -184,9 +185,10 @@ internal sealed class WrkLoad : ILoadGenerator
 }
 
 /// <summary>
-/// The same closed loop with .NET's <see cref="HttpClient"/> (one pooled connection per concurrent caller), for
-/// machines without <c>wrk</c>. It costs the machine several times the CPU per request that <c>wrk</c> does, which on
-/// two cores is taken from the server.
+/// The same closed loop with .NET's <see cref="HttpClient"/> (one pooled connection per concurrent caller) in this
+/// process: the default. It takes about twice the CPU per request that <c>wrk</c> does (on two cores, from the
+/// server), but the runtime's socket and thread-pool threads spin briefly before they sleep, so its latencies keep
+/// little of the scheduling delay that other work on a shared machine adds; percentiles repeat from run to run.
 /// </summary>
 internal sealed class DotnetLoad(Uri baseAddress, string token, byte[][] bodies) : ILoadGenerator
 {

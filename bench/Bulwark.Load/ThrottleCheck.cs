@@ -2,10 +2,10 @@
 // concurrencies, each against `POST /bench/bare` of the same server (a constant 200 through the same middleware and
 // authentication), in one run, with the same client, connections and bodies: per concurrency, R rounds of a bare run
 // then a check run of S seconds each. By default the server runs in a child process of this tool (CheckServer) and the
-// load comes from `wrk`; `--client dotnet` uses HttpClient from this process instead, and `--in-process` hosts the
-// server in this process as well.
+// load comes from HttpClient in this process; `--client wrk` uses `wrk` instead (LoadGenerators.cs says when to prefer
+// which), and `--in-process` hosts the server in this process as well.
 // Usage: dotnet run -c Release --project bench/Bulwark.Load -- check [OUT.json] [--concurrency 1,16,64] [--seconds S=4]
-//          [--rounds R=3] [--warm-up 5] [--client wrk|dotnet] [--in-process] [--seed 42]
+//          [--rounds R=3] [--warm-up 5] [--client dotnet|wrk] [--in-process] [--seed 42]
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -37,11 +37,11 @@ internal static partial class ThrottleCheck
             int.Parse(Option(args, "--rounds") ?? "3", CultureInfo.InvariantCulture),
             TimeSpan.FromSeconds(int.Parse(Option(args, "--warm-up") ?? "5", CultureInfo.InvariantCulture)),
             int.Parse(Option(args, "--seed") ?? "42", CultureInfo.InvariantCulture),
-            Option(args, "--client") ?? "wrk",
+            Option(args, "--client") ?? "dotnet",
             args.Contains("--in-process"));
-        if (options.Client is not ("wrk" or "dotnet"))
+        if (options.Client is not ("dotnet" or "wrk"))
         {
-            Console.Error.WriteLine("--client is wrk or dotnet");
+            Console.Error.WriteLine("--client is dotnet or wrk");
             return 2;
         }
 
@@ -78,7 +78,7 @@ internal static partial class ThrottleCheck
         ILoadGenerator generator = options.Client == "dotnet"
             ? new DotnetLoad(server.BaseAddress, token, [.. bodies.Select(Encoding.UTF8.GetBytes)])
             : await WrkLoad.CreateAsync(server.BaseAddress, token, bodiesFile)
-                ?? throw new InvalidOperationException("wrk is not on the PATH: install it (Debian: apt-get install -y wrk) or pass --client dotnet");
+                ?? throw new InvalidOperationException("wrk is not on the PATH: install it (Debian: apt-get install -y wrk) or leave out --client wrk");
         var serverDescription = options.InProcess
             ? "in the load tool's process (workstation GC), with the load generator"
             : "the load tool's check-server host in its own process (composed as bulwark serve, server GC), SQLite store";
