@@ -56,8 +56,6 @@ public class ThrottleDecisionBenchmarks
 
     private string[] _names = null!;
     private ThrottleKeys[]? _keys;
-    private Dictionary<string, string>? _reusedValues;
-    private ThrottleKeys? _reusedKeys;
     private int[] _sequence = null!;
     private PartitionedRateLimiter<string>? _limiter;
     private ThrottleEngine? _engine;
@@ -76,9 +74,6 @@ public class ThrottleDecisionBenchmarks
 
     [GlobalSetup(Target = nameof(Bulwark))]
     public void SetupBulwark() => Setup(nameof(Bulwark), () => Bulwark());
-
-    [GlobalSetup(Target = nameof(BulwarkReusedKeys))]
-    public void SetupBulwarkReusedKeys() => Setup(nameof(BulwarkReusedKeys), () => BulwarkReusedKeys());
 
     [GlobalCleanup]
     public void Cleanup()
@@ -112,9 +107,6 @@ public class ThrottleDecisionBenchmarks
 
     [Benchmark(OperationsPerInvoke = Decisions, Description = "Bulwark ThrottleEngine")]
     public int Bulwark() => DecideAll(new PrebuiltKeys(_keys!));
-
-    [Benchmark(OperationsPerInvoke = Decisions, Description = "Bulwark ThrottleEngine, one reused ThrottleKeys")]
-    public int BulwarkReusedKeys() => DecideAll(new ReusedKeys(_names, _reusedValues!, _reusedKeys!));
 
     /// <summary>One invocation of a Bulwark case; a struct <typeparamref name="TKeys"/>, so the call is inlined.</summary>
     private int DecideAll<TKeys>(TKeys keysOf)
@@ -234,8 +226,6 @@ public class ThrottleDecisionBenchmarks
             _keys = null;
         }
 
-        _reusedValues = new Dictionary<string, string>(1) { ["user"] = string.Empty };
-        _reusedKeys = new ThrottleKeys(_reusedValues);
         _case = measured;
         GC.Collect();
 
@@ -310,16 +300,6 @@ public class ThrottleDecisionBenchmarks
     private readonly struct PrebuiltKeys(ThrottleKeys[] keys) : IKeysOf
     {
         public ThrottleKeys For(int key) => keys[key];
-    }
-
-    /// <summary>One ThrottleKeys whose value is set before each decision (never while one runs).</summary>
-    private readonly struct ReusedKeys(string[] names, Dictionary<string, string> values, ThrottleKeys keys) : IKeysOf
-    {
-        public ThrottleKeys For(int key)
-        {
-            values["user"] = names[key];
-            return keys;
-        }
     }
 
     /// <summary>SplitMix64 (Steele, Lea, Flood 2014): a small seeded generator, the same on every runtime.</summary>
