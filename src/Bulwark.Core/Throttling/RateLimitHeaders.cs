@@ -17,12 +17,20 @@ namespace Bulwark.Throttling;
 /// </summary>
 public static class RateLimitHeaders
 {
+    // Built once per policy, not per answer: policies are immutable and every check of one sends the same value.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ThrottlePolicy, string> Policies = [];
+
     /// <summary>The <c>RateLimit-Policy</c> value of a policy (tightened limits are not reflected: it names the policy).</summary>
     /// <param name="policy">The policy.</param>
     /// <returns>The field value.</returns>
     public static string Policy(ThrottlePolicy policy)
     {
         ArgumentNullException.ThrowIfNull(policy);
+        return Policies.GetValue(policy, Build);
+    }
+
+    private static string Build(ThrottlePolicy policy)
+    {
         var builder = new StringBuilder();
         foreach (var layer in policy.Layers)
         {

@@ -34,25 +34,13 @@ public static class ThrottleNames
         ["closed"] = ThrottleFailMode.Closed,
     };
 
-    /// <summary>The wire name of a value.</summary>
+    /// <summary>The wire name of a value (the lookup is the one flags use).</summary>
     /// <typeparam name="T">The enum.</typeparam>
     /// <param name="names">One of the tables above.</param>
     /// <param name="value">The value.</param>
     /// <returns>Its name.</returns>
     public static string Name<T>(IReadOnlyDictionary<string, T> names, T value)
-        where T : struct, Enum
-    {
-        ArgumentNullException.ThrowIfNull(names);
-        foreach (var (name, candidate) in names)
-        {
-            if (EqualityComparer<T>.Default.Equals(candidate, value))
-            {
-                return name;
-            }
-        }
-
-        throw new ArgumentOutOfRangeException(nameof(value), value, "no wire name");
-    }
+        where T : struct, Enum => Flags.FlagNames.Name(names, value);
 }
 
 /// <summary>

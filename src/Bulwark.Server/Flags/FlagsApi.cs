@@ -90,30 +90,14 @@ internal static class FlagsApi
 
     private static async Task<Results<Ok<JsonObject>, Created<JsonObject>, ProblemHttpResult>> PutAsync(string key, HttpContext context, FlagService service)
     {
-        var (body, problem) = await RequestJson.ReadObjectAsync(context).ConfigureAwait(false);
+        var (definition, problem) = await ManifestBodies.ReadPutAsync(context, FlagKind.Instance, "key", key).ConfigureAwait(false);
         if (problem is not null)
         {
             return problem;
         }
 
-        // A GET answer can be PUT back: its read-only status is not part of the definition.
-        body!.Remove("status");
-        body.TryAdd("key", key);
-        var result = FlagKind.Instance.Read(body);
-        if (!result.IsValid)
-        {
-            return ProblemResults.Validation(context, result.Errors);
-        }
-
-        if (result.Value!.Key != key)
-        {
-            return ProblemResults.Validation(context, [new ManifestError("/key", $"must match the key in the path, '{key}'")]);
-        }
-
-        var (flag, outcome) = await service.PutAsync(result.Value, RequestChange.Of(context), CancellationToken.None).ConfigureAwait(false);
-        context.Response.Headers["Bulwark-Outcome"] = outcome.ToString().ToLowerInvariant();
-        var document = FlagService.Document(flag);
-        return outcome == PutOutcome.Created ? TypedResults.Created($"/v1/flags/{key}", document) : TypedResults.Ok(document);
+        var (flag, outcome) = await service.PutAsync(definition!, RequestChange.Of(context), CancellationToken.None).ConfigureAwait(false);
+        return ManifestBodies.Answer(context, outcome, $"/v1/flags/{key}", FlagService.Document(flag));
     }
 
     private static async Task<Ok<JsonObject>> ArchiveAsync(string key, HttpContext context, FlagService service)

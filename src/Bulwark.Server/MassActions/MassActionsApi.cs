@@ -108,24 +108,17 @@ internal static class MassActionsApi
     /// <summary>POST (no <paramref name="pathName"/>: only creates) and PUT (creates, or answers an identical declaration unchanged).</summary>
     private static async Task<IResult> DeclareAsync(HttpContext context, MassActionService service, JsonObject body, string? pathName)
     {
-        // A GET answer can be PUT back: its read-only status is not part of the declaration.
-        body.Remove("status");
-        var result = MassActionKind.Instance.Read(body);
-        if (!result.IsValid)
+        var (declaration, problem) = ManifestBodies.Validate(context, MassActionKind.Instance, body, "name", pathName);
+        if (problem is not null)
         {
-            return ProblemResults.Validation(context, result.Errors);
-        }
-
-        if (pathName is not null && result.Value!.Name != pathName)
-        {
-            return ProblemResults.Validation(context, [new ManifestError("/name", $"must match the name in the path, '{pathName}'")]);
+            return problem;
         }
 
         MassActionRecord action;
         PutOutcome outcome;
         try
         {
-            (action, outcome) = await service.DeclareAsync(result.Value!, RequestChange.Of(context), createOnly: pathName is null, CancellationToken.None).ConfigureAwait(false);
+            (action, outcome) = await service.DeclareAsync(declaration!, RequestChange.Of(context), createOnly: pathName is null, CancellationToken.None).ConfigureAwait(false);
         }
         catch (MassActionRefusedException refused)
         {

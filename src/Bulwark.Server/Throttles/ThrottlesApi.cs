@@ -62,30 +62,14 @@ internal static class ThrottlesApi
 
     private static async Task<Results<Ok<JsonObject>, Created<JsonObject>, ProblemHttpResult>> PutAsync(string name, HttpContext context, ThrottleService service, ThrottleRegistry registry)
     {
-        var (body, problem) = await RequestJson.ReadObjectAsync(context).ConfigureAwait(false);
+        var (policy, problem) = await ManifestBodies.ReadPutAsync(context, ThrottleKind.Instance, "name", name).ConfigureAwait(false);
         if (problem is not null)
         {
             return problem;
         }
 
-        // A GET answer can be PUT back: its read-only status is not part of the policy.
-        body!.Remove("status");
-        body.TryAdd("name", name);
-        var result = ThrottleKind.Instance.Read(body);
-        if (!result.IsValid)
-        {
-            return ProblemResults.Validation(context, result.Errors);
-        }
-
-        if (result.Value!.Name != name)
-        {
-            return ProblemResults.Validation(context, [new ManifestError("/name", $"must match the name in the path, '{name}'")]);
-        }
-
-        var (throttle, outcome) = await service.PutAsync(result.Value, RequestChange.Of(context), CancellationToken.None).ConfigureAwait(false);
-        context.Response.Headers["Bulwark-Outcome"] = outcome.ToString().ToLowerInvariant();
-        var document = ThrottleService.Document(throttle, registry.Now);
-        return outcome == PutOutcome.Created ? TypedResults.Created($"/v1/throttles/{name}", document) : TypedResults.Ok(document);
+        var (throttle, outcome) = await service.PutAsync(policy!, RequestChange.Of(context), CancellationToken.None).ConfigureAwait(false);
+        return ManifestBodies.Answer(context, outcome, $"/v1/throttles/{name}", ThrottleService.Document(throttle, registry.Now));
     }
 
     private static async Task<IResult> CheckAsync(string name, HttpContext context, ThrottleRegistry registry)
