@@ -12,7 +12,7 @@ namespace Bulwark.Sdk;
 /// <summary>
 /// Throttle checks for an application, two ways:
 /// <list type="bullet">
-/// <item><see cref="Decide"/> enforces locally — the Envoy local-limit pattern: policies (and tightenings) are synced
+/// <item><see cref="Decide(string, ThrottleKeys, long)"/> enforces locally — the Envoy local-limit pattern: policies (and tightenings) are synced
 /// from the server every <see cref="BulwarkClientOptions.PollInterval"/> with an ETag, and decided in process with the
 /// server's own <see cref="ThrottleEngine"/>. No network per check, but the buckets are this process's: N processes
 /// admit up to N times a limit.</item>
@@ -80,10 +80,21 @@ public sealed class BulwarkThrottleClient : IAsyncDisposable
     public ThrottleDecision Decide(string throttle, ThrottleKeys keys, long cost = 1)
     {
         ArgumentNullException.ThrowIfNull(keys);
-        return _throttles.TryGetValue(throttle, out var synced)
+        return Decide(throttle, keys.Pairs, cost);
+    }
+
+    /// <summary>
+    /// Decides a check locally, with this process's buckets, from keys given as name–value pairs:
+    /// <c>Decide("password-reset", [("ip", ip), ("user", user)])</c> allocates nothing.
+    /// </summary>
+    /// <param name="throttle">The throttle's name.</param>
+    /// <param name="keys">The keys of the check.</param>
+    /// <param name="cost">Units it costs.</param>
+    /// <returns>The decision.</returns>
+    public ThrottleDecision Decide(string throttle, ReadOnlySpan<(string Name, string Value)> keys, long cost = 1) =>
+        _throttles.TryGetValue(throttle, out var synced)
             ? synced.Engine.Decide(keys, cost, _options.TimeProvider.GetUtcNow())
             : Unavailable(UnknownThrottleFailMode);
-    }
 
     /// <summary>Asks the server to decide a check, with the fleet's buckets.</summary>
     /// <param name="throttle">The throttle's name.</param>

@@ -32,7 +32,7 @@ internal sealed class Escalations(ThrottleEscalation rules, int maxKeys)
     }
 
     /// <summary>Counts a denial of the key, blocking it when it reaches the threshold.</summary>
-    public void Deny(ulong hash, ThrottleEngine.Layer layer, ThrottleKeys keys, long now)
+    public void Deny(ulong hash, ThrottleEngine.Layer layer, ReadOnlySpan<(string Name, string Value)> keys, long now)
     {
         lock (_gate)
         {

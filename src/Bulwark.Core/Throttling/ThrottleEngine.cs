@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Bulwark.Throttling;
 
 /// <summary>
@@ -33,7 +35,7 @@ public sealed class ThrottleEngine
     /// <summary>The policy.</summary>
     public ThrottlePolicy Policy { get; }
 
-    /// <summary>The tightening in force (possibly lapsed; <see cref="Decide"/> ignores a lapsed one).</summary>
+    /// <summary>The tightening in force (possibly lapsed; <see cref="Decide(ThrottleKeys, long, DateTimeOffset)"/> ignores a lapsed one).</summary>
     public ThrottleTightening? Tightening => _tightened?.Tightening;
 
     /// <summary>Applies a tightening, replacing any other; null lifts it.</summary>
@@ -79,6 +81,21 @@ public sealed class ThrottleEngine
     public ThrottleDecision Decide(ThrottleKeys keys, long cost, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(keys);
+        return Decide(keys.Pairs, cost, now);
+    }
+
+    /// <summary>
+    /// Decides a check whose keys are given as name–value pairs, e.g. <c>Decide([("ip", ip), ("user", user)], 1, now)</c>:
+    /// nothing is built or allocated for the keys (a name given twice: the first one counts; an empty value, as a
+    /// missing key, leaves its layer out).
+    /// </summary>
+    /// <param name="keys">The keys of the check.</param>
+    /// <param name="cost">Units it costs (0 reads the state without taking anything).</param>
+    /// <param name="now">The current time.</param>
+    /// <returns>The decision.</returns>
+    [SkipLocalsInit] // the stack buffers are written for every layer before they are read
+    public ThrottleDecision Decide(ReadOnlySpan<(string Name, string Value)> keys, long cost, DateTimeOffset now)
+    {
         ArgumentOutOfRangeException.ThrowIfNegative(cost);
         var ticks = now.UtcTicks;
         var tightened = _tightened is { } t && t.UntilTicks > ticks ? t : null;
@@ -201,6 +218,8 @@ public sealed class ThrottleEngine
     private bool Attempt(Span<ulong> hashes, Span<GcraResult> results, long cost, long ticks, Tightened? tightened)
     {
         var count = _layers.Length;
+        Stripes stripes = default;
+        Span<int> slots = stackalloc int[ThrottlePolicy.MaxLayers];
         var locked = 0;
         try
         {
@@ -208,7 +227,7 @@ public sealed class ThrottleEngine
             {
                 if (hashes[locked] != 0)
                 {
-                    _layers[locked].Table.StripeOf(hashes[locked]).Gate.Enter();
+                    (stripes[locked] = _layers[locked].Table.StripeOf(hashes[locked])).Enter();
                 }
             }
 
@@ -220,8 +239,7 @@ public sealed class ThrottleEngine
                     continue;
                 }
 
-                var stripe = _layers[i].Table.StripeOf(hashes[i]);
-                var tat = stripe.Find(hashes[i], ticks);
+                slots[i] = stripes[i].Find(hashes[i], ticks, out var tat);
                 var (interval, burst) = tightened is null ? (_layers[i].Interval, _layers[i].Definition.Burst) : (tightened.Intervals[i], tightened.Bursts[i]);
                 results[i] = Gcra.Attempt(tat == long.MinValue ? ticks : tat, ticks, interval, burst, cost);
                 allowed &= results[i].Allowed;
@@ -233,7 +251,7 @@ public sealed class ThrottleEngine
                 {
                     if (hashes[i] != 0)
                     {
-                        _layers[i].Table.StripeOf(hashes[i]).Store(hashes[i], results[i].Tat, ticks);
+                        stripes[i].Store(slots[i], hashes[i], results[i].Tat);
                     }
                 }
             }
@@ -246,7 +264,7 @@ public sealed class ThrottleEngine
             {
                 if (hashes[i] != 0)
                 {
-                    _layers[i].Table.StripeOf(hashes[i]).Gate.Exit();
+                    stripes[i].Exit();
                 }
             }
         }
@@ -259,14 +277,29 @@ public sealed class ThrottleEngine
 
     private sealed record Tightened(ThrottleTightening Tightening, long UntilTicks, long[] Intervals, long[] Bursts, long[] Limits);
 
+    /// <summary>The stripe each layer's key lives in, for one decision.</summary>
+    [InlineArray(ThrottlePolicy.MaxLayers)]
+    private struct Stripes
+    {
+        private KeyTable.Stripe _first;
+    }
+
     /// <summary>A layer ready to decide: how it finds its key, its emission interval, its table and escalation state.</summary>
     internal sealed class Layer
     {
         private const ulong GlobalHash = 1;
 
+        private readonly KeyKind _kind;
+
         public Layer(ThrottleLayer definition, ThrottlePolicy policy)
         {
             Definition = definition;
+            _kind = definition.Key switch
+            {
+                "global" => KeyKind.Global,
+                "subnet" => KeyKind.Subnet,
+                _ => KeyKind.Named,
+            };
             Interval = Gcra.EmissionInterval(definition.Limit, definition.Per);
             Table = new KeyTable(policy.MaxKeys);
             Escalations = policy.Escalation is { } rules ? new Escalations(rules, policy.MaxKeys) : null;
@@ -281,39 +314,39 @@ public sealed class ThrottleEngine
         public Escalations? Escalations { get; }
 
         /// <summary>The hash of this layer's key in <paramref name="keys"/>; 0 when the layer does not apply.</summary>
-        public ulong HashOf(ThrottleKeys keys, KeyHash hash)
+        public ulong HashOf(ReadOnlySpan<(string Name, string Value)> keys, KeyHash hash)
         {
-            switch (Definition.Key)
+            switch (_kind)
             {
-                case "global":
+                case KeyKind.Global:
                     return GlobalHash;
-                case "subnet":
-                    if (keys.TryGet("subnet", out var subnet))
+                case KeyKind.Subnet:
+                    if (ThrottleKeys.TryGet(keys, "subnet", out var subnet))
                     {
                         return HashOfValue(subnet, hash);
                     }
 
-                    return keys.TryGet("ip", out var ip) ? SubnetHash(ip, hash) : 0;
+                    return ThrottleKeys.TryGet(keys, "ip", out var ip) ? SubnetHash(ip, hash) : 0;
                 default:
-                    return keys.TryGet(Definition.Key, out var value) ? hash.Of(value) : 0;
+                    return ThrottleKeys.TryGet(keys, Definition.Key, out var value) ? hash.Of(value) : 0;
             }
         }
 
         /// <summary>The hash of a key value as an operator writes it (a subnet as an address or a network).</summary>
-        public ulong HashOfValue(string value, KeyHash hash) => Definition.Key switch
+        public ulong HashOfValue(string value, KeyHash hash) => _kind switch
         {
-            "global" => GlobalHash,
-            "subnet" => SubnetHash(value.Split('/')[0], hash),
+            KeyKind.Global => GlobalHash,
+            KeyKind.Subnet => SubnetHash(value.Split('/')[0], hash),
             _ => hash.Of(value),
         };
 
         /// <summary>The key's text for people (a subnet as its network).</summary>
-        public string TextOf(ThrottleKeys keys) => Definition.Key switch
+        public string TextOf(ReadOnlySpan<(string Name, string Value)> keys) => _kind switch
         {
-            "global" => "global",
-            "subnet" when keys.TryGet("subnet", out var subnet) => subnet,
-            "subnet" when keys.TryGet("ip", out var ip) && ThrottleKeys.TryGetSubnet(ip, out var network) => network,
-            _ => keys.TryGet(Definition.Key, out var value) ? value : string.Empty,
+            KeyKind.Global => "global",
+            KeyKind.Subnet when ThrottleKeys.TryGet(keys, "subnet", out var subnet) => subnet,
+            KeyKind.Subnet when ThrottleKeys.TryGet(keys, "ip", out var ip) && ThrottleKeys.TryGetSubnet(ip, out var network) => network,
+            _ => ThrottleKeys.TryGet(keys, Definition.Key, out var value) ? value : string.Empty,
         };
 
         private static ulong SubnetHash(ReadOnlySpan<char> ip, KeyHash hash)
@@ -321,5 +354,13 @@ public sealed class ThrottleEngine
             Span<byte> prefix = stackalloc byte[8];
             return ThrottleKeys.TryGetSubnetBytes(ip, prefix, out var length) ? hash.OfBytes(prefix[..length]) : hash.Of(ip);
         }
+    }
+
+    /// <summary>How a layer finds its key: none (one bucket for all), an address's network, or a named key.</summary>
+    private enum KeyKind
+    {
+        Named,
+        Global,
+        Subnet,
     }
 }

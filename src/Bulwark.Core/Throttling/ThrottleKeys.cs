@@ -10,40 +10,58 @@ namespace Bulwark.Throttling;
 /// </summary>
 public sealed class ThrottleKeys
 {
-    private static readonly IReadOnlyDictionary<string, string> None = new Dictionary<string, string>();
-    private readonly IReadOnlyDictionary<string, string> _values;
+    // A check carries a handful of keys: a flat array of pairs scanned in order reaches a value in one or two memory
+    // reads, where a dictionary lookup takes several dependent ones (buckets, entries) — most of a decision's cost when a
+    // million callers' keys are cold in the cache. Nothing else is held.
+    private readonly (string Name, string Value)[] _pairs;
 
-    // A check carries a handful of keys: a flat array scanned in order reaches a value in one or two memory reads,
-    // where a dictionary lookup takes several dependent ones (buckets, entries) — most of a decision's cost when a
-    // million callers' keys are cold in the cache.
-    private readonly string[] _pairs;
-
-    /// <summary>Keys from a dictionary (its pairs are copied once; <see cref="Values"/> returns it as given).</summary>
+    /// <summary>Keys from a dictionary (its pairs are copied once).</summary>
     /// <param name="values">Key name → value.</param>
     public ThrottleKeys(IReadOnlyDictionary<string, string>? values)
     {
-        _values = values ?? None;
-        _pairs = new string[_values.Count * 2];
-        var i = 0;
-        foreach (var (name, value) in _values)
-        {
-            _pairs[i++] = name;
-            _pairs[i++] = value;
-        }
+        _pairs = values is null ? [] : [.. values.Select(pair => (pair.Key, pair.Value))];
     }
+
+    private ThrottleKeys((string Name, string Value)[] pairs) => _pairs = pairs;
+
+    /// <summary>
+    /// Keys given as name–value pairs, without a dictionary (a name given twice: the first one counts). To decide without
+    /// building any object, pass the pairs to <see cref="ThrottleEngine.Decide(ReadOnlySpan{ValueTuple{string, string}}, long, DateTimeOffset)"/>.
+    /// </summary>
+    /// <param name="values">The pairs, e.g. <c>ThrottleKeys.Of(("ip", ip), ("user", user))</c>.</param>
+    /// <returns>The keys.</returns>
+    public static ThrottleKeys Of(params ReadOnlySpan<(string Name, string Value)> values)
+    {
+        foreach (var (name, value) in values)
+        {
+            ArgumentNullException.ThrowIfNull(name);
+            ArgumentNullException.ThrowIfNull(value);
+        }
+
+        return new ThrottleKeys(values.ToArray());
+    }
+
+    /// <summary>The pairs, in the order given.</summary>
+    public ReadOnlySpan<(string Name, string Value)> Pairs => _pairs;
 
     /// <summary>The value of a key, when given.</summary>
     /// <param name="name">The key name.</param>
     /// <param name="value">Its value.</param>
     /// <returns>Whether it was given (and not empty).</returns>
-    public bool TryGet(string name, out string value)
+    public bool TryGet(string name, out string value) => TryGet(_pairs, name, out value);
+
+    /// <summary>The value of a key among pairs, when given (the first pair of that name counts).</summary>
+    /// <param name="pairs">The pairs.</param>
+    /// <param name="name">The key name.</param>
+    /// <param name="value">Its value.</param>
+    /// <returns>Whether it was given (and not empty).</returns>
+    public static bool TryGet(ReadOnlySpan<(string Name, string Value)> pairs, string name, out string value)
     {
-        var pairs = _pairs;
-        for (var i = 0; i < pairs.Length; i += 2)
+        foreach (var pair in pairs)
         {
-            if (string.Equals(pairs[i], name, StringComparison.Ordinal))
+            if (string.Equals(pair.Name, name, StringComparison.Ordinal))
             {
-                value = pairs[i + 1];
+                value = pair.Value ?? string.Empty;
                 return value.Length > 0;
             }
         }
@@ -52,8 +70,20 @@ public sealed class ThrottleKeys
         return false;
     }
 
-    /// <summary>The keys given.</summary>
-    public IReadOnlyDictionary<string, string> Values => _values;
+    /// <summary>The keys given, as a new dictionary (a name given twice: the first one).</summary>
+    public IReadOnlyDictionary<string, string> Values
+    {
+        get
+        {
+            var values = new Dictionary<string, string>(_pairs.Length, StringComparer.Ordinal);
+            foreach (var (name, value) in _pairs)
+            {
+                values.TryAdd(name, value);
+            }
+
+            return values;
+        }
+    }
 
     /// <summary>
     /// The network of an address: its /24 for IPv4 (and IPv4-mapped IPv6), its /64 for IPv6 — written as

@@ -7,7 +7,7 @@ public sealed class BulwarkThrottleOptions
 {
     /// <summary>
     /// Ask the server for every request (<see cref="BulwarkThrottleClient.CheckAsync"/>: the fleet's buckets, a round
-    /// trip each) instead of deciding locally with this process's buckets (<see cref="BulwarkThrottleClient.Decide"/>).
+    /// trip each) instead of deciding locally with this process's buckets (<see cref="BulwarkThrottleClient.Decide(string, Bulwark.Throttling.ThrottleKeys, long)"/>).
     /// </summary>
     /// <value>Default <see langword="false"/> (local).</value>
     public bool Remote { get; set; }

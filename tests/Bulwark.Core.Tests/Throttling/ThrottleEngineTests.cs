@@ -16,7 +16,7 @@ public sealed class ThrottleEngineTests
 
     private static ThrottleEngine Sut(string json) => new(Policy(json), new KeyHash(42));
 
-    private static ThrottleKeys Keys(params (string Name, string Value)[] keys) => new(keys.ToDictionary(k => k.Name, k => k.Value));
+    private static ThrottleKeys Keys(params (string Name, string Value)[] keys) => ThrottleKeys.Of(keys);
 
     [Fact]
     public void Decide_EveryLayerThatAppliesMustAdmit_AndADeniedCheckTakesNothingFromTheOthers()
@@ -62,6 +62,25 @@ public sealed class ThrottleEngineTests
         sut.Decide(Keys(("ip", "2001:db8:1:2::1")), 2, Start).Kind.ShouldBe(ThrottleDecisionKind.Allow);
         sut.Decide(Keys(("ip", "2001:db8:1:2:ffff::9")), 1, Start).Kind.ShouldBe(ThrottleDecisionKind.Block);
         sut.Decide(Keys(("ip", "2001:db8:1:3::1")), 1, Start).Kind.ShouldBe(ThrottleDecisionKind.Allow);
+    }
+
+    [Fact]
+    public void ThrottleKeys_FromPairsOrADictionary_ReadAlike()
+    {
+        var pairs = ThrottleKeys.Of(("ip", "198.51.100.7"), ("user", "alice"), ("ip", "203.0.113.1"), ("tenant", ""));
+        var dictionary = new ThrottleKeys(new Dictionary<string, string> { ["ip"] = "198.51.100.7", ["user"] = "alice", ["tenant"] = "" });
+
+        foreach (var keys in new[] { pairs, dictionary })
+        {
+            keys.TryGet("ip", out var ip).ShouldBeTrue();
+            ip.ShouldBe("198.51.100.7");
+            keys.TryGet("tenant", out _).ShouldBeFalse();
+            keys.TryGet("account_type", out _).ShouldBeFalse();
+            keys.Values.ShouldBe(new Dictionary<string, string> { ["ip"] = "198.51.100.7", ["user"] = "alice", ["tenant"] = "" }, ignoreOrder: true);
+        }
+
+        Should.Throw<ArgumentNullException>(() => ThrottleKeys.Of(("ip", null!)));
+        new ThrottleKeys(null).Values.ShouldBeEmpty();
     }
 
     [Fact]
@@ -216,6 +235,56 @@ public sealed class ThrottleEngineTests
         });
 
         admitted.ShouldBe(100);
+    }
+
+    [Fact]
+    public void Decide_FromManyThreadsOnManyNewKeys_AdmitsEachKeyItsBurstExactly()
+    {
+        // Threads insert 20,000 keys at once, so stripes grow (rebuild under their lock) while others decide.
+        var sut = Sut("""{"name":"n","layers":[{"key":"user","limit":2,"per":"1h"}],"max_keys":50000}""");
+        var names = Enumerable.Range(0, 20_000).Select(i => "user-" + i).ToArray();
+        var admitted = new int[names.Length];
+
+        Parallel.For(0, 4, thread =>
+        {
+            for (var round = 0; round < 3; round++)
+            {
+                for (var i = 0; i < names.Length; i++)
+                {
+                    var key = (i + (thread * 5_003)) % names.Length;
+                    if (sut.Decide([("user", names[key])], 1, Start).Kind == ThrottleDecisionKind.Allow)
+                    {
+                        Interlocked.Increment(ref admitted[key]);
+                    }
+                }
+            }
+        });
+
+        admitted.ShouldAllBe(count => count == 2);
+        sut.TrackedKeys()[0].Keys.ShouldBe(names.Length);
+    }
+
+    [Fact]
+    public void Decide_WithKeyPairs_DecidesAsThrottleKeys_AndAllocatesNothing()
+    {
+        var pairs = Sut("""{"name":"n","layers":[{"key":"ip","limit":3,"per":"1m"},{"key":"subnet","limit":5,"per":"1m"}]}""");
+        var objects = Sut("""{"name":"n","layers":[{"key":"ip","limit":3,"per":"1m"},{"key":"subnet","limit":5,"per":"1m"}]}""");
+        var ips = new[] { "198.51.100.1", "198.51.100.2", "198.51.100.1", "203.0.113.9" };
+        var sequence = Enumerable.Range(0, 40).Select(i => ips[i % ips.Length]).ToArray();
+        foreach (var ip in sequence)
+        {
+            pairs.Decide([("ip", ip), ("user", string.Empty)], 1, Start).ShouldBe(objects.Decide(Keys(("ip", ip)), 1, Start));
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var allowed = 0;
+        foreach (var ip in sequence)
+        {
+            allowed += pairs.Decide([("ip", ip)], 1, Start.AddMinutes(1)).Kind == ThrottleDecisionKind.Allow ? 1 : 0;
+        }
+
+        (GC.GetAllocatedBytesForCurrentThread() - before).ShouldBe(0);
+        allowed.ShouldBe(5 + 3); // a minute later every bucket is full again: 198.51.100.0/24 admits 5, 203.0.113.9 its 3
     }
 
     [Fact]
