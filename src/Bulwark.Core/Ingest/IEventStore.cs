@@ -1,0 +1,239 @@
+namespace Bulwark.Ingest;
+
+/// <summary>A verified (or refused-but-kept) delivery to store as a raw snapshot.</summary>
+/// <param name="Source">The source's name.</param>
+/// <param name="ReceivedAt">When the server read it.</param>
+/// <param name="Headers">The request headers with secrets removed (authorization, cookies, signatures stay out).</param>
+/// <param name="Body">The raw body.</param>
+/// <param name="ContentType">The media type, when given.</param>
+/// <param name="Verification">How verification ended.</param>
+/// <param name="DeliveryId">The id to dedupe on within the source; <see langword="null"/> when the delivery carries none.</param>
+/// <param name="DedupeUntil">How long the delivery id is remembered (the source's dedupe retention from now).</param>
+public sealed record RawDelivery(
+    string Source,
+    DateTimeOffset ReceivedAt,
+    IReadOnlyList<KeyValuePair<string, string>> Headers,
+    ReadOnlyMemory<byte> Body,
+    string? ContentType,
+    VerificationOutcome Verification,
+    string? DeliveryId,
+    DateTimeOffset DedupeUntil);
+
+/// <summary>A stored raw snapshot: immutable, never changed or deleted through any interface.</summary>
+/// <param name="Seq">Its position in the order of arrival (the normalizer's offset).</param>
+/// <param name="Id">Its public id (<c>raw_…</c>).</param>
+/// <param name="Source">The source's name.</param>
+/// <param name="ReceivedAt">When the server read it.</param>
+/// <param name="Headers">The headers, secrets removed.</param>
+/// <param name="Body">The raw body.</param>
+/// <param name="Sha256">SHA-256 of <paramref name="Body"/>.</param>
+/// <param name="ContentType">The media type, when given.</param>
+/// <param name="Verification">How verification ended.</param>
+/// <param name="DeliveryId">The delivery id, when any.</param>
+public sealed record RawSnapshot(
+    long Seq,
+    string Id,
+    string Source,
+    DateTimeOffset ReceivedAt,
+    IReadOnlyList<KeyValuePair<string, string>> Headers,
+    byte[] Body,
+    byte[] Sha256,
+    string? ContentType,
+    VerificationOutcome Verification,
+    string? DeliveryId);
+
+/// <summary>Whether a delivery was new. Wire values are the lower-case names; the numbers are pinned.</summary>
+public enum DeliveryStatus
+{
+    /// <summary>New: its snapshot is stored durably.</summary>
+    Accepted = 1,
+
+    /// <summary>Its delivery id was seen within the retention: nothing was stored.</summary>
+    Duplicate = 2,
+}
+
+/// <summary>The answer to <see cref="IEventStore.AcceptDeliveryAsync"/>.</summary>
+/// <param name="Status">New or duplicate.</param>
+/// <param name="SnapshotId">The snapshot stored now, or the one the first delivery of that id stored.</param>
+public sealed record DeliveryReceipt(DeliveryStatus Status, string SnapshotId);
+
+/// <summary>An event in the log.</summary>
+/// <param name="Offset">Its position in the log: increasing, never reused.</param>
+/// <param name="Event">The event.</param>
+/// <param name="SnapshotId">The raw snapshot it was normalized from, when it came through a webhook.</param>
+public sealed record LoggedEvent(long Offset, NormalizedEvent Event, string? SnapshotId);
+
+/// <summary>What <see cref="IEventStore.AppendEventsAsync"/> did.</summary>
+/// <param name="Appended">Events new to the log.</param>
+/// <param name="Duplicates">Events whose (source, id) the log already had (left as they were).</param>
+/// <param name="LastOffset">The log's last offset after the append.</param>
+public sealed record AppendReceipt(int Appended, int Duplicates, long LastOffset);
+
+/// <summary>A filter over the event log (every part optional; times are event time).</summary>
+/// <param name="Account">Only this account.</param>
+/// <param name="Type">Only this event type.</param>
+/// <param name="Platform">Only this platform.</param>
+/// <param name="Source">Only this source.</param>
+/// <param name="Since">Only events at or after this time.</param>
+/// <param name="Until">Only events before this time.</param>
+/// <param name="AfterOffset">Only events after this offset (paging).</param>
+/// <param name="Limit">At most this many, in offset order.</param>
+public sealed record EventQuery(
+    string? Account = null,
+    string? Type = null,
+    string? Platform = null,
+    string? Source = null,
+    DateTimeOffset? Since = null,
+    DateTimeOffset? Until = null,
+    long AfterOffset = 0,
+    int Limit = 100);
+
+/// <summary>The state of a quarantine entry. Wire values are the lower-case names; the numbers are pinned.</summary>
+public enum QuarantineStatus
+{
+    /// <summary>Waiting for a fix and a retry.</summary>
+    Open = 1,
+
+    /// <summary>A retry normalized the snapshot without issues.</summary>
+    Resolved = 2,
+}
+
+/// <summary>A verified delivery that could not be (fully) normalized, kept with the reason.</summary>
+/// <param name="Id">Its id (<c>q_…</c>).</param>
+/// <param name="SnapshotId">The raw snapshot.</param>
+/// <param name="Source">The source's name.</param>
+/// <param name="Reason">Why, for people (the body-level failure, or a summary of the item issues).</param>
+/// <param name="Issues">The items that could not be mapped.</param>
+/// <param name="CreatedAt">When it was quarantined first.</param>
+/// <param name="UpdatedAt">When it was last normalized (first time or retry).</param>
+/// <param name="Attempts">How many times it was normalized.</param>
+/// <param name="Status">Open or resolved.</param>
+public sealed record QuarantineEntry(
+    string Id,
+    string SnapshotId,
+    string Source,
+    string Reason,
+    IReadOnlyList<NormalizeIssue> Issues,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt,
+    int Attempts,
+    QuarantineStatus Status);
+
+/// <summary>
+/// The ingest store: raw snapshots (write once), delivery dedupe, the event log with consumer offsets, and the
+/// quarantine. Every call that returns has made its writes durable; a write is all or nothing. Adapters: SQLite
+/// (embedded default, its own file beside the control store's); the interface suits a RabbitMQ-backed log later (offsets
+/// are the log's own positions; consumers dedupe by event id).
+/// </summary>
+public interface IEventStore : IAsyncDisposable
+{
+    /// <summary>Creates or upgrades the schema; safe on every start.</summary>
+    /// <param name="cancellationToken">Cancels the migration.</param>
+    /// <returns>The schema version in force.</returns>
+    Task<int> MigrateAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Dedupes a delivery on (source, delivery id) against ids remembered and not expired, and stores its snapshot —
+    /// both durably, before returning (concurrent callers share commits).
+    /// </summary>
+    /// <param name="delivery">The delivery.</param>
+    /// <param name="cancellationToken">Cancels waiting; a write already committed stays.</param>
+    /// <returns>Accepted with the new snapshot, or duplicate with the first one.</returns>
+    Task<DeliveryReceipt> AcceptDeliveryAsync(RawDelivery delivery, CancellationToken cancellationToken = default);
+
+    /// <summary>Reads a snapshot by its public id.</summary>
+    /// <param name="id">The id.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The snapshot, or <see langword="null"/>.</returns>
+    Task<RawSnapshot?> GetSnapshotAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>Reads snapshots in arrival order.</summary>
+    /// <param name="afterSeq">Only snapshots with a greater <see cref="RawSnapshot.Seq"/>.</param>
+    /// <param name="limit">At most this many.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The snapshots.</returns>
+    Task<IReadOnlyList<RawSnapshot>> ReadSnapshotsAsync(long afterSeq, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>The greatest snapshot sequence number stored (0 when none).</summary>
+    long LastSnapshotSeq { get; }
+
+    /// <summary>Completes once a snapshot after <paramref name="afterSeq"/> exists (at once when one does).</summary>
+    /// <param name="afterSeq">The sequence number the caller has seen.</param>
+    /// <param name="cancellationToken">Cancels waiting.</param>
+    /// <returns>A task.</returns>
+    Task WaitForSnapshotsAsync(long afterSeq, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Records the normalization of one snapshot in one transaction: appends its events (deduped by source and id),
+    /// opens or updates its quarantine entry when <paramref name="result"/> needs one (or resolves an open one when it
+    /// does not), and moves <paramref name="consumer"/>'s offset to the snapshot's sequence number when that is ahead.
+    /// </summary>
+    /// <param name="consumer">The normalizer's offset name.</param>
+    /// <param name="snapshot">The snapshot normalized.</param>
+    /// <param name="result">What the normalizer made of it.</param>
+    /// <param name="now">The current time.</param>
+    /// <param name="cancellationToken">Cancels waiting.</param>
+    /// <returns>The append's receipt, and the quarantine entry when the snapshot has one now.</returns>
+    Task<(AppendReceipt Append, QuarantineEntry? Quarantine)> CompleteNormalizationAsync(
+        string consumer, RawSnapshot snapshot, NormalizeResult result, DateTimeOffset now, CancellationToken cancellationToken = default);
+
+    /// <summary>Appends events that arrived without a snapshot (<c>POST /v1/events</c>), deduped by source and id, durably.</summary>
+    /// <param name="events">The events, valid against schema v1.</param>
+    /// <param name="cancellationToken">Cancels waiting.</param>
+    /// <returns>The receipt.</returns>
+    Task<AppendReceipt> AppendEventsAsync(IReadOnlyList<NormalizedEvent> events, CancellationToken cancellationToken = default);
+
+    /// <summary>The greatest event offset (0 when the log is empty).</summary>
+    long LastOffset { get; }
+
+    /// <summary>Completes once an event after <paramref name="afterOffset"/> exists (at once when one does).</summary>
+    /// <param name="afterOffset">The offset the caller has seen.</param>
+    /// <param name="cancellationToken">Cancels waiting.</param>
+    /// <returns>A task.</returns>
+    Task WaitForEventsAsync(long afterOffset, CancellationToken cancellationToken);
+
+    /// <summary>Reads the log in offset order, for consumers.</summary>
+    /// <param name="afterOffset">Only events after this offset.</param>
+    /// <param name="limit">At most this many.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The events.</returns>
+    Task<IReadOnlyList<LoggedEvent>> ReadEventsAsync(long afterOffset, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>Reads events matching a filter, in offset order.</summary>
+    /// <param name="query">The filter.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The events.</returns>
+    Task<IReadOnlyList<LoggedEvent>> QueryEventsAsync(EventQuery query, CancellationToken cancellationToken = default);
+
+    /// <summary>The offset a consumer has committed (0 when it never did).</summary>
+    /// <param name="consumer">The consumer's name.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The offset.</returns>
+    Task<long> GetOffsetAsync(string consumer, CancellationToken cancellationToken = default);
+
+    /// <summary>Sets a consumer's offset (backwards too: that is how a replay re-feeds it), durably.</summary>
+    /// <param name="consumer">The consumer's name.</param>
+    /// <param name="offset">The offset.</param>
+    /// <param name="cancellationToken">Cancels waiting.</param>
+    /// <returns>A task.</returns>
+    Task SetOffsetAsync(string consumer, long offset, CancellationToken cancellationToken = default);
+
+    /// <summary>Lists quarantine entries, newest first.</summary>
+    /// <param name="status">Only this status; <see langword="null"/> for all.</param>
+    /// <param name="limit">At most this many.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The entries.</returns>
+    Task<IReadOnlyList<QuarantineEntry>> ListQuarantineAsync(QuarantineStatus? status, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>Reads a quarantine entry.</summary>
+    /// <param name="id">Its id.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The entry, or <see langword="null"/>.</returns>
+    Task<QuarantineEntry?> GetQuarantineAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>Forgets delivery ids whose retention has passed (their snapshots stay).</summary>
+    /// <param name="now">The current time.</param>
+    /// <param name="cancellationToken">Cancels waiting.</param>
+    /// <returns>How many were forgotten.</returns>
+    Task<int> SweepDeliveryIdsAsync(DateTimeOffset now, CancellationToken cancellationToken = default);
+}
