@@ -1,0 +1,79 @@
+namespace Bulwark.Storage.Sqlite.Ingest;
+
+/// <summary>
+/// The ingest database's schema, as numbered steps that only ever get appended to (its own series, recorded in its own
+/// <c>schema_migrations</c>). Times are Unix milliseconds. Raw snapshots refuse every UPDATE and DELETE, and an
+/// INSERT OR REPLACE over an existing one (REPLACE deletes without firing delete triggers).
+/// </summary>
+internal static class EventStoreMigrations
+{
+    public static IReadOnlyList<(int Version, string Sql)> Steps { get; } =
+    [
+        (1, """
+            CREATE TABLE raw_snapshots (
+                seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+                id           TEXT NOT NULL UNIQUE,
+                source       TEXT NOT NULL,
+                received_at  INTEGER NOT NULL,
+                headers      TEXT NOT NULL,
+                body         BLOB NOT NULL,
+                sha256       BLOB NOT NULL,
+                content_type TEXT,
+                verification INTEGER NOT NULL,
+                delivery_id  TEXT
+            );
+            CREATE TRIGGER raw_snapshots_no_update BEFORE UPDATE ON raw_snapshots
+                BEGIN SELECT RAISE(ABORT, 'raw snapshots are immutable'); END;
+            CREATE TRIGGER raw_snapshots_no_delete BEFORE DELETE ON raw_snapshots
+                BEGIN SELECT RAISE(ABORT, 'raw snapshots are immutable'); END;
+            CREATE TRIGGER raw_snapshots_no_replace BEFORE INSERT ON raw_snapshots
+                WHEN EXISTS (SELECT 1 FROM raw_snapshots WHERE seq = NEW.seq OR id = NEW.id)
+                BEGIN SELECT RAISE(ABORT, 'raw snapshots are immutable'); END;
+            CREATE TABLE delivery_ids (
+                source      TEXT NOT NULL,
+                delivery_id TEXT NOT NULL,
+                snapshot_id TEXT NOT NULL,
+                expires_at  INTEGER NOT NULL,
+                PRIMARY KEY (source, delivery_id)
+            );
+            CREATE INDEX delivery_ids_by_expiry ON delivery_ids (expires_at);
+            CREATE TABLE events (
+                "offset"    INTEGER PRIMARY KEY AUTOINCREMENT,
+                source      TEXT NOT NULL,
+                id          TEXT NOT NULL,
+                platform    TEXT NOT NULL,
+                event_type  TEXT NOT NULL,
+                account_id  TEXT NOT NULL,
+                ts          INTEGER NOT NULL,
+                received_at INTEGER NOT NULL,
+                snapshot_id TEXT,
+                doc         TEXT NOT NULL,
+                UNIQUE (source, id)
+            );
+            CREATE INDEX events_by_account ON events (account_id, "offset");
+            CREATE INDEX events_by_type ON events (event_type, "offset");
+            CREATE INDEX events_by_platform ON events (platform, "offset");
+            CREATE INDEX events_by_ts ON events (ts);
+            CREATE TABLE consumer_offsets (
+                consumer   TEXT PRIMARY KEY,
+                "offset"   INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL
+            );
+            CREATE TABLE quarantine (
+                id          TEXT PRIMARY KEY,
+                snapshot_id TEXT NOT NULL UNIQUE,
+                source      TEXT NOT NULL,
+                reason      TEXT NOT NULL,
+                issues      TEXT NOT NULL,
+                created_at  INTEGER NOT NULL,
+                updated_at  INTEGER NOT NULL,
+                attempts    INTEGER NOT NULL,
+                status      INTEGER NOT NULL
+            );
+            CREATE INDEX quarantine_by_status ON quarantine (status, created_at);
+            CREATE INDEX quarantine_by_created ON quarantine (created_at);
+            """),
+    ];
+
+    public static int Latest => Steps[^1].Version;
+}

@@ -1,0 +1,25 @@
+using Bulwark.Identity;
+
+namespace Bulwark.Storage.Sqlite.Ingest;
+
+/// <summary>Options of the embedded ingest store (<see cref="SqliteEventStore"/>).</summary>
+public sealed class SqliteEventStoreOptions
+{
+    /// <summary>The usual file name of the ingest database, beside the control store's <c>bulwark.db</c>.</summary>
+    public const string FileName = "events.db";
+
+    /// <summary>
+    /// Whether every commit is flushed to the disk before it is acknowledged (<c>synchronous=FULL</c>); when false,
+    /// <c>synchronous=NORMAL</c> survives a process crash but may lose the last commits on power loss.
+    /// </summary>
+    /// <value>Default <see langword="true"/>.</value>
+    public bool FlushEachCommit { get; set; } = true;
+
+    /// <summary>How many callers' writes may share one transaction, so one flush (group commit).</summary>
+    /// <value>Default 512.</value>
+    public int MaxWritesPerCommit { get; set; } = 512;
+
+    /// <summary>The randomness in snapshot and quarantine ids.</summary>
+    /// <value>Default <see cref="SystemRandomSource.Instance"/>.</value>
+    public IRandomSource Random { get; set; } = SystemRandomSource.Instance;
+}

@@ -1,0 +1,351 @@
+using System.Text.Json.Nodes;
+using Bulwark.Ingest;
+using Bulwark.Storage.Sqlite.Ingest;
+using Bulwark.TestUtils;
+using Microsoft.Data.Sqlite;
+
+namespace Bulwark.StorageSqlite.Tests.Ingest;
+
+/// <summary>The ingest store contract over a real SQLite file, and what only the SQLite adapter promises.</summary>
+public sealed class SqliteEventStoreTests : EventStoreContract
+{
+    private readonly TempDirectory _directory = new();
+
+    private string DatabasePath => _directory.Combine("data", SqliteEventStoreOptions.FileName);
+
+    protected override async Task<IEventStore> OpenStoreCoreAsync(TimeProvider time) => await OpenSqliteAsync(DatabasePath, time);
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        _directory.Dispose();
+    }
+
+    private static async Task<SqliteEventStore> OpenSqliteAsync(string path, TimeProvider time)
+    {
+        var store = new SqliteEventStore(path, time);
+        await store.MigrateAsync();
+        return store;
+    }
+
+    private async Task<SqliteEventStore> OpenSqliteStoreAsync() => (SqliteEventStore)await OpenStoreAsync();
+
+    private static SqliteConnection Connect(string path)
+    {
+        var connection = new SqliteConnection($"Data Source={path};Pooling=False");
+        connection.Open();
+        return connection;
+    }
+
+    private static int Execute(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return command.ExecuteNonQuery();
+    }
+
+    /// <summary>Holds the writer inside one caller's work, so that the writes queued meanwhile share the next commit.</summary>
+    private static async Task<(Task Blocker, ManualResetEventSlim Gate)> HoldTheWriterAsync(SqliteEventStore store)
+    {
+        var gate = new ManualResetEventSlim();
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var blocker = store.WriteAsync(
+            _ =>
+            {
+                entered.TrySetResult();
+                gate.Wait(Ct);
+                return 0;
+            },
+            Ct);
+        await entered.Task.WaitAsync(Patience, Ct);
+        return (blocker, gate);
+    }
+
+    [Fact]
+    public async Task RawSnapshots_UpdateDeleteOrReplaceThroughAnotherConnection_AreRefused()
+    {
+        var store = await OpenSqliteStoreAsync();
+        var receipt = await store.AcceptDeliveryAsync(Delivery("d-1", "{\"original\":true}"), Ct);
+        var before = await store.GetSnapshotAsync(receipt.SnapshotId, Ct);
+
+        using (var connection = Connect(DatabasePath))
+        {
+            Should.Throw<SqliteException>(() => Execute(connection, "UPDATE raw_snapshots SET body = x'00'")).Message.ShouldContain("immutable");
+            Should.Throw<SqliteException>(() => Execute(connection, "UPDATE raw_snapshots SET verification = 1 WHERE seq = 1")).Message.ShouldContain("immutable");
+            Should.Throw<SqliteException>(() => Execute(connection, "DELETE FROM raw_snapshots")).Message.ShouldContain("immutable");
+            Should.Throw<SqliteException>(() => Execute(connection, $"""
+                INSERT OR REPLACE INTO raw_snapshots (seq, id, source, received_at, headers, body, sha256, content_type, verification, delivery_id)
+                VALUES (1, '{receipt.SnapshotId}', 'evil', 0, '[]', x'00', x'00', NULL, 1, NULL)
+                """)).Message.ShouldContain("immutable");
+        }
+
+        var after = (await store.GetSnapshotAsync(receipt.SnapshotId, Ct)).ShouldNotBeNull();
+        after.ShouldBeEquivalentTo(before);
+        (await store.ReadSnapshotsAsync(0, 10, Ct)).Count.ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task ReopenedStore_AfterDispose_HasEverythingAndKeepsDeduping()
+    {
+        var store = await OpenSqliteStoreAsync();
+        var first = await store.AcceptDeliveryAsync(Delivery("d-1"), Ct);
+        var snapshot = (await store.GetSnapshotAsync(first.SnapshotId, Ct))!;
+        var (_, entry) = await store.CompleteNormalizationAsync("normalizer", snapshot, new NormalizeResult([Event("e-1")], [new NormalizeIssue(2, "odd")]), Time.GetUtcNow(), Ct);
+        await store.AppendEventsAsync([Event("e-2"), Event("e-3")], Ct);
+        await store.SetOffsetAsync("detector", 2, Ct);
+        var events = await store.ReadEventsAsync(0, 10, Ct);
+        await store.DisposeAsync();
+
+        await using var reopened = await OpenSqliteAsync(DatabasePath, Time);
+
+        (reopened.LastSnapshotSeq, reopened.LastOffset).ShouldBe((1L, 3L));
+        (await reopened.GetSnapshotAsync(first.SnapshotId, Ct)).ShouldBeEquivalentTo(snapshot);
+        (await reopened.ReadEventsAsync(0, 10, Ct)).Select(e => (e.Offset, e.Event.Id, e.SnapshotId)).ShouldBe(events.Select(e => (e.Offset, e.Event.Id, e.SnapshotId)));
+        (await reopened.GetQuarantineAsync(entry!.Id, Ct)).ShouldBeEquivalentTo(entry);
+        (await reopened.GetOffsetAsync("normalizer", Ct)).ShouldBe(1);
+        (await reopened.GetOffsetAsync("detector", Ct)).ShouldBe(2);
+        (await reopened.AcceptDeliveryAsync(Delivery("d-1"), Ct)).ShouldBe(new DeliveryReceipt(DeliveryStatus.Duplicate, first.SnapshotId));
+        (await reopened.AppendEventsAsync([Event("e-3"), Event("e-4")], Ct)).ShouldBe(new AppendReceipt(1, 1, 4));
+        reopened.WaitForEventsAsync(3, Ct).IsCompletedSuccessfully.ShouldBeTrue();
+    }
+
+    [Fact]
+    public async Task MigrateAsync_OnAnExistingFileAgainAndAgain_AppliesEachStepOnce()
+    {
+        var store = await OpenSqliteStoreAsync();
+        await store.AcceptDeliveryAsync(Delivery("d-1"), Ct);
+        (await store.MigrateAsync(Ct)).ShouldBe(EventStoreMigrations.Latest);
+        await store.DisposeAsync();
+
+        for (var i = 0; i < 2; i++)
+        {
+            await using var reopened = new SqliteEventStore(DatabasePath, Time);
+            (await reopened.MigrateAsync(Ct)).ShouldBe(EventStoreMigrations.Latest);
+            (await reopened.MigrateAsync(Ct)).ShouldBe(EventStoreMigrations.Latest);
+            reopened.LastSnapshotSeq.ShouldBe(1);
+        }
+
+        SqliteFile.Query(DatabasePath, "SELECT version FROM schema_migrations ORDER BY version")
+            .ShouldBe(EventStoreMigrations.Steps.Select(s => (object?)(long)s.Version));
+        SqliteFile.Query(DatabasePath, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            .ShouldBe(["consumer_offsets", "delivery_ids", "events", "quarantine", "raw_snapshots", "schema_migrations"]);
+    }
+
+    [Fact]
+    public async Task AbandonedStore_ItsFilesAsLeftOnDisk_KeepEveryAcknowledgedWrite()
+    {
+        // The first store is never disposed: its writer connection is dropped as a crash would drop it, without a
+        // checkpoint or a clean close. Everything acknowledged must be in the database file and its WAL already.
+        var abandoned = await OpenSqliteAsync(DatabasePath, Time);
+        var receipts = await Task.WhenAll(Enumerable.Range(0, 200).Select(i => abandoned.AcceptDeliveryAsync(Delivery("d-" + i), Ct))).WaitAsync(Patience, Ct);
+        var snapshot = (await abandoned.GetSnapshotAsync(receipts[0].SnapshotId, Ct))!;
+        await abandoned.CompleteNormalizationAsync("normalizer", snapshot, Clean(Event("e-1"), Event("e-2")), Time.GetUtcNow(), Ct);
+        await abandoned.SetOffsetAsync("detector", 2, Ct);
+
+        var crashed = _directory.Combine("crashed", SqliteEventStoreOptions.FileName);
+        Directory.CreateDirectory(Path.GetDirectoryName(crashed)!);
+        File.Copy(DatabasePath, crashed);
+        File.Exists(DatabasePath + "-wal").ShouldBeTrue();
+        File.Copy(DatabasePath + "-wal", crashed + "-wal");
+
+        try
+        {
+            foreach (var path in new[] { crashed, DatabasePath })
+            {
+                await using var recovered = await OpenSqliteAsync(path, Time);
+                recovered.LastSnapshotSeq.ShouldBe(200);
+                recovered.LastOffset.ShouldBe(2);
+                (await recovered.ReadSnapshotsAsync(0, 1000, Ct)).Select(s => s.Id).Order(StringComparer.Ordinal)
+                    .ShouldBe(receipts.Select(r => r.SnapshotId).Order(StringComparer.Ordinal));
+                (await recovered.ReadEventsAsync(0, 10, Ct)).Select(e => e.Event.Id).ShouldBe(["e-1", "e-2"]);
+                (await recovered.GetOffsetAsync("normalizer", Ct)).ShouldBe(snapshot.Seq);
+                (await recovered.GetOffsetAsync("detector", Ct)).ShouldBe(2);
+                (await recovered.AcceptDeliveryAsync(Delivery("d-7"), Ct)).ShouldBe(new DeliveryReceipt(DeliveryStatus.Duplicate, receipts[7].SnapshotId));
+            }
+        }
+        finally
+        {
+            await abandoned.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task GroupCommit_WritesQueuedBehindABusyWriter_ShareOneTransaction()
+    {
+        var store = await OpenSqliteStoreAsync();
+        var (blocker, gate) = await HoldTheWriterAsync(store);
+        using (gate)
+        {
+            var commitsBefore = store.Commits;
+            var writes = Enumerable.Range(0, 300).Select(i => store.AcceptDeliveryAsync(Delivery("d-" + i), Ct)).ToList();
+            var appends = store.AppendEventsAsync([Event("e-1")], Ct);
+            gate.Set();
+
+            await Task.WhenAll(writes).WaitAsync(Patience, Ct);
+            await appends.WaitAsync(Patience, Ct);
+            await blocker;
+            (store.Commits - commitsBefore).ShouldBe(2);
+            (store.LastSnapshotSeq, store.LastOffset).ShouldBe((300L, 1L));
+        }
+    }
+
+    [Fact]
+    public async Task GroupCommit_SameDeliveryIdTwiceInOneBatch_AcceptsTheFirstAndTheSecondIsItsDuplicate()
+    {
+        var store = await OpenSqliteStoreAsync();
+        var (blocker, gate) = await HoldTheWriterAsync(store);
+        using (gate)
+        {
+            var first = store.AcceptDeliveryAsync(Delivery("same", "{\"n\":1}"), Ct);
+            var second = store.AcceptDeliveryAsync(Delivery("same", "{\"n\":2}"), Ct);
+            gate.Set();
+            await blocker;
+
+            var accepted = await first.WaitAsync(Patience, Ct);
+            accepted.Status.ShouldBe(DeliveryStatus.Accepted);
+            (await second.WaitAsync(Patience, Ct)).ShouldBe(new DeliveryReceipt(DeliveryStatus.Duplicate, accepted.SnapshotId));
+            (await store.ReadSnapshotsAsync(0, 10, Ct)).ShouldHaveSingleItem().Id.ShouldBe(accepted.SnapshotId);
+        }
+    }
+
+    [Fact]
+    public async Task GroupCommit_OneCallerFailsInsideTheBatch_OnlyItsWorkIsRolledBack()
+    {
+        var store = await OpenSqliteStoreAsync();
+        var (blocker, gate) = await HoldTheWriterAsync(store);
+        using (gate)
+        {
+            var before = store.AcceptDeliveryAsync(Delivery("before"), Ct);
+            var saboteur = store.WriteAsync<DeliveryReceipt>(
+                w =>
+                {
+                    w.Accept(SqliteEventRows.Prepare(Delivery("sabotaged"), "raw_sabotaged"));
+                    w.Append([SqliteEventRows.Prepare(Event("sabotaged-event"), Time.GetUtcNow(), null)]);
+                    throw new InvalidDataException("changed my mind");
+                },
+                Ct);
+            var after = store.AcceptDeliveryAsync(Delivery("after"), Ct);
+            var events = store.AppendEventsAsync([Event("e-1")], Ct);
+            gate.Set();
+            await blocker;
+
+            await Should.ThrowAsync<InvalidDataException>(() => saboteur.WaitAsync(Patience, Ct));
+            (await before.WaitAsync(Patience, Ct)).Status.ShouldBe(DeliveryStatus.Accepted);
+            (await after.WaitAsync(Patience, Ct)).Status.ShouldBe(DeliveryStatus.Accepted);
+            (await events.WaitAsync(Patience, Ct)).Appended.ShouldBe(1);
+        }
+
+        (await store.GetSnapshotAsync("raw_sabotaged", Ct)).ShouldBeNull();
+        (await store.ReadSnapshotsAsync(0, 10, Ct)).Select(s => s.DeliveryId).ShouldBe(["before", "after"]);
+        (await store.ReadEventsAsync(0, 10, Ct)).Select(e => e.Event.Id).ShouldBe(["e-1"]);
+        store.LastSnapshotSeq.ShouldBe((await store.ReadSnapshotsAsync(0, 10, Ct))[^1].Seq);
+        store.LastOffset.ShouldBe((await store.ReadEventsAsync(0, 10, Ct))[^1].Offset);
+        (await store.AcceptDeliveryAsync(Delivery("sabotaged"), Ct)).Status.ShouldBe(DeliveryStatus.Accepted);
+    }
+
+    [Fact]
+    public async Task TransactionLostUnderTheWriter_FailsEveryCallerInTheBatchAndTheWriterRecovers()
+    {
+        var store = await OpenSqliteStoreAsync();
+        await store.AcceptDeliveryAsync(Delivery("earlier"), Ct);
+        var (blocker, gate) = await HoldTheWriterAsync(store);
+        using (gate)
+        {
+            var before = store.AcceptDeliveryAsync(Delivery("same-batch-before"), Ct);
+            var saboteur = store.WriteAsync<int>(
+                w =>
+                {
+                    using var rollback = w.Connection.CreateCommand();
+                    rollback.CommandText = "ROLLBACK";
+                    rollback.ExecuteNonQuery();
+                    throw new IOException("disk full");
+                },
+                Ct);
+            var after = store.AcceptDeliveryAsync(Delivery("same-batch-after"), Ct);
+            gate.Set();
+
+            await Should.ThrowAsync<IOException>(() => saboteur.WaitAsync(Patience, Ct));
+            (await Record.ExceptionAsync(() => before.WaitAsync(Patience, Ct))).ShouldNotBeNull().ShouldNotBeOfType<TimeoutException>();
+            (await Record.ExceptionAsync(() => after.WaitAsync(Patience, Ct))).ShouldNotBeNull().ShouldNotBeOfType<TimeoutException>();
+            await Record.ExceptionAsync(() => blocker.WaitAsync(Patience, Ct));
+        }
+
+        var next = await store.AcceptDeliveryAsync(Delivery("after-recovery"), Ct);
+        var snapshots = await store.ReadSnapshotsAsync(0, 10, Ct);
+        snapshots.Select(s => s.DeliveryId).ShouldBe(["earlier", "after-recovery"]);
+        snapshots[^1].Id.ShouldBe(next.SnapshotId);
+        store.LastSnapshotSeq.ShouldBe(snapshots[^1].Seq);
+        store.IsReady.ShouldBeTrue();
+    }
+
+    [Fact]
+    public async Task AcceptDeliveryAsync_CancelledWhileQueued_ThrowsAndWritesNothing()
+    {
+        var store = await OpenSqliteStoreAsync();
+        var (blocker, gate) = await HoldTheWriterAsync(store);
+        using (gate)
+        {
+            using var cancel = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+            var cancelled = store.AcceptDeliveryAsync(Delivery("cancelled"), cancel.Token);
+            var kept = store.AcceptDeliveryAsync(Delivery("kept"), Ct);
+            await cancel.CancelAsync();
+            gate.Set();
+            await blocker;
+
+            await Should.ThrowAsync<OperationCanceledException>(() => cancelled.WaitAsync(Patience, Ct));
+            (await kept.WaitAsync(Patience, Ct)).Status.ShouldBe(DeliveryStatus.Accepted);
+        }
+
+        (await store.ReadSnapshotsAsync(0, 10, Ct)).Select(s => s.DeliveryId).ShouldBe(["kept"]);
+    }
+
+    [Fact]
+    public async Task DisposeAsync_WithWritesQueued_CommitsThemAllBeforeClosing()
+    {
+        var store = await OpenSqliteStoreAsync();
+        var writes = Enumerable.Range(0, 300).Select(i => store.AcceptDeliveryAsync(Delivery("d-" + i), Ct)).ToList();
+
+        await store.DisposeAsync();
+
+        var receipts = await Task.WhenAll(writes).WaitAsync(Patience, Ct);
+        await using var reopened = await OpenSqliteAsync(DatabasePath, Time);
+        (await reopened.ReadSnapshotsAsync(0, 1000, Ct)).Select(s => s.Id).ShouldBe(receipts.Select(r => r.SnapshotId), ignoreOrder: true);
+    }
+
+    [Fact]
+    public async Task StoredRows_HeadersEventDocumentAndEnums_HaveTheirPinnedForm()
+    {
+        var store = await OpenSqliteStoreAsync();
+        var at = new DateTimeOffset(2026, 11, 21, 9, 30, 15, 42, TimeSpan.Zero);
+        var receipt = await store.AcceptDeliveryAsync(
+            new RawDelivery("okta-prod", at, [new("content-type", "application/json"), new("x-a", "1"), new("x-a", "2")], "{}"u8.ToArray(), "application/json", VerificationOutcome.BadSignature, "d-1", at.AddDays(1)),
+            Ct);
+        var snapshot = (await store.GetSnapshotAsync(receipt.SnapshotId, Ct))!;
+        var e = new NormalizedEvent(
+            "evt-1",
+            "okta-prod",
+            "okta",
+            "login_failed",
+            "00u1",
+            new DateTimeOffset(2026, 11, 21, 10, 0, 0, 5, TimeSpan.FromHours(1)),
+            new EventActor(Ip: "192.0.2.1", UserAgent: "curl/8", Country: "DE"),
+            at,
+            "c-1",
+            new JsonObject { ["reason"] = "bad <password>", ["count"] = 2 });
+        await store.CompleteNormalizationAsync("normalizer", snapshot, new NormalizeResult([e], [new NormalizeIssue(1, "no actor")]), at, Ct);
+        await store.CompleteNormalizationAsync("normalizer", snapshot, NormalizeResult.Failed("bad"), at, Ct);
+
+        SqliteFile.Query(DatabasePath, "SELECT headers FROM raw_snapshots").ShouldBe(["""[["content-type","application/json"],["x-a","1"],["x-a","2"]]"""]);
+        SqliteFile.Query(DatabasePath, "SELECT received_at FROM raw_snapshots").ShouldBe([at.ToUnixTimeMilliseconds()]);
+        SqliteFile.Query(DatabasePath, "SELECT verification FROM raw_snapshots").ShouldBe([4L]);
+        SqliteFile.Query(DatabasePath, "SELECT doc FROM events").ShouldBe([
+            """{"schema_version":"v1","id":"evt-1","source":"okta-prod","platform":"okta","event_type":"login_failed","account_id":"00u1","actor":{"ip":"192.0.2.1","user_agent":"curl/8","country":"DE"},"timestamp":"2026-11-21T09:00:00.005Z","received_at":"2026-11-21T09:30:15.042Z","correlation_id":"c-1","details":{"reason":"bad <password>","count":2}}""",
+        ]);
+        SqliteFile.Query(DatabasePath, "SELECT ts FROM events").ShouldBe([e.Timestamp.ToUnixTimeMilliseconds()]);
+        SqliteFile.Query(DatabasePath, "SELECT status || ',' || attempts || ',' || issues FROM quarantine").ShouldBe(["1,2,[]"]);
+
+        await store.CompleteNormalizationAsync("normalizer", snapshot, Clean(e), at, Ct);
+        SqliteFile.Query(DatabasePath, "SELECT status FROM quarantine").ShouldBe([2L]);
+        SqliteFile.Query(DatabasePath, "SELECT count(*) FROM events").ShouldBe([1L]);
+    }
+}
