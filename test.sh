@@ -23,10 +23,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-if [ ! -d tests/interop/node_modules ] && command -v npm >/dev/null 2>&1; then
+# Installed again whenever package-lock.json changed since the last install (a stamp beside node_modules).
+if ! cmp -s tests/interop/package-lock.json tests/interop/node_modules/.bulwark-installed-lock 2>/dev/null && command -v npm >/dev/null 2>&1; then
   echo "== installing npm peer clients (tests/interop)"
-  npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error >/dev/null 2>&1 \
-    || echo "warning: npm ci in tests/interop failed: the interop tests will skip (and fail under CI=true)" >&2
+  if npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error >/dev/null 2>&1; then
+    cp tests/interop/package-lock.json tests/interop/node_modules/.bulwark-installed-lock
+  else
+    echo "warning: npm ci in tests/interop failed: the interop tests will skip (and fail under CI=true)" >&2
+  fi
 fi
 
 echo "== build (Release, warnings as errors)"

@@ -68,7 +68,9 @@ internal static class CheckServer
             .AddBulwarkServer(o => o.BootstrapToken = token)
             .UseStore(sp => new SqliteControlStore(
                 new SqliteStoreOptions { DataDirectory = data, Instruments = sp.GetRequiredService<StoreInstruments>() },
-                sp.GetRequiredService<TimeProvider>()));
+                sp.GetRequiredService<TimeProvider>()))
+            .UseEventStore(sp => new Bulwark.Storage.Sqlite.Ingest.SqliteEventStore(
+                Path.Combine(data, Bulwark.Storage.Sqlite.Ingest.SqliteEventStoreOptions.FileName), sp.GetRequiredService<TimeProvider>()));
         var app = builder.Build();
         app.UseBulwark();
         app.MapPost(BarePath, () => TypedResults.Ok(BareAnswer.Instance)).WithMetadata(RequiresCapability(Capability.Read));

@@ -29,8 +29,11 @@ internal sealed class InProcessServer(WebApplication app) : ILoadServer
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
-        builder.Services.AddBulwarkServer(o => o.BootstrapToken = token).UseStore(sp => new SqliteControlStore(
-            new SqliteStoreOptions { DataDirectory = data, Instruments = sp.GetRequiredService<StoreInstruments>() }, TimeProvider.System));
+        builder.Services.AddBulwarkServer(o => o.BootstrapToken = token)
+            .UseStore(sp => new SqliteControlStore(
+                new SqliteStoreOptions { DataDirectory = data, Instruments = sp.GetRequiredService<StoreInstruments>() }, TimeProvider.System))
+            .UseEventStore(_ => new Bulwark.Storage.Sqlite.Ingest.SqliteEventStore(
+                Path.Combine(data, Bulwark.Storage.Sqlite.Ingest.SqliteEventStoreOptions.FileName), TimeProvider.System));
         var app = builder.Build();
         app.UseBulwark();
         await app.PrepareBulwarkAsync([]);

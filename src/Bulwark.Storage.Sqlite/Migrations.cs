@@ -129,6 +129,16 @@ internal static class Migrations
             CREATE INDEX mass_actions_by_created ON mass_actions (created_at);
             CREATE INDEX audit_by_target ON audit (target, seq);
             """),
+        (5, """
+            CREATE TABLE sources (
+                name        TEXT PRIMARY KEY,
+                definition  TEXT NOT NULL,
+                version     INTEGER NOT NULL,
+                created_at  INTEGER NOT NULL,
+                updated_at  INTEGER NOT NULL
+            );
+            INSERT INTO counters (name, value) VALUES ('sources_version', 0);
+            """),
     ];
 
     public static int Latest => Steps[^1].Version;

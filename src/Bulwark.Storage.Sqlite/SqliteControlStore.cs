@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Bulwark.Audit;
 using Bulwark.Flags;
 using Bulwark.Identity;
+using Bulwark.Ingest;
 using Bulwark.MassActions;
 using Bulwark.Throttling;
 using Microsoft.Data.Sqlite;
@@ -182,6 +183,20 @@ public sealed class SqliteControlStore : IControlStore
             {
                 using var snapshot = connection.BeginTransaction(deferred: true);
                 return (SqliteThrottleRows.Query(connection, snapshot, string.Empty, null), SqliteThrottleRows.Version(connection, snapshot));
+            },
+            cancellationToken);
+
+    /// <inheritdoc />
+    public Task<SourceRecord?> GetSourceAsync(string name, CancellationToken cancellationToken = default) =>
+        ReadAsync(c => SqliteSourceRows.Query(c, null, "WHERE name = $p", name).FirstOrDefault(), cancellationToken);
+
+    /// <inheritdoc />
+    public Task<(IReadOnlyList<SourceRecord> Sources, long Version)> ListSourcesAsync(CancellationToken cancellationToken = default) =>
+        ReadAsync<(IReadOnlyList<SourceRecord>, long)>(
+            connection =>
+            {
+                using var snapshot = connection.BeginTransaction(deferred: true);
+                return (SqliteSourceRows.Query(connection, snapshot, string.Empty, null), SqliteSourceRows.Version(connection, snapshot));
             },
             cancellationToken);
 

@@ -1,6 +1,7 @@
 using Bulwark.Audit;
 using Bulwark.Flags;
 using Bulwark.Identity;
+using Bulwark.Ingest;
 using Bulwark.MassActions;
 using Bulwark.Throttling;
 using Microsoft.Data.Sqlite;
@@ -92,6 +93,16 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Sqlite
         ArgumentNullException.ThrowIfNull(flag);
         StateChanges++;
         return (long)commands.Get(SqliteFlagRows.PutFlagSql, transaction, SqliteFlagRows.FlagParameters(flag)).ExecuteScalar()!;
+    }
+
+    public SourceRecord? GetSource(string name) =>
+        SqliteSourceRows.Query(connection, transaction, "WHERE name = $p", name).FirstOrDefault();
+
+    public long PutSource(SourceRecord source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        StateChanges++;
+        return (long)commands.Get(SqliteSourceRows.PutSql, transaction, SqliteSourceRows.Parameters(source)).ExecuteScalar()!;
     }
 
     public ThrottleRecord? GetThrottle(string name) =>

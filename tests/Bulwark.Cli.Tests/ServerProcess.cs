@@ -36,7 +36,8 @@ internal sealed partial class ServerProcess : IAsyncDisposable
 
     public int ExitCode => _process.ExitCode;
 
-    public static async Task<ServerProcess> StartAsync(string dataDirectory, IReadOnlyList<string>? extraArgs = null, string? bootstrapToken = null, bool waitUntilListening = true)
+    public static async Task<ServerProcess> StartAsync(
+        string dataDirectory, IReadOnlyList<string>? extraArgs = null, string? bootstrapToken = null, bool waitUntilListening = true, IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -52,6 +53,11 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         }
 
         start.Environment.Remove("BULWARK_BOOTSTRAP_TOKEN");
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+
         if (bootstrapToken is not null)
         {
             start.Environment["BULWARK_BOOTSTRAP_TOKEN"] = bootstrapToken;

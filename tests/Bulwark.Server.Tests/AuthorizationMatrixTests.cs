@@ -60,6 +60,19 @@ public sealed class AuthorizationMatrixTests(ServerFixture fixture) : IClassFixt
         ("POST", "/v1/mass-actions/{id}/resume", "/v1/mass-actions/ma_absent/resume", """{"reason":"matrix"}""", Capability.Read),
         ("POST", "/v1/mass-actions/{id}/permits", "/v1/mass-actions/ma_absent/permits", """{"requested":1}""", Capability.Read),
         ("POST", "/v1/mass-actions/{id}/report", "/v1/mass-actions/ma_absent/report", """{"succeeded":0}""", Capability.Read),
+        ("GET", "/v1/sources/", "/v1/sources", null, Capability.Read),
+        ("GET", "/v1/sources/{name}", "/v1/sources/matrix-absent", null, Capability.Read),
+        ("PUT", "/v1/sources/{name}", "/v1/sources/matrix-source", """{"scheme":"github","secrets":["env:BULWARK_MATRIX_UNSET"]}""", Capability.Configure),
+        ("POST", "/v1/webhooks/{source}", "/v1/webhooks/matrix-absent", "{}", null),
+        ("GET", "/v1/webhooks/{source}", "/v1/webhooks/matrix-absent", null, null),
+        ("POST", "/v1/events/", "/v1/events", "[]", Capability.Ingest),
+        ("GET", "/v1/events/", "/v1/events", null, Capability.Read),
+        ("POST", "/v1/events/replay", "/v1/events/replay", """{"since":"2026-01-01T00:00:00Z","consumers":["matrix-absent"]}""", Capability.Configure),
+        ("GET", "/v1/raw/{id}", "/v1/raw/raw_absent", null, Capability.Read),
+        ("GET", "/v1/raw/{id}/body", "/v1/raw/raw_absent/body", null, Capability.Read),
+        ("GET", "/v1/quarantine/", "/v1/quarantine", null, Capability.Read),
+        ("GET", "/v1/quarantine/{id}", "/v1/quarantine/q_absent", null, Capability.Read),
+        ("POST", "/v1/quarantine/{id}/retry", "/v1/quarantine/q_absent/retry", null, Capability.Configure),
     ];
 
     public static TheoryData<string, string> EndpointCases() =>

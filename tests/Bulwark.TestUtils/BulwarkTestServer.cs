@@ -54,7 +54,8 @@ public sealed class BulwarkTestServer : IAsyncDisposable
         IEnumerable<ManifestDocument>? manifests = null,
         string? bootstrapToken = AdminToken,
         Action<WebApplication>? mapExtraEndpoints = null,
-        string urls = "http://127.0.0.1:0")
+        string urls = "http://127.0.0.1:0",
+        Action<IServiceCollection>? services = null)
     {
         var owned = dataDirectory is null ? new TempDirectory() : null;
         var directory = dataDirectory ?? owned!.Path;
@@ -66,6 +67,8 @@ public sealed class BulwarkTestServer : IAsyncDisposable
             builder.Services.AddSingleton(time);
         }
 
+        services?.Invoke(builder.Services);
+
         builder.Services
             .AddBulwarkServer(o =>
             {
@@ -75,7 +78,9 @@ public sealed class BulwarkTestServer : IAsyncDisposable
             })
             .UseStore(sp => new SqliteControlStore(
                 new SqliteStoreOptions { DataDirectory = directory, Instruments = sp.GetRequiredService<StoreInstruments>() },
-                sp.GetRequiredService<TimeProvider>()));
+                sp.GetRequiredService<TimeProvider>()))
+            .UseEventStore(sp => new Bulwark.Storage.Sqlite.Ingest.SqliteEventStore(
+                Path.Combine(directory, Bulwark.Storage.Sqlite.Ingest.SqliteEventStoreOptions.FileName), sp.GetRequiredService<TimeProvider>()));
         var app = builder.Build();
         app.UseBulwark();
         mapExtraEndpoints?.Invoke(app);

@@ -270,6 +270,45 @@ public abstract class ControlStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Sources_PutAdvancesTheirVersion_AndReadBackExactly()
+    {
+        var store = await OpenStoreAsync();
+        var definition = new Bulwark.Ingest.SourceDefinition
+        {
+            Name = "okta-main",
+            Scheme = "okta",
+            Secrets = [new Bulwark.Ingest.SecretReference("env", "OKTA_NEW"), new Bulwark.Ingest.SecretReference("file", "/run/secrets/okta-old")],
+            Normalizer = "okta",
+            DedupeRetention = TimeSpan.FromHours(24),
+            Poll = new Bulwark.Ingest.SourcePoll { Url = new Uri("https://example.okta.com/api/v1/logs"), Interval = TimeSpan.FromMinutes(2) },
+        };
+        var first = await store.WriteAsync(tx =>
+        {
+            var version = tx.PutSource(new Bulwark.Ingest.SourceRecord { Definition = definition, Version = 0, CreatedAt = tx.Now, UpdatedAt = tx.Now });
+            tx.Append(Draft("source/okta-main"));
+            return version;
+        });
+        var second = await store.WriteAsync(tx =>
+        {
+            var current = tx.GetSource("okta-main")!;
+            var version = tx.PutSource(current with { Definition = current.Definition with { MaxBody = 4096 }, UpdatedAt = tx.Now });
+            tx.Append(Draft("source/okta-main"));
+            return version;
+        });
+
+        (first, second).ShouldBe((1L, 2L));
+        var (sources, version) = await store.ListSourcesAsync();
+        version.ShouldBe(2);
+        var stored = sources.ShouldHaveSingleItem();
+        stored.Version.ShouldBe(2);
+        Bulwark.Json.CanonicalJson.Serialize(Bulwark.Ingest.SourceKind.Instance.ToDocument(stored.Definition))
+            .ShouldBe(Bulwark.Json.CanonicalJson.Serialize(Bulwark.Ingest.SourceKind.Instance.ToDocument(definition with { MaxBody = 4096 })));
+        (await store.GetSourceAsync("missing")).ShouldBeNull();
+        await Should.ThrowAsync<UnauditedChangeException>(() => store.WriteAsync(tx => tx.PutSource(stored)));
+        (await store.ListSourcesAsync()).Version.ShouldBe(2);
+    }
+
+    [Fact]
     public async Task Throttles_PutAdvancesTheirVersion_KeepTheTightening_AndReadBackExactly()
     {
         var store = await OpenStoreAsync();

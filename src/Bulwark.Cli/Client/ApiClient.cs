@@ -101,7 +101,11 @@ internal sealed class ApiClient(HttpClient http) : IDisposable
     /// Sends a request; an error answer is thrown as an <see cref="ApiException"/>, except one with the status
     /// <paramref name="alsoAccept"/> (a 404 that means "missing", a 429 that carries a throttle decision).
     /// </summary>
-    public async Task<ApiResponse> SendAsync(HttpMethod method, string path, JsonNode? body, CancellationToken cancellationToken, HttpStatusCode? alsoAccept = null, string? reason = null)
+    public Task<ApiResponse> SendAsync(HttpMethod method, string path, JsonNode? body, CancellationToken cancellationToken, HttpStatusCode? alsoAccept = null, string? reason = null) =>
+        SendContentAsync(method, path, body is null ? null : new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"), cancellationToken, alsoAccept, reason);
+
+    /// <summary>Sends a request with any content (an NDJSON push); errors as <see cref="SendAsync(HttpMethod, string, JsonNode?, CancellationToken, HttpStatusCode?, string?)"/>.</summary>
+    public async Task<ApiResponse> SendContentAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken, HttpStatusCode? alsoAccept = null, string? reason = null)
     {
         using var request = new HttpRequestMessage(method, path.TrimStart('/'));
         if (reason is not null)
@@ -109,10 +113,7 @@ internal sealed class ApiClient(HttpClient http) : IDisposable
             request.Headers.Add("X-Bulwark-Reason", reason);
         }
 
-        if (body is not null)
-        {
-            request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
-        }
+        request.Content = content;
 
         HttpResponseMessage response;
         try

@@ -18,6 +18,10 @@ internal static class BulwarkCli
         root.Subcommands.Add(FlagCommands.Changes(cli));
         root.Subcommands.Add(ThrottleCommands.Create(cli));
         root.Subcommands.Add(MassActionCommands.Create(cli));
+        root.Subcommands.Add(IngestCommands.Sources(cli));
+        root.Subcommands.Add(IngestCommands.Events(cli));
+        root.Subcommands.Add(IngestCommands.Quarantine(cli));
+        root.Subcommands.Add(IngestCommands.Raw(cli));
         root.Subcommands.Add(ManifestCommands.Validate(cli));
         root.Subcommands.Add(ManifestCommands.Diff(cli));
         root.Subcommands.Add(ManifestCommands.Apply(cli));

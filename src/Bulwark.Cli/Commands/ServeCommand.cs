@@ -137,9 +137,12 @@ internal static class ServeCommand
 internal static class SqliteHosting
 {
     public static BulwarkServerBuilder UseSqlite(this BulwarkServerBuilder builder, string dataDirectory) =>
-        builder.UseStore(sp => new SqliteControlStore(
-            new SqliteStoreOptions { DataDirectory = dataDirectory, Instruments = sp.GetRequiredService<StoreInstruments>() },
-            sp.GetRequiredService<TimeProvider>()));
+        builder
+            .UseStore(sp => new SqliteControlStore(
+                new SqliteStoreOptions { DataDirectory = dataDirectory, Instruments = sp.GetRequiredService<StoreInstruments>() },
+                sp.GetRequiredService<TimeProvider>()))
+            .UseEventStore(sp => new Bulwark.Storage.Sqlite.Ingest.SqliteEventStore(
+                Path.Combine(dataDirectory, Bulwark.Storage.Sqlite.Ingest.SqliteEventStoreOptions.FileName), sp.GetRequiredService<TimeProvider>()));
 }
 
 /// <summary>The example manifests, embedded so that <c>--demo</c> works from any directory.</summary>

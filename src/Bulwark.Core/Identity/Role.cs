@@ -20,6 +20,9 @@ public enum Role
 
     /// <summary>Holds every capability, including identities and tokens.</summary>
     Admin = 5,
+
+    /// <summary>A service that pushes events (<c>POST /v1/events</c>) and nothing else: it cannot even read.</summary>
+    Ingest = 6,
 }
 
 /// <summary>A capability that an endpoint or a manifest kind requires. Granted to roles by <see cref="Roles"/>.</summary>
@@ -39,6 +42,9 @@ public enum Capability
 
     /// <summary>Manage identities and tokens.</summary>
     Administer = 5,
+
+    /// <summary>Push events into the event log.</summary>
+    Ingest = 6,
 }
 
 /// <summary>Role names and the capabilities each role grants.</summary>
@@ -57,6 +63,7 @@ public static class Roles
         Role.Responder => "responder",
         Role.Approver => "approver",
         Role.Admin => "admin",
+        Role.Ingest => "ingest",
         _ => throw new ArgumentOutOfRangeException(nameof(role), role, null),
     };
 
@@ -82,14 +89,15 @@ public static class Roles
     /// <summary>Whether <paramref name="role"/> grants <paramref name="capability"/>.</summary>
     /// <param name="role">The role held.</param>
     /// <param name="capability">The capability asked for.</param>
-    /// <returns><see langword="true"/> when granted. Every role reads; <see cref="Role.Admin"/> holds every capability.</returns>
+    /// <returns><see langword="true"/> when granted. Every role but <see cref="Role.Ingest"/> reads; <see cref="Role.Admin"/> holds every capability.</returns>
     public static bool Grants(Role role, Capability capability) => role switch
     {
         Role.Admin => true,
         Role.Viewer => capability == Capability.Read,
-        Role.Operator => capability is Capability.Read or Capability.Configure,
+        Role.Operator => capability is Capability.Read or Capability.Configure or Capability.Ingest,
         Role.Responder => capability is Capability.Read or Capability.Respond,
         Role.Approver => capability is Capability.Read or Capability.Approve,
+        Role.Ingest => capability == Capability.Ingest,
         _ => false, // An undefined role value grants nothing.
     };
 

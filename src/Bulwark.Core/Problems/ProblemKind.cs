@@ -57,10 +57,17 @@ public sealed record ProblemKind(string Slug, int Status, string Title)
     /// <summary>A throttle asks the caller to prove it is a person first (CAPTCHA, step-up).</summary>
     public static ProblemKind ChallengeRequired { get; } = new("challenge-required", 429, "A challenge is required");
 
+    /// <summary>A webhook delivery's signature (or token) is missing, malformed or matches no active secret.</summary>
+    public static ProblemKind WebhookSignatureInvalid { get; } = new("webhook-signature-invalid", 401, "The webhook signature does not verify");
+
+    /// <summary>A webhook delivery's signature matches, but its signed timestamp is outside the source's tolerance (a replay or a bad clock).</summary>
+    public static ProblemKind WebhookTimestampOutsideWindow { get; } = new("webhook-timestamp-outside-window", 401, "The webhook timestamp is outside the tolerance");
+
     /// <summary>Every kind, for documentation and tests.</summary>
     public static IReadOnlyList<ProblemKind> All { get; } =
     [
         MalformedRequest, Unauthenticated, Forbidden, NotFound, MethodNotAllowed, Conflict, IdempotencyInProgress,
         PayloadTooLarge, UnsupportedMediaType, Validation, IdempotencyKeyReused, RateLimited, ChallengeRequired, Internal, Unavailable,
+        WebhookSignatureInvalid, WebhookTimestampOutsideWindow,
     ];
 }

@@ -1,13 +1,14 @@
 using Bulwark.Audit;
 using Bulwark.Flags;
 using Bulwark.Identity;
+using Bulwark.Ingest;
 using Bulwark.MassActions;
 using Bulwark.Throttling;
 
 namespace Bulwark.Storage;
 
 /// <summary>
-/// The control-state store: identities, tokens, flags, throttles, mass actions, idempotency records and the audit log. Reads run concurrently; every
+/// The control-state store: identities, tokens, flags, throttles, mass actions, sources, idempotency records and the audit log. Reads run concurrently; every
 /// change runs through <see cref="WriteAsync{T}"/>, whose work executes inside one transaction with its audit entries,
 /// so a state change is never visible without its entry. Adapters: SQLite (embedded default), PostgreSQL (scale-out);
 /// both pass the same contract test suite.
@@ -99,6 +100,17 @@ public interface IControlStore : IAsyncDisposable
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The throttles and the current throttles version, read together.</returns>
     Task<(IReadOnlyList<ThrottleRecord> Throttles, long Version)> ListThrottlesAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Reads a source.</summary>
+    /// <param name="name">The source's name.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The source, or <see langword="null"/>.</returns>
+    Task<SourceRecord?> GetSourceAsync(string name, CancellationToken cancellationToken = default);
+
+    /// <summary>Lists sources by name, with the sources version they were read at (one snapshot).</summary>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The sources and the version.</returns>
+    Task<(IReadOnlyList<SourceRecord> Sources, long Version)> ListSourcesAsync(CancellationToken cancellationToken = default);
 
     /// <summary>Reads a mass action by id (<c>ma_…</c>) or by name (names never start with <c>ma_</c>).</summary>
     /// <param name="idOrName">The id or the name.</param>
@@ -200,6 +212,19 @@ public interface IWriteTransaction
     /// <param name="throttle">The throttle (its <see cref="ThrottleRecord.Version"/> is ignored).</param>
     /// <returns>The new throttles version.</returns>
     long PutThrottle(ThrottleRecord throttle);
+
+    /// <summary>Reads a source.</summary>
+    /// <param name="name">The source's name.</param>
+    /// <returns>The source, or <see langword="null"/>.</returns>
+    SourceRecord? GetSource(string name);
+
+    /// <summary>
+    /// Inserts or replaces a source and advances the sources version, which the stored record takes as its
+    /// <see cref="SourceRecord.Version"/>. A state change: must be audited.
+    /// </summary>
+    /// <param name="source">The source (its <see cref="SourceRecord.Version"/> is ignored).</param>
+    /// <returns>The new sources version.</returns>
+    long PutSource(SourceRecord source);
 
     /// <summary>Reads a mass action by id or by name.</summary>
     /// <param name="idOrName">The id (<c>ma_…</c>) or the name.</param>

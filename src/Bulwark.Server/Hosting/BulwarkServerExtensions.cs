@@ -5,6 +5,7 @@ using Bulwark.Server.Audit;
 using Bulwark.Server.Flags;
 using Bulwark.Server.Http;
 using Bulwark.Server.Identity;
+using Bulwark.Server.Ingest;
 using Bulwark.Server.Manifests;
 using Bulwark.Server.MassActions;
 using Bulwark.Server.Metrics;
@@ -46,6 +47,16 @@ public static class BulwarkServerExtensions
         services.AddSingleton<MassActionService>();
         services.AddSingleton<IManifestHandler, MassActionManifestHandler>();
         services.AddHostedService<MassActionKillSwitch>();
+        services.TryAddSingleton<ISecretResolver, EnvironmentSecretResolver>();
+        services.AddSingleton<SourceRegistry>();
+        services.AddSingleton<SourceService>();
+        services.AddSingleton<IManifestHandler, SourceManifestHandler>();
+        services.AddSingleton<IngestInstruments>();
+        services.AddSingleton<NormalizerWorker>();
+        services.AddHostedService(sp => sp.GetRequiredService<NormalizerWorker>());
+        services.AddSingleton<IEventConsumer, EventCounter>();
+        services.AddHostedService<EventConsumerHost>();
+        services.AddHostedService<DeliveryIdSweeper>();
         services.AddSingleton(sp => new ManifestApplier(sp.GetServices<IManifestHandler>()));
         services.AddHostedService<IdempotencySweeper>();
         services.AddOpenApi();
@@ -88,6 +99,10 @@ public static class BulwarkServerExtensions
         app.MapOfrepApi();
         app.MapThrottlesApi();
         app.MapMassActionsApi();
+        app.MapSourcesApi();
+        app.MapWebhooksApi();
+        app.MapEventsApi();
+        app.MapIngestRecordsApi();
         return app;
     }
 
@@ -106,6 +121,7 @@ public static class BulwarkServerExtensions
         var options = services.GetRequiredService<IOptions<BulwarkServerOptions>>().Value;
         var store = services.GetRequiredService<IControlStore>();
         await store.MigrateAsync(cancellationToken).ConfigureAwait(false);
+        await services.GetRequiredService<Bulwark.Ingest.IEventStore>().MigrateAsync(cancellationToken).ConfigureAwait(false);
 
         var identities = services.GetRequiredService<IdentityService>();
         string? generated = null;
@@ -177,6 +193,15 @@ public sealed class BulwarkServerBuilder(IServiceCollection services)
     /// <param name="factory">Makes the store; <see cref="StoreInstruments"/> and <see cref="TimeProvider"/> are registered.</param>
     /// <returns>This builder.</returns>
     public BulwarkServerBuilder UseStore(Func<IServiceProvider, IControlStore> factory)
+    {
+        Services.AddSingleton(factory);
+        return this;
+    }
+
+    /// <summary>Uses the ingest store made by <paramref name="factory"/>: raw snapshots, the event log, the quarantine.</summary>
+    /// <param name="factory">Makes the store.</param>
+    /// <returns>This builder.</returns>
+    public BulwarkServerBuilder UseEventStore(Func<IServiceProvider, Bulwark.Ingest.IEventStore> factory)
     {
         Services.AddSingleton(factory);
         return this;

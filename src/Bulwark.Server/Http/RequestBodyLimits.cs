@@ -30,6 +30,17 @@ internal sealed class RequestBodyLimits(RequestDelegate next, IOptions<BulwarkSe
 
     public Task InvokeAsync(HttpContext context)
     {
+        if (context.GetEndpoint()?.Metadata.GetMetadata<RawBodyEndpoint>() is { } raw)
+        {
+            // The endpoint reads its own body, bounded by its own limit (a webhook source's max_body).
+            if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } feature)
+            {
+                feature.MaxRequestBodySize = raw.MaxBytes;
+            }
+
+            return next(context);
+        }
+
         var sizeFeature = context.Features.Get<IHttpMaxRequestBodySizeFeature>();
         if (sizeFeature is { IsReadOnly: false })
         {
@@ -53,3 +64,10 @@ internal sealed class RequestBodyLimits(RequestDelegate next, IOptions<BulwarkSe
         return next(context);
     }
 }
+
+/// <summary>
+/// Endpoint metadata: the endpoint reads its body itself (any media type it accepts, up to <see cref="MaxBytes"/>, its
+/// own limits checked inside), instead of the JSON-only, server-wide limit.
+/// </summary>
+/// <param name="MaxBytes">The most the server will read.</param>
+internal sealed record RawBodyEndpoint(long MaxBytes);

@@ -130,3 +130,14 @@ public sealed class ManifestValidationException : Exception
     /// <summary>Every problem found.</summary>
     public IReadOnlyList<ManifestProblem> Problems { get; }
 }
+
+internal sealed class SourceManifestHandler(Ingest.SourceService sources) : IManifestHandler
+{
+    public ManifestKind Kind => Bulwark.Ingest.SourceKind.Instance;
+
+    public async Task<PutOutcome> ApplyAsync(object definition, ChangeContext context, CancellationToken cancellationToken)
+    {
+        var (_, outcome) = await sources.PutAsync((Bulwark.Ingest.SourceDefinition)definition, context, cancellationToken).ConfigureAwait(false);
+        return outcome;
+    }
+}

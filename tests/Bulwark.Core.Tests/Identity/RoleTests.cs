@@ -15,6 +15,7 @@ public sealed class RoleTests
         (Role.Responder, 3, "responder"),
         (Role.Approver, 4, "approver"),
         (Role.Admin, 5, "admin"),
+        (Role.Ingest, 6, "ingest"),
     ];
 
     private static readonly (Capability Capability, int Value)[] PinnedCapabilities =
@@ -24,24 +25,26 @@ public sealed class RoleTests
         (Capability.Respond, 3),
         (Capability.Approve, 4),
         (Capability.Administer, 5),
+        (Capability.Ingest, 6),
     ];
 
     private const bool Y = true;
     private const bool N = false;
 
-    /// <summary>The grant matrix, written out: rows are roles, columns are Read, Configure, Respond, Approve, Administer.</summary>
+    /// <summary>The grant matrix, written out: rows are roles, columns are Read, Configure, Respond, Approve, Administer, Ingest.</summary>
     private static readonly (Role Role, bool[] Grants)[] GrantMatrix =
     [
-        //                 Read Configure Respond Approve Administer
-        (Role.Viewer,    [Y,   N,        N,      N,      N]),
-        (Role.Operator,  [Y,   Y,        N,      N,      N]),
-        (Role.Responder, [Y,   N,        Y,      N,      N]),
-        (Role.Approver,  [Y,   N,        N,      Y,      N]),
-        (Role.Admin,     [Y,   Y,        Y,      Y,      Y]),
+        //                 Read Configure Respond Approve Administer Ingest
+        (Role.Viewer,    [Y,   N,        N,      N,      N,         N]),
+        (Role.Operator,  [Y,   Y,        N,      N,      N,         Y]),
+        (Role.Responder, [Y,   N,        Y,      N,      N,         N]),
+        (Role.Approver,  [Y,   N,        N,      Y,      N,         N]),
+        (Role.Admin,     [Y,   Y,        Y,      Y,      Y,         Y]),
+        (Role.Ingest,    [N,   N,        N,      N,      N,         Y]),
     ];
 
     private static readonly Capability[] MatrixColumns =
-        [Capability.Read, Capability.Configure, Capability.Respond, Capability.Approve, Capability.Administer];
+        [Capability.Read, Capability.Configure, Capability.Respond, Capability.Approve, Capability.Administer, Capability.Ingest];
 
     [Fact]
     public void Role_PersistedValues_ArePinned()
@@ -178,7 +181,7 @@ public sealed class RoleTests
 
     [Theory]
     [InlineData(0)]
-    [InlineData(6)]
+    [InlineData(7)]
     [InlineData(-1)]
     public void Grants_UndefinedRoleValue_GrantsNothing(int value)
     {

@@ -27,6 +27,8 @@ public sealed partial class ProblemKindTests
         ("unavailable", 503),
         ("rate-limited", 429),
         ("challenge-required", 429),
+        ("webhook-signature-invalid", 401),
+        ("webhook-timestamp-outside-window", 401),
     ];
 
     [Fact]

@@ -1,0 +1,474 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO.Compression;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+using Bulwark.Cli.Client;
+using Bulwark.Cli.Output;
+
+namespace Bulwark.Cli.Commands;
+
+/// <summary><c>bulwark sources …</c>, <c>bulwark events …</c>, <c>bulwark quarantine …</c>, <c>bulwark raw get</c>.</summary>
+internal static class IngestCommands
+{
+    public static Command Sources(CliContext cli)
+    {
+        var sources = new Command("sources", "List and show webhook sources (secrets appear as references only); declare them with apply -f");
+        var json = CliContext.JsonOption();
+        var list = new Command("list", "List sources with their scheme, normalizer and endpoint") { json };
+        list.SetAction((parse, ct) => cli.RunAsync(async () =>
+        {
+            using var client = cli.Client(parse);
+            var items = (await client.GetAsync("v1/sources", ct).ConfigureAwait(false)).Body!;
+            return cli.WriteItems(
+                parse.GetValue(json),
+                items,
+                ["NAME", "SCHEME", "NORMALIZER", "SECRETS", "ENDPOINT"],
+                s => [s["name"]?.ToString(), s["scheme"]?.ToString(), s["normalizer"]?.ToString(), Secrets(s), s["status"]?["endpoint"]?.ToString()]);
+        }));
+        sources.Subcommands.Add(list);
+
+        var name = new Argument<string>("name") { Description = "The source's name" };
+        var getJson = CliContext.JsonOption();
+        var get = new Command("get", "Show a source (--json: the document, which can be PUT back)") { name, getJson };
+        get.SetAction((parse, ct) => cli.RunAsync(async () =>
+        {
+            using var client = cli.Client(parse);
+            var source = (await client.GetAsync("v1/sources/" + Uri.EscapeDataString(parse.GetValue(name)!), ct).ConfigureAwait(false)).Body!;
+            if (parse.GetValue(getJson))
+            {
+                cli.WriteJson(source);
+                return ExitCodes.Ok;
+            }
+
+            Table.WritePairs(
+                cli.Out,
+                [
+                    ("name", source["name"]?.ToString()),
+                    ("scheme", source["scheme"]?.ToString()),
+                    ("normalizer", source["normalizer"]?.ToString()),
+                    ("platform", source["platform"]?.ToString()),
+                    ("secrets", Secrets(source)),
+                    ("timestamp tolerance", source["timestamp_tolerance"]?.ToString()),
+                    ("dedupe retention", source["dedupe_retention"]?.ToString()),
+                    ("max body", source["max_body"]?.ToString()),
+                    ("throttle", source["throttle"]?.ToString()),
+                    ("poll", source["poll"]?["url"]?.ToString()),
+                    ("endpoint", source["status"]?["endpoint"]?.ToString()),
+                    ("updated", source["status"]?["updated_at"]?.ToString()),
+                ]);
+            return ExitCodes.Ok;
+        }));
+        sources.Subcommands.Add(get);
+        return sources;
+    }
+
+    public static Command Events(CliContext cli)
+    {
+        var events = new Command("events", "Push events into the event log, list them, replay them to consumers");
+        events.Subcommands.Add(Push(cli));
+        events.Subcommands.Add(List(cli));
+        events.Subcommands.Add(Replay(cli));
+        return events;
+    }
+
+    public static Command Quarantine(CliContext cli)
+    {
+        var quarantine = new Command("quarantine", "Verified deliveries that could not be normalized: list, show, retry after a fix");
+        var json = CliContext.JsonOption();
+        var status = new Option<string?>("--status") { Description = "open or resolved (default: both)" };
+        var list = new Command("list", "List quarantine entries, newest first") { json, status };
+        list.SetAction((parse, ct) => cli.RunAsync(async () =>
+        {
+            using var client = cli.Client(parse);
+            var path = parse.GetValue(status) is { } s ? "v1/quarantine?status=" + Uri.EscapeDataString(s) : "v1/quarantine";
+            var items = (await client.GetAsync(path, ct).ConfigureAwait(false)).Body!;
+            return cli.WriteItems(
+                parse.GetValue(json),
+                items,
+                ["ID", "SOURCE", "STATUS", "ATTEMPTS", "SNAPSHOT", "REASON"],
+                q => [q["id"]?.ToString(), q["source"]?.ToString(), q["status"]?.ToString(), q["attempts"]?.ToString(), q["snapshot"]?.ToString(), q["reason"]?.ToString()]);
+        }));
+        quarantine.Subcommands.Add(list);
+
+        var id = new Argument<string>("id") { Description = "The entry's id (q_…)" };
+        var getJson = CliContext.JsonOption();
+        var get = new Command("get", "Show a quarantine entry with every item issue") { id, getJson };
+        get.SetAction((parse, ct) => cli.RunAsync(async () =>
+        {
+            using var client = cli.Client(parse);
+            var entry = (await client.GetAsync("v1/quarantine/" + Uri.EscapeDataString(parse.GetValue(id)!), ct).ConfigureAwait(false)).Body!;
+            return WriteEntry(cli, entry, parse.GetValue(getJson));
+        }));
+        quarantine.Subcommands.Add(get);
+
+        var retryId = new Argument<string>("id") { Description = "The entry's id (q_…)" };
+        var retryJson = CliContext.JsonOption();
+        var retry = new Command("retry", "Normalize the entry's raw snapshot again with the source's current definition (after a fix); exit 1 if it stays open") { retryId, retryJson };
+        retry.SetAction((parse, ct) => cli.RunAsync(async () =>
+        {
+            using var client = cli.Client(parse);
+            var result = (await client.PostAsync("v1/quarantine/" + Uri.EscapeDataString(parse.GetValue(retryId)!) + "/retry", null, ct).ConfigureAwait(false)).Body!;
+            if (parse.GetValue(retryJson))
+            {
+                cli.WriteJson(result);
+            }
+            else
+            {
+                await cli.Out.WriteLineAsync($"{result["entry"]?["status"]}: {result["appended"]} events appended, {result["duplicates"]} already in the log").ConfigureAwait(false);
+            }
+
+            return result["entry"]?["status"]?.ToString() == "resolved" ? ExitCodes.Ok : ExitCodes.Failed;
+        }));
+        quarantine.Subcommands.Add(retry);
+        return quarantine;
+    }
+
+    public static Command Raw(CliContext cli)
+    {
+        var raw = new Command("raw", "Read raw webhook snapshots (immutable: nothing changes or deletes them)");
+        var id = new Argument<string>("id") { Description = "The snapshot's id (raw_…)" };
+        var body = new Option<string?>("--body") { Description = "Write the exact body bytes to this file (- for standard output) instead of describing the snapshot" };
+        var json = CliContext.JsonOption();
+        var get = new Command("get", "Show a raw snapshot: source, time, verification, SHA-256, headers (secrets removed) and body") { id, body, json };
+        get.SetAction((parse, ct) => cli.RunAsync(async () =>
+        {
+            using var client = cli.Client(parse);
+            var snapshot = (await client.GetAsync("v1/raw/" + Uri.EscapeDataString(parse.GetValue(id)!), ct).ConfigureAwait(false)).Body!;
+            if (parse.GetValue(body) is { } target)
+            {
+                var bytes = Convert.FromBase64String(snapshot["body_base64"]!.GetValue<string>());
+                if (target == "-")
+                {
+                    await using var stdout = Console.OpenStandardOutput();
+                    await stdout.WriteAsync(bytes, ct).ConfigureAwait(false);
+                }
+                else
+                {
+                    await File.WriteAllBytesAsync(target, bytes, ct).ConfigureAwait(false);
+                }
+
+                return ExitCodes.Ok;
+            }
+
+            if (parse.GetValue(json))
+            {
+                cli.WriteJson(snapshot);
+                return ExitCodes.Ok;
+            }
+
+            Table.WritePairs(
+                cli.Out,
+                [
+                    ("id", snapshot["id"]?.ToString()),
+                    ("source", snapshot["source"]?.ToString()),
+                    ("received", snapshot["received_at"]?.ToString()),
+                    ("verification", snapshot["verification"]?.ToString()),
+                    ("delivery id", snapshot["delivery_id"]?.ToString()),
+                    ("content type", snapshot["content_type"]?.ToString()),
+                    ("size", snapshot["size"]?.ToString()),
+                    ("sha256", snapshot["sha256"]?.ToString()),
+                ]);
+            await cli.Out.WriteLineAsync().ConfigureAwait(false);
+            foreach (var (name, value) in snapshot["headers"]!.AsObject())
+            {
+                await cli.Out.WriteLineAsync($"{name}: {value}").ConfigureAwait(false);
+            }
+
+            await cli.Out.WriteLineAsync().ConfigureAwait(false);
+            await cli.Out.WriteLineAsync(snapshot["body_text"]?.ToString() ?? "(binary body: use --body FILE)").ConfigureAwait(false);
+            return ExitCodes.Ok;
+        }));
+        raw.Subcommands.Add(get);
+        return raw;
+    }
+
+    private static Command Push(CliContext cli)
+    {
+        var file = new Argument<string>("file") { Description = "Events in schema v1, one a line: .jsonl, or .jsonl.gz" };
+        var rate = new Option<double?>("--rate") { Description = "At most this many events a second (default: as fast as the server takes them)" };
+        var batch = new Option<int?>("--batch") { Description = "Events per request (default 1000, at most 20000)" };
+        var quiet = new Option<bool>("--quiet") { Description = "No progress bar" };
+        var json = CliContext.JsonOption();
+        var command = new Command(
+            "push",
+            "Push a file of events through POST /v1/events, in batches, with a progress bar on standard error. " +
+            "Needs a token with the ingest capability (role ingest, operator or admin). Exit 1 if any event was rejected")
+        {
+            file, rate, batch, quiet, json,
+        };
+        command.SetAction((parse, ct) => cli.RunAsync(async () =>
+        {
+            var path = parse.GetValue(file)!;
+            var size = parse.GetValue(batch) ?? 1000;
+            if (size is < 1 or > 20_000)
+            {
+                throw new UsageException("--batch must be from 1 to 20000");
+            }
+
+            if (parse.GetValue(rate) is <= 0)
+            {
+                throw new UsageException("--rate must be above 0");
+            }
+
+            if (!File.Exists(path))
+            {
+                throw new UsageException($"{path} does not exist");
+            }
+
+            using var client = cli.Client(parse);
+            await using var stream = File.OpenRead(path);
+            Stream input = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? new GZipStream(stream, CompressionMode.Decompress) : stream;
+            await using var _ = input.ConfigureAwait(false);
+            using var reader = new StreamReader(input, Encoding.UTF8);
+            var progress = new PushProgress(cli.Error, stream, showBar: !parse.GetValue(quiet) && !parse.GetValue(json));
+            var lines = new List<string>(size);
+            var rejections = new JsonArray();
+            var clock = Stopwatch.StartNew();
+            var line = 0;
+            while (true)
+            {
+                var text = await reader.ReadLineAsync(ct).ConfigureAwait(false);
+                if (text is not null && text.Trim().Length > 0)
+                {
+                    lines.Add(text);
+                }
+
+                if (lines.Count == size || (text is null && lines.Count > 0))
+                {
+                    var answer = await SendBatchAsync(client, lines, ct).ConfigureAwait(false);
+                    foreach (var rejection in answer["rejected"]?.AsArray() ?? [])
+                    {
+                        rejections.Add(new JsonObject { ["line"] = line + rejection!["index"]!.GetValue<int>() + 1, ["errors"] = rejection["errors"]!.DeepClone() });
+                    }
+
+                    line += lines.Count;
+                    progress.Add(answer["accepted"]?.GetValue<int>() ?? 0, answer["duplicates"]?.GetValue<int>() ?? 0, answer["rejected"]?.AsArray().Count ?? 0, clock.Elapsed);
+                    lines.Clear();
+                    if (parse.GetValue(rate) is { } perSecond)
+                    {
+                        var due = TimeSpan.FromSeconds(line / perSecond);
+                        if (due > clock.Elapsed)
+                        {
+                            await Task.Delay(due - clock.Elapsed, ct).ConfigureAwait(false);
+                        }
+                    }
+                }
+
+                if (text is null)
+                {
+                    break;
+                }
+            }
+
+            progress.Finish(clock.Elapsed);
+            var summary = new JsonObject
+            {
+                ["lines"] = line,
+                ["accepted"] = progress.Accepted,
+                ["duplicates"] = progress.Duplicates,
+                ["rejected"] = progress.Rejected,
+                ["seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 3),
+                ["rejections"] = rejections,
+            };
+            if (parse.GetValue(json))
+            {
+                cli.WriteJson(summary);
+            }
+            else
+            {
+                await cli.Out.WriteLineAsync(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"{line:N0} lines: {progress.Accepted:N0} accepted, {progress.Duplicates:N0} already in the log, {progress.Rejected:N0} rejected in {clock.Elapsed.TotalSeconds:0.0} s ({line / Math.Max(clock.Elapsed.TotalSeconds, 0.001):N0} events/s)")).ConfigureAwait(false);
+                foreach (var rejection in rejections.Take(10))
+                {
+                    var errors = string.Join("; ", rejection!["errors"]!.AsArray().Select(e => $"{e!["path"]} {e["message"]}"));
+                    await cli.Out.WriteLineAsync($"  line {rejection["line"]}: {errors}").ConfigureAwait(false);
+                }
+            }
+
+            return progress.Rejected == 0 ? ExitCodes.Ok : ExitCodes.Failed;
+        }));
+        return command;
+    }
+
+    private static async Task<JsonNode> SendBatchAsync(ApiClient client, List<string> lines, CancellationToken cancellationToken)
+    {
+        var content = new StringContent(string.Join('\n', lines), Encoding.UTF8);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/x-ndjson") { CharSet = "utf-8" };
+
+        // A batch with no valid event is a 422 that still carries the rejections: an answer, not an error.
+        var response = await client.SendContentAsync(HttpMethod.Post, "v1/events", content, cancellationToken, alsoAccept: System.Net.HttpStatusCode.UnprocessableEntity).ConfigureAwait(false);
+        return response.Body ?? new JsonObject();
+    }
+
+    private static Command List(CliContext cli)
+    {
+        var account = new Option<string?>("--account") { Description = "Only this account" };
+        var type = new Option<string?>("--type") { Description = "Only this event type" };
+        var platform = new Option<string?>("--platform") { Description = "Only this platform" };
+        var source = new Option<string?>("--source") { Description = "Only this source" };
+        var since = new Option<string?>("--since") { Description = "Only events at or after this time (event time, e.g. 2026-03-02T00:00:00Z)" };
+        var until = new Option<string?>("--until") { Description = "Only events before this time" };
+        var limit = new Option<int?>("--limit") { Description = "At most this many (default 100, at most 1000)" };
+        var json = CliContext.JsonOption();
+        var command = new Command("list", "List events from the log, oldest first") { account, type, platform, source, since, until, limit, json };
+        command.SetAction((parse, ct) => cli.RunAsync(async () =>
+        {
+            var query = new List<string>();
+            foreach (var (name, option) in new[] { ("account", account), ("type", type), ("platform", platform), ("source", source), ("since", since), ("until", until) })
+            {
+                if (parse.GetValue(option) is { } value)
+                {
+                    query.Add(name + "=" + Uri.EscapeDataString(value));
+                }
+            }
+
+            if (parse.GetValue(limit) is { } max)
+            {
+                query.Add("limit=" + max.ToString(CultureInfo.InvariantCulture));
+            }
+
+            using var client = cli.Client(parse);
+            var items = (await client.GetAsync("v1/events" + (query.Count > 0 ? "?" + string.Join('&', query) : string.Empty), ct).ConfigureAwait(false)).Body!;
+            return cli.WriteItems(
+                parse.GetValue(json),
+                items,
+                ["OFFSET", "TIME", "PLATFORM", "TYPE", "ACCOUNT", "IP", "ID"],
+                e => [e["offset"]?.ToString(), e["timestamp"]?.ToString(), e["platform"]?.ToString(), e["event_type"]?.ToString(), e["account_id"]?.ToString(), e["actor"]?["ip"]?.ToString(), e["id"]?.ToString()]);
+        }));
+        return command;
+    }
+
+    private static Command Replay(CliContext cli)
+    {
+        var since = new Option<string>("--since") { Description = "Replay events from this event time on (e.g. 2026-03-02T00:00:00Z)", Required = true };
+        var until = new Option<string?>("--until") { Description = "Re-normalize only snapshots received before this time" };
+        var consumers = new Option<string[]>("--consumer") { Description = "Rewind only this consumer (repeatable; default: all)" };
+        var renormalize = new Option<bool>("--renormalize") { Description = "First normalize the raw snapshots received in [since, until) again (after a normalizer fix); new events join the log" };
+        var reason = new Option<string?>("--reason") { Description = "Why (recorded in the audit log)" };
+        var json = CliContext.JsonOption();
+        var command = new Command("replay", "Re-feed consumers (detection) from an event time: their offsets move back and they read the log again, deduping by event id")
+        {
+            since, until, consumers, renormalize, reason, json,
+        };
+        command.SetAction((parse, ct) => cli.RunAsync(async () =>
+        {
+            var body = new JsonObject { ["since"] = parse.GetValue(since), ["renormalize"] = parse.GetValue(renormalize) };
+            if (parse.GetValue(until) is { } u)
+            {
+                body["until"] = u;
+            }
+
+            if (parse.GetValue(consumers) is { Length: > 0 } names)
+            {
+                body["consumers"] = new JsonArray([.. names.Select(n => (JsonNode)n)]);
+            }
+
+            if (parse.GetValue(reason) is { } r)
+            {
+                body["reason"] = r;
+            }
+
+            using var client = cli.Client(parse);
+            var result = (await client.PostAsync("v1/events/replay", body, ct).ConfigureAwait(false)).Body!;
+            if (parse.GetValue(json))
+            {
+                cli.WriteJson(result);
+                return ExitCodes.Ok;
+            }
+
+            foreach (var (name, offset) in result["rewound"]!.AsObject())
+            {
+                await cli.Out.WriteLineAsync($"{name}: rewound to offset {offset}").ConfigureAwait(false);
+            }
+
+            if (result["rewound"]!.AsObject().Count == 0)
+            {
+                await cli.Out.WriteLineAsync("no consumer was past that time: nothing to rewind").ConfigureAwait(false);
+            }
+
+            if (parse.GetValue(renormalize))
+            {
+                await cli.Out.WriteLineAsync($"re-normalized {result["renormalized"]} snapshots: {result["appended"]} new events").ConfigureAwait(false);
+            }
+
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static int WriteEntry(CliContext cli, JsonNode entry, bool json)
+    {
+        if (json)
+        {
+            cli.WriteJson(entry);
+            return ExitCodes.Ok;
+        }
+
+        Table.WritePairs(
+            cli.Out,
+            [
+                ("id", entry["id"]?.ToString()),
+                ("source", entry["source"]?.ToString()),
+                ("status", entry["status"]?.ToString()),
+                ("snapshot", entry["snapshot"]?.ToString()),
+                ("reason", entry["reason"]?.ToString()),
+                ("attempts", entry["attempts"]?.ToString()),
+                ("created", entry["created_at"]?.ToString()),
+                ("updated", entry["updated_at"]?.ToString()),
+            ]);
+        foreach (var issue in entry["issues"]?.AsArray() ?? [])
+        {
+            cli.Out.WriteLine($"  item {issue!["index"]}: {issue["reason"]}");
+        }
+
+        return ExitCodes.Ok;
+    }
+
+    private static string Secrets(JsonNode source) =>
+        string.Join(", ", source["status"]?["secrets"]?.AsArray().Select(s => s!["ref"] + (s["resolves"]?.GetValue<bool>() == true ? string.Empty : " (does not resolve)")) ?? []);
+
+    /// <summary>A one-line progress bar on standard error, redrawn at most ten times a second.</summary>
+    private sealed class PushProgress(TextWriter error, Stream file, bool showBar)
+    {
+        private TimeSpan _drawn = TimeSpan.MinValue;
+
+        public long Accepted { get; private set; }
+
+        public long Duplicates { get; private set; }
+
+        public long Rejected { get; private set; }
+
+        public void Add(int accepted, int duplicates, int rejected, TimeSpan elapsed)
+        {
+            (Accepted, Duplicates, Rejected) = (Accepted + accepted, Duplicates + duplicates, Rejected + rejected);
+            if (showBar && elapsed - _drawn >= TimeSpan.FromMilliseconds(100))
+            {
+                Draw(elapsed);
+            }
+        }
+
+        public void Finish(TimeSpan elapsed)
+        {
+            if (showBar)
+            {
+                Draw(elapsed);
+                error.WriteLine();
+            }
+        }
+
+        private void Draw(TimeSpan elapsed)
+        {
+            _drawn = elapsed;
+            var fraction = file.Length == 0 ? 1 : Math.Clamp((double)file.Position / file.Length, 0, 1);
+            var filled = (int)Math.Round(fraction * 30);
+            var done = Accepted + Duplicates + Rejected;
+            error.Write(string.Create(
+                CultureInfo.InvariantCulture,
+                $"\r[{new string('#', filled)}{new string('.', 30 - filled)}] {fraction * 100,5:0.0}%  {done:N0} events  {done / Math.Max(elapsed.TotalSeconds, 0.001):N0}/s  {Rejected:N0} rejected"));
+        }
+    }
+}

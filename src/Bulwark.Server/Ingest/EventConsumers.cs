@@ -1,0 +1,95 @@
+using Bulwark.Ingest;
+
+namespace Bulwark.Server.Ingest;
+
+/// <summary>
+/// Something that reads the event log in order (detection, metrics): it gets batches at least once, in offset order,
+/// and must dedupe by event id (after a crash, or a replay, it sees events again).
+/// </summary>
+internal interface IEventConsumer
+{
+    /// <summary>The consumer's offset name.</summary>
+    string Name { get; }
+
+    /// <summary>Handles a batch; the offset moves past it only when this returns.</summary>
+    ValueTask HandleAsync(IReadOnlyList<LoggedEvent> batch, CancellationToken cancellationToken);
+}
+
+/// <summary>Runs every registered <see cref="IEventConsumer"/>: read after its offset, handle, commit the offset.</summary>
+internal sealed partial class EventConsumerHost(IEventStore events, IEnumerable<IEventConsumer> consumers, ILogger<EventConsumerHost> logger) : BackgroundService
+{
+    private const int Batch = 500;
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(consumers.Select(c => RunAsync(c, stoppingToken)));
+
+    private async Task RunAsync(IEventConsumer consumer, CancellationToken stoppingToken)
+    {
+        await Task.Yield();
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                // Read the committed offset each round: a replay may have moved it back.
+                var offset = await events.GetOffsetAsync(consumer.Name, stoppingToken).ConfigureAwait(false);
+                await events.WaitForEventsAsync(offset, stoppingToken).ConfigureAwait(false);
+                var batch = await events.ReadEventsAsync(offset, Batch, stoppingToken).ConfigureAwait(false);
+                if (batch.Count == 0)
+                {
+                    continue;
+                }
+
+                await consumer.HandleAsync(batch, stoppingToken).ConfigureAwait(false);
+                await events.SetOffsetAsync(consumer.Name, batch[^1].Offset, stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+#pragma warning disable CA1031 // One failing consumer neither stops the others nor loses its place: it retries.
+            catch (Exception error)
+#pragma warning restore CA1031
+            {
+                LogFailed(logger, error, consumer.Name);
+                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Event consumer {Consumer} failed; retrying its batch")]
+    private static partial void LogFailed(ILogger logger, Exception error, string consumer);
+}
+
+/// <summary>
+/// Counts events by platform and type for <c>/metrics</c> (<c>bulwark_events_total</c>): core types by name, custom
+/// ones as <c>custom</c>, and at most 32 platforms (then <c>other</c>), so labels stay bounded whatever arrives.
+/// </summary>
+internal sealed class EventCounter : IEventConsumer
+{
+    private const int MaxPlatforms = 32;
+    private readonly System.Diagnostics.Metrics.Counter<long> _events;
+    private readonly HashSet<string> _platforms = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _coreTypes = new(NormalizedEvent.CoreTypes, StringComparer.Ordinal);
+
+    public EventCounter(Metrics.ServerInstruments instruments) =>
+        _events = instruments.Meter.CreateCounter<long>("bulwark.events", "{event}", "Events in the event log, by platform and type, as its consumers read them");
+
+    public string Name => "metrics";
+
+    public ValueTask HandleAsync(IReadOnlyList<LoggedEvent> batch, CancellationToken cancellationToken)
+    {
+        foreach (var logged in batch)
+        {
+            var platform = logged.Event.Platform;
+            if (!_platforms.Contains(platform))
+            {
+                platform = _platforms.Count < MaxPlatforms && _platforms.Add(platform) ? platform : "other";
+            }
+
+            var type = _coreTypes.Contains(logged.Event.EventType) ? logged.Event.EventType : "custom";
+            _events.Add(1, new("platform", platform), new("type", type));
+        }
+
+        return ValueTask.CompletedTask;
+    }
+}

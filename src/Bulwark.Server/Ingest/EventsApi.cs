@@ -1,0 +1,359 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Bulwark.Audit;
+using Bulwark.Identity;
+using Bulwark.Ingest;
+using Bulwark.Manifests;
+using Bulwark.Problems;
+using Bulwark.Server.Http;
+using Bulwark.Server.Security;
+using Bulwark.Storage;
+
+namespace Bulwark.Server.Ingest;
+
+/// <summary>
+/// <c>/v1/events</c>: the operator's own services push schema v1 events (a JSON array, or NDJSON: one event a line);
+/// valid items are appended durably before the answer, each invalid one is reported by index with its errors. Reads
+/// filter the log; a replay re-feeds consumers and can re-normalize raw snapshots.
+/// </summary>
+internal static class EventsApi
+{
+    /// <summary>The largest push accepted (a CLI push sends batches well under it).</summary>
+    public const int MaxPushBytes = 16 << 20;
+
+    /// <summary>The most events one push may carry.</summary>
+    public const int MaxPushEvents = 20_000;
+
+    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64, AllowDuplicateProperties = false };
+
+    public static IEndpointRouteBuilder MapEventsApi(this IEndpointRouteBuilder routes)
+    {
+        var events = routes.MapGroup("/v1/events").WithTags("Events");
+        events.MapPost("/", PushAsync).RequireCapability(Capability.Ingest).WithMetadata(new RawBodyEndpoint(MaxPushBytes));
+        events.MapGet("/", QueryAsync).RequireCapability(Capability.Read);
+        events.MapPost("/replay", ReplayAsync).RequireCapability(Capability.Configure).Accepts<JsonObject>("application/json");
+        return routes;
+    }
+
+    private static async Task<IResult> PushAsync(HttpContext context, IEventStore events, IngestInstruments instruments, TimeProvider time)
+    {
+        var request = context.Request;
+        var mediaType = request.ContentType?.Split(';', 2)[0].Trim().ToLowerInvariant();
+        var ndjson = mediaType is "application/x-ndjson" or "application/jsonl" or "application/jsonlines";
+        if (!ndjson && !RequestBodyLimits.IsJson(request.ContentType))
+        {
+            return ProblemResults.Result(context, ProblemKind.UnsupportedMediaType, "Send events as application/json (an array) or application/x-ndjson (one event a line).");
+        }
+
+        if (request.ContentLength > MaxPushBytes)
+        {
+            return ProblemResults.Result(context, ProblemKind.PayloadTooLarge, $"The body is {request.ContentLength} bytes; a push takes at most {MaxPushBytes}: send batches.");
+        }
+
+        var body = await BoundedBody.ReadAsync(request, MaxPushBytes, context.RequestAborted).ConfigureAwait(false);
+        if (body is null)
+        {
+            return ProblemResults.Result(context, ProblemKind.PayloadTooLarge, $"A push takes at most {MaxPushBytes} bytes: send batches.");
+        }
+
+        var (items, problem) = Items(context, body, ndjson);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var now = time.GetUtcNow();
+        var valid = new List<NormalizedEvent>(items!.Count);
+        var rejected = new JsonArray();
+        for (var i = 0; i < items.Count; i++)
+        {
+            var (element, parseError) = items[i];
+            if (parseError is not null)
+            {
+                rejected.Add(Rejection(i, [("", parseError)]));
+                continue;
+            }
+
+            if (EventJson.TryRead(element, out var read, out var errors))
+            {
+                valid.Add(read with { ReceivedAt = now });
+            }
+            else
+            {
+                rejected.Add(Rejection(i, [.. errors.Select(e => (e.Pointer, e.Message))]));
+            }
+        }
+
+        if (valid.Count == 0)
+        {
+            instruments.Events("api", 0, 0, rejected.Count);
+            return ProblemResults.Result(
+                context,
+                ProblemKind.Validation,
+                items.Count == 0 ? "The push carries no events." : "No event of the push is valid; see rejected.",
+                [new("rejected", rejected)]);
+        }
+
+        var receipt = await events.AppendEventsAsync(valid, CancellationToken.None).ConfigureAwait(false);
+        instruments.Events("api", receipt.Appended, receipt.Duplicates, rejected.Count);
+        return TypedResults.Ok(new JsonObject
+        {
+            ["accepted"] = receipt.Appended,
+            ["duplicates"] = receipt.Duplicates,
+            ["rejected"] = rejected,
+            ["last_offset"] = receipt.LastOffset,
+        });
+    }
+
+    /// <summary>The items of a push: a JSON array's elements, or NDJSON lines (a line that is not JSON is a rejected item, not a failed push).</summary>
+    private static (List<(JsonElement Element, string? Error)>? Items, IResult? Problem) Items(HttpContext context, byte[] body, bool ndjson)
+    {
+        var items = new List<(JsonElement, string?)>();
+        var span = body.AsSpan();
+        var start = 0;
+        while (start < span.Length && span[start] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n')
+        {
+            start++;
+        }
+
+        if (!ndjson || (start < span.Length && span[start] == (byte)'['))
+        {
+            try
+            {
+                using var document = JsonDocument.Parse(body, DocumentOptions);
+                var root = document.RootElement;
+                if (root.ValueKind == JsonValueKind.Object)
+                {
+                    items.Add((root.Clone(), null));
+                }
+                else if (root.ValueKind == JsonValueKind.Array)
+                {
+                    if (root.GetArrayLength() > MaxPushEvents)
+                    {
+                        return (null, ProblemResults.Result(context, ProblemKind.PayloadTooLarge, $"A push carries at most {MaxPushEvents} events: send batches."));
+                    }
+
+                    foreach (var item in root.EnumerateArray())
+                    {
+                        items.Add((item.Clone(), null));
+                    }
+                }
+                else
+                {
+                    return (null, ProblemResults.Result(context, ProblemKind.MalformedRequest, "The body must be a JSON array of events (or one event)."));
+                }
+
+                return (items, null);
+            }
+            catch (JsonException error)
+            {
+                return (null, ProblemResults.Result(context, ProblemKind.MalformedRequest, "The body is not valid JSON: " + error.Message));
+            }
+        }
+
+        var line = 0;
+        foreach (var range in span.Split((byte)'\n'))
+        {
+            var text = span[range].TrimEnd((byte)'\r');
+            if (text.Trim((byte)' ').IsEmpty)
+            {
+                continue;
+            }
+
+            if (++line > MaxPushEvents)
+            {
+                return (null, ProblemResults.Result(context, ProblemKind.PayloadTooLarge, $"A push carries at most {MaxPushEvents} events: send batches."));
+            }
+
+            try
+            {
+                using var document = JsonDocument.Parse(text.ToArray(), DocumentOptions);
+                items.Add((document.RootElement.Clone(), null));
+            }
+            catch (JsonException error)
+            {
+                items.Add((default, "the line is not valid JSON: " + error.Message));
+            }
+        }
+
+        return (items, null);
+    }
+
+    private static JsonObject Rejection(int index, IEnumerable<(string Pointer, string Message)> errors) => new()
+    {
+        ["index"] = index,
+        ["errors"] = new JsonArray([.. errors.Select(e => (JsonNode)new JsonObject { ["path"] = e.Pointer, ["message"] = e.Message })]),
+    };
+
+    private static async Task<IResult> QueryAsync(HttpContext context, IEventStore events)
+    {
+        var query = context.Request.Query;
+        var errors = new List<ManifestError>();
+        var since = Time(query, "since", errors);
+        var until = Time(query, "until", errors);
+        var after = Number(query, "after", 0, long.MaxValue, errors) ?? 0;
+        var limit = (int)(Number(query, "limit", 1, 1000, errors) ?? 100);
+        if (errors.Count > 0)
+        {
+            return ProblemResults.Validation(context, errors);
+        }
+
+        var found = await events.QueryEventsAsync(
+            new EventQuery(Text(query, "account"), Text(query, "type"), Text(query, "platform"), Text(query, "source"), since, until, after, limit),
+            context.RequestAborted).ConfigureAwait(false);
+        return TypedResults.Ok(new JsonObject
+        {
+            ["items"] = new JsonArray([.. found.Select(e => (JsonNode)Document(e))]),
+            ["next_after"] = found.Count == limit ? found[^1].Offset : null,
+        });
+    }
+
+    public static JsonObject Document(LoggedEvent logged)
+    {
+        var document = EventJson.ToJsonObject(logged.Event);
+        document["offset"] = logged.Offset;
+        if (logged.SnapshotId is { } snapshot)
+        {
+            document["snapshot"] = snapshot;
+        }
+
+        return document;
+    }
+
+    private static async Task<IResult> ReplayAsync(
+        HttpContext context, IEventStore events, IControlStore store, IEnumerable<IEventConsumer> consumers, NormalizerWorker normalizer)
+    {
+        var (body, problem) = await RequestJson.ReadObjectAsync(context).ConfigureAwait(false);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var errors = new List<ManifestError>();
+        var reader = new ManifestReader(body!, string.Empty, errors);
+        var since = ReadTime(reader, "since", required: true);
+        var until = ReadTime(reader, "until", required: false);
+        var names = reader.ReadStringArray("consumers");
+        var renormalize = reader.ReadBoolean("renormalize") ?? false;
+        var reason = reader.ReadString("reason", maxLength: 1000);
+        reader.RejectUnknownFields();
+        var known = consumers.Select(c => c.Name).ToList();
+        foreach (var unknown in names?.Except(known) ?? [])
+        {
+            reader.Error("consumers", $"there is no consumer '{unknown}' (there are: {string.Join(", ", known)})");
+        }
+
+        if (since is not null && until is not null && until <= since)
+        {
+            reader.Error("until", "must be after since");
+        }
+
+        if (errors.Count > 0)
+        {
+            return ProblemResults.Validation(context, errors);
+        }
+
+        // Re-normalize first, so that rewound consumers see the events it adds.
+        var renormalized = 0;
+        var appended = 0;
+        if (renormalize)
+        {
+            var after = 0L;
+            while (true)
+            {
+                var batch = await events.ReadSnapshotsAsync(after, 256, context.RequestAborted).ConfigureAwait(false);
+                if (batch.Count == 0)
+                {
+                    break;
+                }
+
+                foreach (var snapshot in batch.Where(s => s.ReceivedAt >= since && (until is null || s.ReceivedAt < until)))
+                {
+                    var (append, _) = await normalizer.NormalizeAsync(snapshot, CancellationToken.None).ConfigureAwait(false);
+                    renormalized++;
+                    appended += append.Appended;
+                }
+
+                after = batch[^1].Seq;
+            }
+        }
+
+        var first = await events.QueryEventsAsync(new EventQuery(Since: since, Until: until, Limit: 1), context.RequestAborted).ConfigureAwait(false);
+        var rewound = new JsonObject();
+        foreach (var name in names is { Count: > 0 } ? names : known)
+        {
+            var offset = first.Count == 0 ? events.LastOffset : first[0].Offset - 1;
+            var current = await events.GetOffsetAsync(name, context.RequestAborted).ConfigureAwait(false);
+            if (offset < current)
+            {
+                await events.SetOffsetAsync(name, offset, CancellationToken.None).ConfigureAwait(false);
+                rewound[name] = offset;
+            }
+        }
+
+        var result = new JsonObject
+        {
+            ["since"] = AuditChain.FormatTime(since!.Value),
+            ["until"] = until is { } u ? AuditChain.FormatTime(u) : null,
+            ["rewound"] = rewound,
+            ["renormalized"] = renormalized,
+            ["appended"] = appended,
+        };
+        var change = RequestChange.Of(context) with { Reason = reason };
+        await store.WriteAsync(tx => tx.Append(change.Draft("events.replay", "events", null, (JsonObject)result.DeepClone())), CancellationToken.None).ConfigureAwait(false);
+        return TypedResults.Ok(result);
+    }
+
+    private static DateTimeOffset? ReadTime(ManifestReader reader, string field, bool required)
+    {
+        var text = reader.ReadString(field, required, maxLength: 64);
+        if (text is null)
+        {
+            return null;
+        }
+
+        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var value))
+        {
+            return value.ToUniversalTime();
+        }
+
+        reader.Error(field, "must be a time such as 2026-03-02T00:00:00Z");
+        return null;
+    }
+
+    private static string? Text(IQueryCollection query, string name) =>
+        query.TryGetValue(name, out var values) && values.Count > 0 && !string.IsNullOrEmpty(values[0]) ? values[0] : null;
+
+    private static DateTimeOffset? Time(IQueryCollection query, string name, List<ManifestError> errors)
+    {
+        if (Text(query, name) is not { } text)
+        {
+            return null;
+        }
+
+        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var value))
+        {
+            return value.ToUniversalTime();
+        }
+
+        errors.Add(new ManifestError("/" + name, "must be a time such as 2026-03-02T00:00:00Z"));
+        return null;
+    }
+
+    private static long? Number(IQueryCollection query, string name, long min, long max, List<ManifestError> errors)
+    {
+        if (Text(query, name) is not { } text)
+        {
+            return null;
+        }
+
+        if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max)
+        {
+            return value;
+        }
+
+        errors.Add(new ManifestError("/" + name, $"must be a whole number from {min} to {max}"));
+        return null;
+    }
+}

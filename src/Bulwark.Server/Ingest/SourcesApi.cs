@@ -1,0 +1,66 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Bulwark.Identity;
+using Bulwark.Ingest;
+using Bulwark.Server.Http;
+using Bulwark.Server.Identity;
+using Bulwark.Server.Security;
+using Bulwark.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Bulwark.Server.Ingest;
+
+/// <summary><c>/v1/sources</c>: webhook sources, shown with their secret references only.</summary>
+internal static class SourcesApi
+{
+    public static IEndpointRouteBuilder MapSourcesApi(this IEndpointRouteBuilder routes)
+    {
+        var sources = routes.MapGroup("/v1/sources").WithTags("Sources");
+        sources.MapGet("/", ListAsync).RequireCapability(Capability.Read);
+        sources.MapGet("/{name}", GetAsync).RequireCapability(Capability.Read);
+        sources.MapPut("/{name}", PutAsync).RequireCapability(Capability.Configure).Accepts<JsonObject>("application/json");
+        return routes;
+    }
+
+    private static async Task<IResult> ListAsync(HttpContext context, IControlStore store, SourceService service)
+    {
+        var (sources, version) = await store.ListSourcesAsync(context.RequestAborted).ConfigureAwait(false);
+        var etag = $"\"{version.ToString(CultureInfo.InvariantCulture)}\"";
+        context.Response.Headers.ETag = etag;
+        context.Response.Headers.CacheControl = "no-cache";
+        if (context.Request.Headers.IfNoneMatch.Any(v => v == etag || v == "*"))
+        {
+            return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+        }
+
+        return TypedResults.Ok(new JsonObject
+        {
+            ["items"] = new JsonArray([.. sources.Select(s => (JsonNode)service.Document(s))]),
+            ["version"] = version,
+        });
+    }
+
+    private static async Task<Results<Ok<JsonObject>, ProblemHttpResult>> GetAsync(string name, HttpContext context, IControlStore store, SourceService service)
+    {
+        var source = await store.GetSourceAsync(name, context.RequestAborted).ConfigureAwait(false);
+        return source is null ? ProblemResults.NotFound(context, $"Source '{name}'") : TypedResults.Ok(service.Document(source));
+    }
+
+    private static async Task<Results<Ok<JsonObject>, Created<JsonObject>, ProblemHttpResult>> PutAsync(string name, HttpContext context, SourceService service)
+    {
+        var (definition, problem) = await ManifestBodies.ReadPutAsync(context, SourceKind.Instance, "name", name).ConfigureAwait(false);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var errors = await service.CheckAsync(definition!, context.RequestAborted).ConfigureAwait(false);
+        if (errors.Count > 0)
+        {
+            return ProblemResults.Validation(context, errors);
+        }
+
+        var (source, outcome) = await service.PutAsync(definition!, RequestChange.Of(context), CancellationToken.None).ConfigureAwait(false);
+        return ManifestBodies.Answer(context, outcome, $"/v1/sources/{name}", service.Document(source));
+    }
+}

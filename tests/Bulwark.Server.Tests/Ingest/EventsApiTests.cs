@@ -1,0 +1,165 @@
+using System.IO.Compression;
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using Bulwark.Identity;
+using Bulwark.Ingest;
+using Bulwark.TestUtils;
+
+namespace Bulwark.Server.Tests.Ingest;
+
+public sealed class EventsApiTests : IAsyncLifetime
+{
+    private IngestServer _ingest = null!;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync() => _ingest = await IngestServer.StartAsync();
+
+    public async ValueTask DisposeAsync() => await _ingest.DisposeAsync();
+
+    [Fact]
+    public async Task Push_AcceptsValidItems_ReportsEachInvalidOneByIndex_AndCountsDuplicates()
+    {
+        var token = await _ingest.Server.CreateIdentityTokenAsync("svc", Role.Ingest);
+        using var service = _ingest.Server.CreateClient(token);
+        var invalid = """{"schema_version":"v1","id":"bad","source":"svc","platform":"internal","event_type":"reset","account_id":"a","timestamp":"yesterday"}""";
+        var body = $"[{IngestServer.Event("e-1", "svc")},{invalid},{IngestServer.Event("e-2", "svc")},{IngestServer.Event("e-1", "svc")},42]";
+
+        var answer = await Http.ReadJsonAsync(await service.PostAsync("v1/events", IngestServer.Body(body), Ct));
+
+        answer["accepted"]!.GetValue<int>().ShouldBe(2);
+        answer["duplicates"]!.GetValue<int>().ShouldBe(1);
+        var rejected = answer["rejected"]!.AsArray();
+        rejected.Select(r => r!["index"]!.GetValue<int>()).ShouldBe([1, 4]);
+        rejected[0]!["errors"]!.AsArray().Select(e => e!["path"]!.GetValue<string>()).ShouldBe(["/event_type", "/timestamp"], ignoreOrder: true);
+    }
+
+    [Fact]
+    public async Task Push_AsNdjson_RejectsALineThatIsNotJson_AndKeepsTheRest()
+    {
+        using var admin = _ingest.Server.CreateAdminClient();
+        var body = IngestServer.Event("n-1", "svc") + "\n\n{not json\r\n" + IngestServer.Event("n-2", "svc") + "\n";
+
+        var answer = await Http.ReadJsonAsync(await admin.PostAsync("v1/events", IngestServer.Body(body, "application/x-ndjson"), Ct));
+
+        answer["accepted"]!.GetValue<int>().ShouldBe(2);
+        answer["rejected"]![0]!["index"]!.GetValue<int>().ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task Push_WithNoValidItem_Is422_AndTheIngestRoleCannotRead()
+    {
+        var token = await _ingest.Server.CreateIdentityTokenAsync("svc", Role.Ingest);
+        using var service = _ingest.Server.CreateClient(token);
+
+        var problem = await Http.ReadProblemAsync(await service.PostAsync("v1/events", IngestServer.Body("""[{"id":1}]"""), Ct), HttpStatusCode.UnprocessableEntity, "validation");
+        problem["rejected"]![0]!["index"]!.GetValue<int>().ShouldBe(0);
+        await Http.ReadProblemAsync(await service.GetAsync("v1/events", Ct), HttpStatusCode.Forbidden, "forbidden");
+        await Http.ReadProblemAsync(await service.PostAsync("v1/events", IngestServer.Body("[{"), Ct), HttpStatusCode.BadRequest, "malformed-request");
+        await Http.ReadProblemAsync(await service.PostAsync("v1/events", IngestServer.Body("a,b", "text/csv"), Ct), HttpStatusCode.UnsupportedMediaType, "unsupported-media-type");
+    }
+
+    [Fact]
+    public async Task Query_FiltersByAccountTypePlatformAndTime_AndPages()
+    {
+        using var admin = _ingest.Server.CreateAdminClient();
+        var items = Enumerable.Range(0, 30).Select(i => IngestServer.Event(
+            $"q-{i}", "svc", type: i % 3 == 0 ? "login_failed" : "password_reset", account: $"acct_{i % 5}", timestamp: $"2026-03-02T00:{i:D2}:00.000Z"));
+        (await admin.PostAsync("v1/events", IngestServer.Body("[" + string.Join(',', items) + "]"), Ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
+
+        var byAccount = await Http.ReadJsonAsync(await admin.GetAsync("v1/events?account=acct_2&type=password_reset", Ct));
+        byAccount["items"]!.AsArray().Select(e => e!["id"]!.GetValue<string>()).ShouldBe(["q-2", "q-7", "q-17", "q-22"]);
+
+        var window = await Http.ReadJsonAsync(await admin.GetAsync("v1/events?since=2026-03-02T00:10:00Z&until=2026-03-02T00:12:00Z", Ct));
+        window["items"]!.AsArray().Select(e => e!["id"]!.GetValue<string>()).ShouldBe(["q-10", "q-11"]);
+
+        var first = await Http.ReadJsonAsync(await admin.GetAsync("v1/events?limit=20", Ct));
+        var after = first["next_after"]!.GetValue<long>();
+        var second = await Http.ReadJsonAsync(await admin.GetAsync($"v1/events?limit=20&after={after}", Ct));
+        second["items"]!.AsArray().Count.ShouldBe(10);
+        second["next_after"].ShouldBeNull();
+
+        await Http.ReadProblemAsync(await admin.GetAsync("v1/events?limit=5000", Ct), HttpStatusCode.UnprocessableEntity, "validation");
+        await Http.ReadProblemAsync(await admin.GetAsync("v1/events?since=yesterday", Ct), HttpStatusCode.UnprocessableEntity, "validation");
+    }
+
+    [Theory]
+    [InlineData("dev-a")]
+    [InlineData("dev-b")]
+    public async Task DevTrace_PushesThroughCompletely(string scenario)
+    {
+        var lines = ReadTrace(scenario);
+        var token = await _ingest.Server.CreateIdentityTokenAsync("svc", Role.Ingest);
+        using var service = _ingest.Server.CreateClient(token);
+        var before = _ingest.Events.LastOffset;
+
+        var accepted = 0;
+        foreach (var batch in lines.Chunk(5_000))
+        {
+            var answer = await Http.ReadJsonAsync(await service.PostAsync("v1/events", IngestServer.Body(string.Join('\n', batch), "application/x-ndjson"), Ct));
+            answer["rejected"]!.AsArray().ShouldBeEmpty();
+            accepted += answer["accepted"]!.GetValue<int>();
+        }
+
+        accepted.ShouldBe(lines.Count);
+        (_ingest.Events.LastOffset - before).ShouldBe(lines.Count);
+        var sample = JsonNode.Parse(lines[lines.Count / 2])!;
+        var account = sample["account_id"]!.GetValue<string>();
+        var expected = lines.Count(l => l.Contains($"\"account_id\":\"{account}\"", StringComparison.Ordinal));
+        (await _ingest.Events.QueryEventsAsync(new EventQuery(Account: account, Limit: 1000), Ct)).Count.ShouldBe(expected);
+    }
+
+    [Fact]
+    public async Task Replay_RewindsConsumers_AndIsAudited()
+    {
+        using var admin = _ingest.Server.CreateAdminClient();
+        var items = Enumerable.Range(0, 10).Select(i => IngestServer.Event($"r-{i}", "svc", timestamp: $"2026-03-02T0{i}:00:00.000Z"));
+        (await admin.PostAsync("v1/events", IngestServer.Body("[" + string.Join(',', items) + "]"), Ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        var fifth = (await _ingest.Events.QueryEventsAsync(new EventQuery(Since: new DateTimeOffset(2026, 3, 2, 5, 0, 0, TimeSpan.Zero), Limit: 1), Ct))[0].Offset;
+        await _ingest.Events.SetOffsetAsync("metrics", _ingest.Events.LastOffset, Ct);
+
+        var answer = await Http.ReadJsonAsync(await admin.PostAsync(
+            "v1/events/replay",
+            BulwarkTestServer.Json("""{"since":"2026-03-02T05:00:00Z","consumers":["metrics"],"reason":"rule fix"}"""),
+            Ct));
+
+        answer["rewound"]!["metrics"]!.GetValue<long>().ShouldBe(fifth - 1);
+        (await admin.GetStringAsync("v1/audit", Ct)).ShouldContain("events.replay");
+        await Http.ReadProblemAsync(
+            await admin.PostAsync("v1/events/replay", BulwarkTestServer.Json("""{"since":"2026-03-02T05:00:00Z","consumers":["nobody"]}"""), Ct),
+            HttpStatusCode.UnprocessableEntity,
+            "validation");
+    }
+
+    internal static List<string> ReadTrace(string scenario)
+    {
+        var path = Path.Combine(RepositoryRoot(), "tests", "data", "scenarios", scenario, "events.jsonl.gz");
+        using var file = File.OpenRead(path);
+        using var gzip = new GZipStream(file, CompressionMode.Decompress);
+        using var reader = new StreamReader(gzip, Encoding.UTF8);
+        var lines = new List<string>();
+        while (reader.ReadLine() is { } line)
+        {
+            if (line.Length > 0)
+            {
+                lines.Add(line);
+            }
+        }
+
+        return lines;
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "Bulwark.slnx")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        throw new DirectoryNotFoundException("the repository root (Bulwark.slnx) is not above the test output");
+    }
+}

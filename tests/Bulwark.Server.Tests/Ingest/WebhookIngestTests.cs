@@ -1,0 +1,281 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using Bulwark.Ingest;
+using Bulwark.TestUtils;
+
+namespace Bulwark.Server.Tests.Ingest;
+
+public sealed class WebhookIngestTests : IAsyncLifetime
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 21, 12, 0, 0, TimeSpan.Zero);
+    private readonly FakeTimeProvider _time = new(Now);
+    private IngestServer _ingest = null!;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync() => _ingest = await IngestServer.StartAsync(_time);
+
+    public async ValueTask DisposeAsync() => await _ingest.DisposeAsync();
+
+    [Fact]
+    public async Task Sources_ShowReferencesOnly_AndNeverTheSecret()
+    {
+        var signer = await _ingest.StandardSourceAsync("partner");
+        using var admin = _ingest.Server.CreateAdminClient();
+
+        var source = await Http.ReadJsonAsync(await admin.GetAsync("v1/sources/partner", Ct));
+        var list = await admin.GetStringAsync("v1/sources", Ct);
+        var audit = await admin.GetStringAsync("v1/audit", Ct);
+
+        source["secrets"]!.AsArray().Select(s => s!.GetValue<string>()).ShouldBe(["env:SW_PARTNER"]);
+        source["status"]!["secrets"]![0]!["resolves"]!.GetValue<bool>().ShouldBeTrue();
+        source["status"]!["endpoint"]!.GetValue<string>().ShouldBe("/v1/webhooks/partner");
+        var secret = _ingest.Secrets["SW_PARTNER"];
+        foreach (var text in new[] { source.ToJsonString(), list, audit })
+        {
+            text.ShouldNotContain(secret["whsec_".Length..]);
+        }
+
+        audit.ShouldContain("source.create");
+        _ = signer;
+    }
+
+    [Fact]
+    public async Task PutSource_WithASecretThatDoesNotResolve_Is422NamingIt()
+    {
+        using var admin = _ingest.Server.CreateAdminClient();
+        using var response = await admin.PutAsync(
+            "v1/sources/broken",
+            BulwarkTestServer.Json("""{"scheme":"github","secrets":["env:NOT_SET_ANYWHERE"]}"""),
+            Ct);
+
+        var problem = await Http.ReadProblemAsync(response, HttpStatusCode.UnprocessableEntity, "validation");
+        problem["errors"]![0]!["path"]!.GetValue<string>().ShouldBe("/secrets/0");
+        problem["errors"]![0]!["message"]!.GetValue<string>().ShouldContain("NOT_SET_ANYWHERE");
+    }
+
+    [Fact]
+    public async Task PutSource_WithASecretValueInsteadOfAReference_Is422()
+    {
+        using var admin = _ingest.Server.CreateAdminClient();
+        using var response = await admin.PutAsync(
+            "v1/sources/plain",
+            BulwarkTestServer.Json("""{"scheme":"github","secrets":["It's a Secret to Everybody"]}"""),
+            Ct);
+
+        var problem = await Http.ReadProblemAsync(response, HttpStatusCode.UnprocessableEntity, "validation");
+        problem.ToJsonString().ShouldNotContain("Everybody");
+    }
+
+    [Fact]
+    public async Task SignedDelivery_IsStoredRaw_Answered200_AndNormalizedIntoTheLog()
+    {
+        var signer = await _ingest.StandardSourceAsync("partner");
+        var body = Encoding.UTF8.GetBytes(IngestServer.Event("e-1", "partner") + "\n");
+        using var client = _ingest.Server.CreateClient();
+        using var request = signer.Request("partner", "msg_1", Now, body);
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "must-not-be-kept");
+
+        var answer = await Http.ReadJsonAsync(await client.SendAsync(request, Ct));
+        await _ingest.NormalizedAsync();
+
+        answer["duplicate"]!.GetValue<bool>().ShouldBeFalse();
+        var snapshotId = answer["snapshot"]!.GetValue<string>();
+        using var admin = _ingest.Server.CreateAdminClient();
+        var raw = await Http.ReadJsonAsync(await admin.GetAsync($"v1/raw/{snapshotId}", Ct));
+        Convert.FromBase64String(raw["body_base64"]!.GetValue<string>()).ShouldBe(body);
+        raw["sha256"]!.GetValue<string>().ShouldBe(Convert.ToHexStringLower(SHA256.HashData(body)));
+        raw["verification"]!.GetValue<string>().ShouldBe("verified");
+        raw["delivery_id"]!.GetValue<string>().ShouldBe("msg_1");
+        raw["headers"]!.AsObject().Select(h => h.Key.ToLowerInvariant()).ShouldContain("webhook-signature");
+        raw["headers"]!.AsObject().Select(h => h.Key.ToLowerInvariant()).ShouldNotContain("authorization");
+        raw.ToJsonString().ShouldNotContain("must-not-be-kept");
+        (await admin.GetByteArrayAsync($"v1/raw/{snapshotId}/body", Ct)).ShouldBe(body);
+
+        var events = await Http.ReadJsonAsync(await admin.GetAsync("v1/events?source=partner", Ct));
+        var logged = events["items"]!.AsArray().ShouldHaveSingleItem()!;
+        (logged["id"]!.GetValue<string>(), logged["snapshot"]!.GetValue<string>()).ShouldBe(("e-1", snapshotId));
+        logged["received_at"]!.GetValue<string>().ShouldBe("2026-11-21T12:00:00.000Z");
+    }
+
+    [Fact]
+    public async Task RepeatedDelivery_IsADuplicate_WithTheFirstSnapshot_AndOneEvent()
+    {
+        var signer = await _ingest.StandardSourceAsync("partner");
+        var body = Encoding.UTF8.GetBytes(IngestServer.Event("e-1", "partner"));
+        using var client = _ingest.Server.CreateClient();
+
+        var first = await Http.ReadJsonAsync(await client.SendAsync(signer.Request("partner", "msg_1", Now, body), Ct));
+        _time.Advance(TimeSpan.FromMinutes(2));
+        var second = await Http.ReadJsonAsync(await client.SendAsync(signer.Request("partner", "msg_1", Now.AddMinutes(2), body), Ct));
+        await _ingest.NormalizedAsync();
+
+        second["duplicate"]!.GetValue<bool>().ShouldBeTrue();
+        second["snapshot"]!.GetValue<string>().ShouldBe(first["snapshot"]!.GetValue<string>());
+        (await _ingest.Events.QueryEventsAsync(new EventQuery(Source: "partner"), Ct)).Count.ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task BadSignature_Is401_AndNothingIsStored()
+    {
+        var signer = await _ingest.StandardSourceAsync("partner");
+        var body = Encoding.UTF8.GetBytes(IngestServer.Event("e-1", "partner"));
+        using var client = _ingest.Server.CreateClient();
+        var before = _ingest.Events.LastSnapshotSeq;
+
+        using var tampered = signer.Request("partner", "msg_1", Now, body);
+        tampered.Content = IngestServer.Body(IngestServer.Event("e-2", "partner"));
+        await Http.ReadProblemAsync(await client.SendAsync(tampered, Ct), HttpStatusCode.Unauthorized, "webhook-signature-invalid");
+
+        using var unsigned = new HttpRequestMessage(HttpMethod.Post, "v1/webhooks/partner") { Content = IngestServer.Body(IngestServer.Event("e-3", "partner")) };
+        await Http.ReadProblemAsync(await client.SendAsync(unsigned, Ct), HttpStatusCode.Unauthorized, "webhook-signature-invalid");
+
+        _ingest.Events.LastSnapshotSeq.ShouldBe(before);
+    }
+
+    [Theory]
+    [InlineData(-301)]
+    [InlineData(301)]
+    public async Task TimestampOutsideTheWindow_Is401_WithItsOwnType(int seconds)
+    {
+        var signer = await _ingest.StandardSourceAsync("partner");
+        var body = Encoding.UTF8.GetBytes(IngestServer.Event("e-1", "partner"));
+        using var client = _ingest.Server.CreateClient();
+
+        await Http.ReadProblemAsync(
+            await client.SendAsync(signer.Request("partner", "msg_1", Now.AddSeconds(seconds), body), Ct),
+            HttpStatusCode.Unauthorized,
+            "webhook-timestamp-outside-window");
+        (await client.SendAsync(signer.Request("partner", "msg_2", Now.AddSeconds(seconds > 0 ? 300 : -300), body), Ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task TooLarge_WrongMediaType_AndUnknownSource_AreRefusedWithProblems()
+    {
+        var signer = await _ingest.StandardSourceAsync("small", maxBody: 1024);
+        using var client = _ingest.Server.CreateClient();
+        var large = Encoding.UTF8.GetBytes(new string(' ', 2000) + IngestServer.Event("e-1", "small"));
+
+        await Http.ReadProblemAsync(await client.SendAsync(signer.Request("small", "msg_1", Now, large), Ct), HttpStatusCode.RequestEntityTooLarge, "payload-too-large");
+
+        // Chunked, without a Content-Length: refused once the limit is passed.
+        using var chunked = signer.Request("small", "msg_2", Now, large);
+        chunked.Content = new StreamContent(new MemoryStream(large));
+        chunked.Content.Headers.ContentType = new("application/json");
+        chunked.Headers.TransferEncodingChunked = true;
+        await Http.ReadProblemAsync(await client.SendAsync(chunked, Ct), HttpStatusCode.RequestEntityTooLarge, "payload-too-large");
+
+        var body = Encoding.UTF8.GetBytes(IngestServer.Event("e-1", "small"));
+        await Http.ReadProblemAsync(await client.SendAsync(signer.Request("small", "msg_3", Now, body, "text/html"), Ct), HttpStatusCode.UnsupportedMediaType, "unsupported-media-type");
+        await Http.ReadProblemAsync(await client.SendAsync(signer.Request("nobody", "msg_4", Now, body), Ct), HttpStatusCode.NotFound, "not-found");
+    }
+
+    [Fact]
+    public async Task VerifiedBodyThatDoesNotNormalize_IsQuarantined_AndARetryAfterTheFixResolvesIt()
+    {
+        var signer = await _ingest.StandardSourceAsync("idp");
+        var okta = """{"eventType":"com.okta.event_hook","data":{"events":[{"uuid":"f790999f-fe87-467a-9880-6982a583986c","published":"2018-03-28T22:23:07.777Z","eventType":"user.session.start","outcome":{"result":"SUCCESS"},"actor":{"id":"00u1qw6mqitPHM8AJ0g7","type":"User"},"client":{"ipAddress":"12.97.85.90"}}]}}""";
+        using var client = _ingest.Server.CreateClient();
+
+        (await client.SendAsync(signer.Request("idp", "msg_1", Now, Encoding.UTF8.GetBytes(okta)), Ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        await _ingest.NormalizedAsync();
+
+        using var admin = _ingest.Server.CreateAdminClient();
+        var open = await Http.ReadJsonAsync(await admin.GetAsync("v1/quarantine?status=open", Ct));
+        var entry = open["items"]!.AsArray().ShouldHaveSingleItem()!;
+        entry["source"]!.GetValue<string>().ShouldBe("idp");
+        var id = entry["id"]!.GetValue<string>();
+
+        // The operator sees it is an Okta payload and fixes the source's normalizer.
+        var manifest = (await Http.ReadJsonAsync(await admin.GetAsync("v1/sources/idp", Ct))).AsObject();
+        manifest["normalizer"] = "okta";
+        manifest.Remove("platform");
+        await _ingest.PutSourceAsync("idp", manifest, HttpStatusCode.OK);
+        var retried = await Http.ReadJsonAsync(await admin.PostAsync($"v1/quarantine/{id}/retry", null, Ct));
+
+        retried["entry"]!["status"]!.GetValue<string>().ShouldBe("resolved");
+        retried["appended"]!.GetValue<int>().ShouldBe(1);
+        var events = await Http.ReadJsonAsync(await admin.GetAsync("v1/events?source=idp", Ct));
+        events["items"]![0]!["event_type"]!.GetValue<string>().ShouldBe("session_new");
+        (await admin.GetStringAsync("v1/audit", Ct)).ShouldContain("quarantine.retry");
+        await Http.ReadProblemAsync(await admin.PostAsync($"v1/quarantine/{id}/retry", null, Ct), HttpStatusCode.Conflict, "conflict");
+    }
+
+    [Fact]
+    public async Task OktaSource_HandshakeAndBatch_BecomeOneEventPerItem()
+    {
+        _ingest.Secrets["OKTA_KEY"] = "okta-shared-authorization-value";
+        await _ingest.PutSourceAsync("okta", JsonNode.Parse("""{"scheme":"okta","secrets":["env:OKTA_KEY"]}""")!.AsObject());
+        using var client = _ingest.Server.CreateClient();
+
+        using var handshake = new HttpRequestMessage(HttpMethod.Get, "v1/webhooks/okta");
+        handshake.Headers.Add("X-Okta-Verification-Challenge", "challenge-123");
+        handshake.Headers.TryAddWithoutValidation("Authorization", "okta-shared-authorization-value");
+        var verification = await Http.ReadJsonAsync(await client.SendAsync(handshake, Ct));
+        verification["verification"]!.GetValue<string>().ShouldBe("challenge-123");
+
+        var batch = """
+            {"eventType":"com.okta.event_hook","data":{"events":[
+              {"uuid":"u-1","published":"2026-11-21T11:59:00.000Z","eventType":"user.session.start","outcome":{"result":"FAILURE","reason":"VERIFICATION_ERROR"},"actor":{"id":"00u1","type":"User"},"client":{"ipAddress":"198.51.100.7"}},
+              {"uuid":"u-2","published":"2026-11-21T11:59:01.000Z","eventType":"system.email.password_reset.sent_message","outcome":{"result":"SUCCESS"},"actor":{"id":"00u1","type":"User"},"client":{"ipAddress":"198.51.100.7"}}
+            ]}}
+            """;
+        using var delivery = new HttpRequestMessage(HttpMethod.Post, "v1/webhooks/okta") { Content = IngestServer.Body(batch) };
+        delivery.Headers.TryAddWithoutValidation("Authorization", "okta-shared-authorization-value");
+        (await client.SendAsync(delivery, Ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        using var wrong = new HttpRequestMessage(HttpMethod.Post, "v1/webhooks/okta") { Content = IngestServer.Body(batch) };
+        wrong.Headers.TryAddWithoutValidation("Authorization", "okta-shared-authorization-valuE");
+        await Http.ReadProblemAsync(await client.SendAsync(wrong, Ct), HttpStatusCode.Unauthorized, "webhook-signature-invalid");
+        await _ingest.NormalizedAsync();
+
+        var logged = await _ingest.Events.QueryEventsAsync(new EventQuery(Source: "okta"), Ct);
+        logged.Select(e => (e.Event.Id, e.Event.EventType)).ShouldBe([("u-1", "login_failed"), ("u-2", "password_reset")]);
+        logged.ShouldAllBe(e => e.Event.Platform == "okta" && e.Event.Actor!.Ip == "198.51.100.7");
+    }
+
+    [Fact]
+    public async Task Handshakes_OfMetaXAndLinkedIn_AnswerAsThePlatformsExpect()
+    {
+        _ingest.Secrets["APP_SECRET"] = "app-secret-value";
+        _ingest.Secrets["VERIFY"] = "meatyhamhock";
+        await _ingest.PutSourceAsync("meta", JsonNode.Parse("""{"scheme":"meta","secrets":["env:APP_SECRET"],"verify_token":"env:VERIFY"}""")!.AsObject());
+        await _ingest.PutSourceAsync("x", JsonNode.Parse("""{"scheme":"x","secrets":["env:APP_SECRET"]}""")!.AsObject());
+        await _ingest.PutSourceAsync("linkedin", JsonNode.Parse("""{"scheme":"linkedin","secrets":["env:APP_SECRET"]}""")!.AsObject());
+        using var client = _ingest.Server.CreateClient();
+
+        var meta = await client.GetAsync("v1/webhooks/meta?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=meatyhamhock", Ct);
+        (meta.StatusCode, await meta.Content.ReadAsStringAsync(Ct)).ShouldBe((HttpStatusCode.OK, "1158201444"));
+        await Http.ReadProblemAsync(await client.GetAsync("v1/webhooks/meta?hub.mode=subscribe&hub.challenge=1&hub.verify_token=wrong", Ct), HttpStatusCode.Forbidden, "forbidden");
+
+        using var hmac = new HMACSHA256(Encoding.UTF8.GetBytes("app-secret-value"));
+        var crc = await Http.ReadJsonAsync(await client.GetAsync("v1/webhooks/x?crc_token=9b4507b3", Ct));
+        crc["response_token"]!.GetValue<string>().ShouldBe("sha256=" + Convert.ToBase64String(hmac.ComputeHash(Encoding.UTF8.GetBytes("9b4507b3"))));
+
+        var linkedin = await Http.ReadJsonAsync(await client.GetAsync("v1/webhooks/linkedin?challengeCode=890e4665", Ct));
+        linkedin["challengeCode"]!.GetValue<string>().ShouldBe("890e4665");
+        linkedin["challengeResponse"]!.GetValue<string>().ShouldBe(Convert.ToHexStringLower(hmac.ComputeHash(Encoding.UTF8.GetBytes("890e4665"))));
+    }
+
+    [Fact]
+    public async Task SlackUrlVerification_IsAnsweredAfterTheSignatureVerifies_AndNotStored()
+    {
+        _ingest.Secrets["SLACK"] = "8f742231b10e8888abcd99yyyzzz85a5";
+        await _ingest.PutSourceAsync("slack", JsonNode.Parse("""{"scheme":"slack","secrets":["env:SLACK"]}""")!.AsObject());
+        using var client = _ingest.Server.CreateClient();
+        var body = """{"token":"t","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}""";
+        var ts = Now.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        using var hmac = new HMACSHA256(Encoding.UTF8.GetBytes("8f742231b10e8888abcd99yyyzzz85a5"));
+        var signature = "v0=" + Convert.ToHexStringLower(hmac.ComputeHash(Encoding.UTF8.GetBytes($"v0:{ts}:{body}")));
+        var before = _ingest.Events.LastSnapshotSeq;
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/webhooks/slack") { Content = IngestServer.Body(body) };
+        request.Headers.Add("X-Slack-Request-Timestamp", ts);
+        request.Headers.Add("X-Slack-Signature", signature);
+        using var response = await client.SendAsync(request, Ct);
+
+        (response.StatusCode, await response.Content.ReadAsStringAsync(Ct)).ShouldBe((HttpStatusCode.OK, "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"));
+        _ingest.Events.LastSnapshotSeq.ShouldBe(before);
+    }
+}
