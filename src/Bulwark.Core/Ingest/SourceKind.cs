@@ -262,7 +262,8 @@ public sealed class SourceKind : ManifestKind<SourceDefinition>
         }
 
         long? bytes = null;
-        if (node is JsonValue value && value.TryGetValue<double>(out var number) && number == Math.Floor(number))
+        if (node is JsonValue value && value.GetValueKind() == System.Text.Json.JsonValueKind.Number &&
+            double.TryParse(value.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && number == Math.Floor(number) && number < int.MaxValue)
         {
             bytes = (long)number;
         }

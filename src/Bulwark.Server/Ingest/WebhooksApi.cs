@@ -70,7 +70,7 @@ internal static partial class WebhooksApi
         if (definition.Throttle is { } throttleName && await throttles.FindAsync(throttleName, context.RequestAborted).ConfigureAwait(false) is { } throttle)
         {
             var ip = context.Connection.RemoteIpAddress?.ToString() ?? string.Empty;
-            var decision = throttle.Engine.Decide([("source", source), ("ip", ip)], 1, throttles.Now);
+            var decision = throttles.Decide(throttle, ThrottleKeys.Of(("source", source), ("ip", ip)), 1);
             var headers = context.Response.Headers;
             RateLimitHeaders.Write((name, value) => headers[name] = value, throttle.Record.Policy, decision);
             if (decision.Enforced != ThrottleDecisionKind.Allow)
