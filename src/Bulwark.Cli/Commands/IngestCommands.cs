@@ -13,6 +13,9 @@ namespace Bulwark.Cli.Commands;
 /// <summary><c>bulwark sources …</c>, <c>bulwark events …</c>, <c>bulwark quarantine …</c>, <c>bulwark raw get</c>.</summary>
 internal static class IngestCommands
 {
+    /// <summary>The most one push may carry (the server's limit: 16 MiB).</summary>
+    private const long MaxBatchBytes = 16 << 20;
+
     public static Command Sources(CliContext cli)
     {
         var sources = new Command("sources", "List and show webhook sources (secrets appear as references only); declare them with apply -f");
@@ -79,6 +82,7 @@ internal static class IngestCommands
         var quarantine = new Command("quarantine", "Verified deliveries that could not be normalized: list, show, retry after a fix");
         var json = CliContext.JsonOption();
         var status = new Option<string?>("--status") { Description = "open or resolved (default: both)" };
+        status.AcceptOnlyFromAmong("open", "resolved");
         var list = new Command("list", "List quarantine entries, newest first") { json, status };
         list.SetAction((parse, ct) => cli.RunAsync(async () =>
         {
@@ -142,6 +146,7 @@ internal static class IngestCommands
                 var bytes = Convert.FromBase64String(snapshot["body_base64"]!.GetValue<string>());
                 if (target == "-")
                 {
+                    await cli.Out.FlushAsync(ct).ConfigureAwait(false);
                     await using var stdout = Console.OpenStandardOutput();
                     await stdout.WriteAsync(bytes, ct).ConfigureAwait(false);
                 }
@@ -189,7 +194,7 @@ internal static class IngestCommands
     {
         var file = new Argument<string>("file") { Description = "Events in schema v1, one a line: .jsonl, or .jsonl.gz" };
         var rate = new Option<double?>("--rate") { Description = "At most this many events a second (default: as fast as the server takes them)" };
-        var batch = new Option<int?>("--batch") { Description = "Events per request (default 1000, at most 20000)" };
+        var batch = new Option<int?>("--batch") { Description = "Events per request, at most 20000 (default 1000; with --rate, the rate rounded up when that is less)" };
         var quiet = new Option<bool>("--quiet") { Description = "No progress bar" };
         var json = CliContext.JsonOption();
         var command = new Command(
@@ -202,15 +207,18 @@ internal static class IngestCommands
         command.SetAction((parse, ct) => cli.RunAsync(async () =>
         {
             var path = parse.GetValue(file)!;
-            var size = parse.GetValue(batch) ?? 1000;
+            var perSecond = parse.GetValue(rate);
+            if (perSecond is { } wanted && wanted is not > 0)
+            {
+                throw new UsageException("--rate must be above 0");
+            }
+
+            // A batch goes out in one request: without --batch, a rate also caps the batch, or the first second would
+            // carry a whole batch of 1000 however low the rate.
+            var size = parse.GetValue(batch) ?? (perSecond is { } cap ? (int)Math.Clamp(Math.Ceiling(cap), 1, 1000) : 1000);
             if (size is < 1 or > 20_000)
             {
                 throw new UsageException("--batch must be from 1 to 20000");
-            }
-
-            if (parse.GetValue(rate) is <= 0)
-            {
-                throw new UsageException("--rate must be above 0");
             }
 
             if (!File.Exists(path))
@@ -225,48 +233,68 @@ internal static class IngestCommands
             using var reader = new StreamReader(input, Encoding.UTF8);
             var progress = new PushProgress(cli.Error, stream, showBar: !parse.GetValue(quiet) && !parse.GetValue(json));
             var lines = new List<string>(size);
+            var lineNumbers = new List<int>(size);
+            var batchBytes = 0L;
             var rejections = new JsonArray();
             var clock = Stopwatch.StartNew();
-            var line = 0;
-            while (true)
+            var sent = 0;
+            var fileLine = 0;
+
+            async Task SendAsync()
             {
-                var text = await reader.ReadLineAsync(ct).ConfigureAwait(false);
-                if (text is not null && text.Trim().Length > 0)
+                // Waiting before a batch (not after) keeps the rate without a pointless wait after the last one.
+                if (perSecond is { } limit && TimeSpan.FromSeconds(sent / limit) - clock.Elapsed is { Ticks: > 0 } wait)
                 {
-                    lines.Add(text);
+                    await Task.Delay(wait, ct).ConfigureAwait(false);
                 }
 
-                if (lines.Count == size || (text is null && lines.Count > 0))
+                var answer = await SendBatchAsync(client, lines, ct).ConfigureAwait(false);
+                foreach (var rejection in answer["rejected"]?.AsArray() ?? [])
                 {
-                    var answer = await SendBatchAsync(client, lines, ct).ConfigureAwait(false);
-                    foreach (var rejection in answer["rejected"]?.AsArray() ?? [])
-                    {
-                        rejections.Add(new JsonObject { ["line"] = line + rejection!["index"]!.GetValue<int>() + 1, ["errors"] = rejection["errors"]!.DeepClone() });
-                    }
-
-                    line += lines.Count;
-                    progress.Add(answer["accepted"]?.GetValue<int>() ?? 0, answer["duplicates"]?.GetValue<int>() ?? 0, answer["rejected"]?.AsArray().Count ?? 0, clock.Elapsed);
-                    lines.Clear();
-                    if (parse.GetValue(rate) is { } perSecond)
-                    {
-                        var due = TimeSpan.FromSeconds(line / perSecond);
-                        if (due > clock.Elapsed)
-                        {
-                            await Task.Delay(due - clock.Elapsed, ct).ConfigureAwait(false);
-                        }
-                    }
+                    rejections.Add(new JsonObject { ["line"] = lineNumbers[rejection!["index"]!.GetValue<int>()], ["errors"] = rejection["errors"]!.DeepClone() });
                 }
 
-                if (text is null)
+                sent += lines.Count;
+                progress.Add(answer["accepted"]?.GetValue<int>() ?? 0, answer["duplicates"]?.GetValue<int>() ?? 0, answer["rejected"]?.AsArray().Count ?? 0, clock.Elapsed);
+                lines.Clear();
+                lineNumbers.Clear();
+                batchBytes = 0;
+            }
+
+            while (await reader.ReadLineAsync(ct).ConfigureAwait(false) is { } text)
+            {
+                // Line numbers count every line of the file, blank ones too, so that a rejection points at its line.
+                fileLine++;
+                if (text.Trim().Length == 0)
                 {
-                    break;
+                    continue;
                 }
+
+                // The server takes at most 16 MiB a push: a batch of large events goes out before it gets there.
+                var bytes = Encoding.UTF8.GetByteCount(text) + 1L;
+                if (lines.Count > 0 && batchBytes + bytes > MaxBatchBytes)
+                {
+                    await SendAsync().ConfigureAwait(false);
+                }
+
+                lines.Add(text);
+                lineNumbers.Add(fileLine);
+                batchBytes += bytes;
+                if (lines.Count == size)
+                {
+                    await SendAsync().ConfigureAwait(false);
+                }
+            }
+
+            if (lines.Count > 0)
+            {
+                await SendAsync().ConfigureAwait(false);
             }
 
             progress.Finish(clock.Elapsed);
             var summary = new JsonObject
             {
-                ["lines"] = line,
+                ["lines"] = sent,
                 ["accepted"] = progress.Accepted,
                 ["duplicates"] = progress.Duplicates,
                 ["rejected"] = progress.Rejected,
@@ -281,10 +309,10 @@ internal static class IngestCommands
             {
                 await cli.Out.WriteLineAsync(string.Create(
                     CultureInfo.InvariantCulture,
-                    $"{line:N0} lines: {progress.Accepted:N0} accepted, {progress.Duplicates:N0} already in the log, {progress.Rejected:N0} rejected in {clock.Elapsed.TotalSeconds:0.0} s ({line / Math.Max(clock.Elapsed.TotalSeconds, 0.001):N0} events/s)")).ConfigureAwait(false);
+                    $"{sent:N0} lines: {progress.Accepted:N0} accepted, {progress.Duplicates:N0} already in the log, {progress.Rejected:N0} rejected in {clock.Elapsed.TotalSeconds:0.0} s ({sent / Math.Max(clock.Elapsed.TotalSeconds, 0.001):N0} events/s)")).ConfigureAwait(false);
                 foreach (var rejection in rejections.Take(10))
                 {
-                    var errors = string.Join("; ", rejection!["errors"]!.AsArray().Select(e => $"{e!["path"]} {e["message"]}"));
+                    var errors = string.Join("; ", rejection!["errors"]!.AsArray().Select(e => e!["path"]?.ToString() is { Length: > 0 } pointer ? $"{pointer} {e["message"]}" : $"{e["message"]}"));
                     await cli.Out.WriteLineAsync($"  line {rejection["line"]}: {errors}").ConfigureAwait(false);
                 }
             }
@@ -313,8 +341,9 @@ internal static class IngestCommands
         var since = new Option<string?>("--since") { Description = "Only events at or after this time (event time, e.g. 2026-03-02T00:00:00Z)" };
         var until = new Option<string?>("--until") { Description = "Only events before this time" };
         var limit = new Option<int?>("--limit") { Description = "At most this many (default 100, at most 1000)" };
+        var after = new Option<long?>("--after") { Description = "Only events after this offset: the next page starts after the last one shown (--json: next_after)" };
         var json = CliContext.JsonOption();
-        var command = new Command("list", "List events from the log, oldest first") { account, type, platform, source, since, until, limit, json };
+        var command = new Command("list", "List events from the log, oldest first") { account, type, platform, source, since, until, limit, after, json };
         command.SetAction((parse, ct) => cli.RunAsync(async () =>
         {
             var query = new List<string>();
@@ -331,13 +360,26 @@ internal static class IngestCommands
                 query.Add("limit=" + max.ToString(CultureInfo.InvariantCulture));
             }
 
+            if (parse.GetValue(after) is { } offset)
+            {
+                query.Add("after=" + offset.ToString(CultureInfo.InvariantCulture));
+            }
+
             using var client = cli.Client(parse);
             var items = (await client.GetAsync("v1/events" + (query.Count > 0 ? "?" + string.Join('&', query) : string.Empty), ct).ConfigureAwait(false)).Body!;
-            return cli.WriteItems(
+            var exit = cli.WriteItems(
                 parse.GetValue(json),
                 items,
                 ["OFFSET", "TIME", "PLATFORM", "TYPE", "ACCOUNT", "IP", "ID"],
                 e => [e["offset"]?.ToString(), e["timestamp"]?.ToString(), e["platform"]?.ToString(), e["event_type"]?.ToString(), e["account_id"]?.ToString(), e["actor"]?["ip"]?.ToString(), e["id"]?.ToString()]);
+
+            // The table says when there may be more; on standard error, so that the table stays just the table.
+            if (!parse.GetValue(json) && items["next_after"] is { } next)
+            {
+                await cli.Error.WriteLineAsync($"(a full page: the next one with --after {next})").ConfigureAwait(false);
+            }
+
+            return exit;
         }));
         return command;
     }
@@ -434,7 +476,7 @@ internal static class IngestCommands
     /// <summary>A one-line progress bar on standard error, redrawn at most ten times a second.</summary>
     private sealed class PushProgress(TextWriter error, Stream file, bool showBar)
     {
-        private TimeSpan _drawn = TimeSpan.MinValue;
+        private TimeSpan? _drawn;
 
         public long Accepted { get; private set; }
 
@@ -445,7 +487,7 @@ internal static class IngestCommands
         public void Add(int accepted, int duplicates, int rejected, TimeSpan elapsed)
         {
             (Accepted, Duplicates, Rejected) = (Accepted + accepted, Duplicates + duplicates, Rejected + rejected);
-            if (showBar && elapsed - _drawn >= TimeSpan.FromMilliseconds(100))
+            if (showBar && (_drawn is not { } last || elapsed - last >= TimeSpan.FromMilliseconds(100)))
             {
                 Draw(elapsed);
             }
