@@ -529,6 +529,26 @@ public abstract class EventStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Cursors_SetAndReplaced_ReadBackAsSetAndSurviveAReopen()
+    {
+        var store = await OpenStoreAsync();
+        (await store.GetCursorAsync("poll/okta", Ct)).ShouldBeNull();
+
+        await store.SetCursorAsync("poll/okta", "{\"next\":\"https://example.okta.com/api/v1/logs?after=1\"}", Ct);
+        await store.SetCursorAsync("poll/other", "naïve ✓", Ct);
+        await store.SetCursorAsync("poll/okta", "{\"next\":\"https://example.okta.com/api/v1/logs?after=2\"}", Ct);
+
+        (await store.GetCursorAsync("poll/okta", Ct)).ShouldBe("{\"next\":\"https://example.okta.com/api/v1/logs?after=2\"}");
+        (await store.GetCursorAsync("poll/other", Ct)).ShouldBe("naïve ✓");
+        (await store.GetCursorAsync("poll/Okta", Ct)).ShouldBeNull();
+        (await store.GetOffsetAsync("poll/okta", Ct)).ShouldBe(0);
+
+        await store.DisposeAsync();
+        var reopened = await OpenStoreAsync();
+        (await reopened.GetCursorAsync("poll/okta", Ct)).ShouldBe("{\"next\":\"https://example.okta.com/api/v1/logs?after=2\"}");
+    }
+
+    [Fact]
     public async Task WaitForEventsAsync_NothingNew_CompletesOnTheCommitThatAppends()
     {
         var store = await OpenStoreAsync();

@@ -120,8 +120,8 @@ public sealed record QuarantineEntry(
     QuarantineStatus Status);
 
 /// <summary>
-/// The ingest store: raw snapshots (write once), delivery dedupe, the event log with consumer offsets, and the
-/// quarantine. Every call that returns has made its writes durable; a write is all or nothing. Adapters: SQLite
+/// The ingest store: raw snapshots (write once), delivery dedupe, the event log with consumer offsets, the
+/// quarantine, and named cursors (where each polled source resumes). Every call that returns has made its writes durable; a write is all or nothing. Adapters: SQLite
 /// (embedded default, its own file beside the control store's); the interface suits a RabbitMQ-backed log later (offsets
 /// are the log's own positions; consumers dedupe by event id).
 /// </summary>
@@ -217,6 +217,19 @@ public interface IEventStore : IAsyncDisposable
     /// <param name="cancellationToken">Cancels waiting.</param>
     /// <returns>A task.</returns>
     Task SetOffsetAsync(string consumer, long offset, CancellationToken cancellationToken = default);
+
+    /// <summary>A named cursor (for example where a poller resumes), or <see langword="null"/> when it was never set.</summary>
+    /// <param name="name">The cursor's name.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The value last set.</returns>
+    Task<string?> GetCursorAsync(string name, CancellationToken cancellationToken = default);
+
+    /// <summary>Sets a named cursor, replacing its value, durably. Cursors are opaque text; the store never reads them.</summary>
+    /// <param name="name">The cursor's name.</param>
+    /// <param name="value">The value.</param>
+    /// <param name="cancellationToken">Cancels waiting.</param>
+    /// <returns>A task.</returns>
+    Task SetCursorAsync(string name, string value, CancellationToken cancellationToken = default);
 
     /// <summary>Lists quarantine entries, newest first.</summary>
     /// <param name="status">Only this status; <see langword="null"/> for all.</param>

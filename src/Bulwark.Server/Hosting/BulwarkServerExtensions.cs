@@ -57,6 +57,7 @@ public static class BulwarkServerExtensions
         services.AddSingleton<IEventConsumer, EventCounter>();
         services.AddHostedService<EventConsumerHost>();
         services.AddHostedService<DeliveryIdSweeper>();
+        services.AddSourcePoller();
         services.AddSingleton(sp => new ManifestApplier(sp.GetServices<IManifestHandler>()));
         services.AddHostedService<IdempotencySweeper>();
         services.AddOpenApi();

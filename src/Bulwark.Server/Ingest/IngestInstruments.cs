@@ -22,6 +22,9 @@ internal sealed class IngestInstruments(ServerInstruments instruments)
     private readonly Counter<long> _events = instruments.Meter.CreateCounter<long>(
         "bulwark.ingest.events", "{event}", "Events appended to the event log, by path (webhook, api) and outcome (appended, duplicate, rejected)");
 
+    private readonly Counter<long> _polls = instruments.Meter.CreateCounter<long>(
+        "bulwark.ingest.polls", "{request}", "Requests of polled sources, by source and outcome (ok, empty, error, throttled)");
+
     public void Accepted(string source, DeliveryStatus status, int bytes)
     {
         _deliveries.Add(1, new("source", source), new("outcome", status == DeliveryStatus.Accepted ? "accepted" : "duplicate"));
@@ -37,10 +40,34 @@ internal sealed class IngestInstruments(ServerInstruments instruments)
 
     public void Normalized(string source, bool quarantined) => _normalized.Add(1, new("source", source), new("outcome", quarantined ? "quarantined" : "ok"));
 
+    public void Polled(string source, PollOutcome outcome) => _polls.Add(1, new("source", source), new("outcome", outcome switch
+    {
+        PollOutcome.Ok => "ok",
+        PollOutcome.Empty => "empty",
+        PollOutcome.Throttled => "throttled",
+        _ => "error",
+    }));
+
     public void Events(string path, int appended, int duplicates, int rejected)
     {
         _events.Add(appended, new("path", path), new("outcome", "appended"));
         _events.Add(duplicates, new("path", path), new("outcome", "duplicate"));
         _events.Add(rejected, new("path", path), new("outcome", "rejected"));
     }
+}
+
+/// <summary>How one request of a polled source ended, for <c>bulwark.ingest.polls</c>.</summary>
+internal enum PollOutcome
+{
+    /// <summary>A page with items, stored (or a duplicate of one stored).</summary>
+    Ok = 1,
+
+    /// <summary>An empty page: the source is caught up.</summary>
+    Empty = 2,
+
+    /// <summary>A network error, a timeout, a refused or unusable answer.</summary>
+    Error = 3,
+
+    /// <summary>429: the source asked to wait.</summary>
+    Throttled = 4,
 }

@@ -73,6 +73,13 @@ internal static class EventStoreMigrations
             CREATE INDEX quarantine_by_status ON quarantine (status, created_at);
             CREATE INDEX quarantine_by_created ON quarantine (created_at);
             """),
+        (2, """
+            CREATE TABLE cursors (
+                name       TEXT PRIMARY KEY,
+                value      TEXT NOT NULL,
+                updated_at INTEGER NOT NULL
+            );
+            """),
     ];
 
     public static int Latest => Steps[^1].Version;

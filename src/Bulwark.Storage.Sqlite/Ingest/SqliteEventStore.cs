@@ -275,6 +275,36 @@ public sealed class SqliteEventStore : IEventStore
     }
 
     /// <inheritdoc />
+    public Task<string?> GetCursorAsync(string name, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        return ReadAsync(
+            c =>
+            {
+                using var command = c.CreateCommand();
+                command.CommandText = "SELECT value FROM cursors WHERE name = $name";
+                command.Parameters.AddWithValue("$name", name);
+                return command.ExecuteScalar() as string;
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task SetCursorAsync(string name, string value, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(value);
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        return WriteAsync(
+            w =>
+            {
+                w.SetCursor(name, value, now);
+                return true;
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc />
     public Task<IReadOnlyList<QuarantineEntry>> ListQuarantineAsync(QuarantineStatus? status, int limit, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);

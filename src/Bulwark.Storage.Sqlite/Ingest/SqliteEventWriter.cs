@@ -59,6 +59,11 @@ internal sealed class SqliteEventWriter(SqliteCommandCache commands, SqliteTrans
         ON CONFLICT (consumer) DO UPDATE SET "offset" = excluded."offset", updated_at = excluded.updated_at
         """;
 
+    private const string SetCursorSql = """
+        INSERT INTO cursors (name, value, updated_at) VALUES ($name, $value, $now)
+        ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+        """;
+
     /// <summary>The writer connection, for tests that simulate SQLite failing underneath a caller's work.</summary>
     internal SqliteConnection Connection => transaction.Connection!;
 
@@ -162,6 +167,9 @@ internal sealed class SqliteEventWriter(SqliteCommandCache commands, SqliteTrans
 
     public void SetOffset(string consumer, long offset, long now) =>
         commands.Execute(SetOffsetSql, transaction, ("$consumer", consumer), ("$offset", offset), ("$now", now));
+
+    public void SetCursor(string name, string value, long now) =>
+        commands.Execute(SetCursorSql, transaction, ("$name", name), ("$value", value), ("$now", now));
 
     public int SweepDeliveryIds(long now) =>
         commands.Execute("DELETE FROM delivery_ids WHERE expires_at <= $now", transaction, ("$now", now));

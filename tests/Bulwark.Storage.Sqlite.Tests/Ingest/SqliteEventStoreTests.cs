@@ -128,7 +128,7 @@ public sealed class SqliteEventStoreTests : EventStoreContract
         SqliteFile.Query(DatabasePath, "SELECT version FROM schema_migrations ORDER BY version")
             .ShouldBe(EventStoreMigrations.Steps.Select(s => (object?)(long)s.Version));
         SqliteFile.Query(DatabasePath, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-            .ShouldBe(["consumer_offsets", "delivery_ids", "events", "quarantine", "raw_snapshots", "schema_migrations"]);
+            .ShouldBe(["consumer_offsets", "cursors", "delivery_ids", "events", "quarantine", "raw_snapshots", "schema_migrations"]);
     }
 
     [Fact]
