@@ -66,10 +66,7 @@ internal static class FlagsApi
     {
         var snapshot = await cache.GetAsync(context.RequestAborted).ConfigureAwait(false);
         var (flags, version) = (snapshot.Flags, snapshot.Version);
-        var etag = $"\"{version.ToString(CultureInfo.InvariantCulture)}\"";
-        context.Response.Headers.ETag = etag;
-        context.Response.Headers.CacheControl = "no-cache";
-        if (context.Request.Headers.IfNoneMatch.Any(v => v == etag || v == "*"))
+        if (VersionETag.NotModified(context, version))
         {
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
         }

@@ -38,10 +38,7 @@ internal static class ThrottlesApi
     private static async Task<IResult> ListAsync(HttpContext context, IControlStore store, ThrottleRegistry registry)
     {
         var (throttles, version) = await store.ListThrottlesAsync(context.RequestAborted).ConfigureAwait(false);
-        var etag = $"\"{version.ToString(CultureInfo.InvariantCulture)}\"";
-        context.Response.Headers.ETag = etag;
-        context.Response.Headers.CacheControl = "no-cache";
-        if (context.Request.Headers.IfNoneMatch.Any(v => v == etag || v == "*"))
+        if (VersionETag.NotModified(context, version))
         {
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
         }

@@ -1,0 +1,19 @@
+using System.Globalization;
+
+namespace Bulwark.Server.Http;
+
+/// <summary>
+/// Conditional GETs of versioned collections (flags, throttles, sources): the collection's version as a strong
+/// <c>ETag</c>, <c>Cache-Control: no-cache</c>, and 304 when <c>If-None-Match</c> names it (or <c>*</c>).
+/// </summary>
+internal static class VersionETag
+{
+    /// <summary>Sets the headers; returns true when the client has this version already (answer 304).</summary>
+    public static bool NotModified(HttpContext context, long version)
+    {
+        var etag = $"\"{version.ToString(CultureInfo.InvariantCulture)}\"";
+        context.Response.Headers.ETag = etag;
+        context.Response.Headers.CacheControl = "no-cache";
+        return context.Request.Headers.IfNoneMatch.Any(v => v == etag || v == "*");
+    }
+}
