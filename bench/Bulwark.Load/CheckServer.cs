@@ -11,12 +11,14 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 /// <summary>
-/// The server that <c>check</c> loads: Bulwark composed as <c>bulwark serve</c> composes it (SQLite store, every
+/// The server that <c>check</c>, <c>webhooks</c> and <c>events</c> load: Bulwark composed as <c>bulwark serve</c> composes it (SQLite store, every
 /// middleware, console logging at the same levels), plus two endpoints that exist only here and never in the product:
 /// <c>POST /bench/bare</c>, which answers a constant 200 through the same pipeline as <c>/v1/throttles/{name}/check</c>
 /// (metrics, correlation id, error handling, routing, bearer authentication with the same <c>read</c> capability, body
 /// limits, idempotency), and <c>GET /bench/jit</c> (anonymous), the number of methods the server's runtime has
-/// compiled, so that the load tool can wait until tiered compilation has settled before it measures.
+/// compiled, so that the load tool can wait until tiered compilation has settled before it measures. The ingest
+/// measurements (<c>webhooks</c>, <c>events</c>) load the same host, with the endpoints of
+/// <see cref="IngestBenchEndpoints"/> besides.
 /// </summary>
 internal static class CheckServer
 {
@@ -33,12 +35,27 @@ internal static class CheckServer
     /// Starts the server in a child process (this tool's assembly with <see cref="Command"/>, with the server garbage
     /// collector as <c>bulwark serve</c> has it), or inside this process.
     /// </summary>
-    public static async Task<ILoadServer> StartAsync(string data, string token, bool inProcess) =>
-        inProcess
-            ? new InProcessServer(await StartAppAsync(data, token))
-            : await ServerProcess.StartAsync(
-                [typeof(CheckServer).Assembly.Location, Command, "--data", data],
-                new Dictionary<string, string> { [TokenVariable] = token, ["DOTNET_gcServer"] = "1" });
+    /// <param name="environment">
+    /// More of the server's environment (a webhook source's secret): the child process's, or this process's when the
+    /// server runs inside it.
+    /// </param>
+    public static async Task<ILoadServer> StartAsync(string data, string token, bool inProcess, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        environment ??= new Dictionary<string, string>();
+        if (inProcess)
+        {
+            foreach (var (name, value) in environment)
+            {
+                Environment.SetEnvironmentVariable(name, value);
+            }
+
+            return new InProcessServer(await StartAppAsync(data, token));
+        }
+
+        return await ServerProcess.StartAsync(
+            [typeof(CheckServer).Assembly.Location, Command, "--data", data],
+            new Dictionary<string, string>(environment) { [TokenVariable] = token, ["DOTNET_gcServer"] = "1" });
+    }
 
     /// <summary>Hosts the server in this process until it is stopped, announcing it as <c>bulwark serve</c> does.</summary>
     public static async Task<int> RunAsync(string[] args)
@@ -69,12 +86,13 @@ internal static class CheckServer
             .UseStore(sp => new SqliteControlStore(
                 new SqliteStoreOptions { DataDirectory = data, Instruments = sp.GetRequiredService<StoreInstruments>() },
                 sp.GetRequiredService<TimeProvider>()))
-            .UseEventStore(sp => new Bulwark.Storage.Sqlite.Ingest.SqliteEventStore(
-                Path.Combine(data, Bulwark.Storage.Sqlite.Ingest.SqliteEventStoreOptions.FileName), sp.GetRequiredService<TimeProvider>()));
+            .UseEventStore(sp => NormalizerGate.Wrap(new Bulwark.Storage.Sqlite.Ingest.SqliteEventStore(
+                Path.Combine(data, Bulwark.Storage.Sqlite.Ingest.SqliteEventStoreOptions.FileName), sp.GetRequiredService<TimeProvider>())));
         var app = builder.Build();
         app.UseBulwark();
         app.MapPost(BarePath, () => TypedResults.Ok(BareAnswer.Instance)).WithMetadata(RequiresCapability(Capability.Read));
         app.MapGet(JitPath, () => System.Runtime.JitInfo.GetCompiledMethodCount()).AllowAnonymous();
+        app.MapIngestBenchEndpoints();
         await app.PrepareBulwarkAsync([]);
         await app.StartAsync();
         return app;

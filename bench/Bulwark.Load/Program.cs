@@ -2,10 +2,23 @@
 //   dotnet run -c Release --project bench/Bulwark.Load -- [OUT.json] [N...] [options]        kill propagation (KillPropagation.cs)
 //   dotnet run -c Release --project bench/Bulwark.Load -- check [OUT.json] [options]         POST /v1/throttles/{name}/check
 //                                                                                              against a bare endpoint (ThrottleCheck.cs)
-// `check-server` is not for people: it is the server process that `check` starts (CheckServer.cs).
+//   dotnet run -c Release --project bench/Bulwark.Load -- webhooks [OUT.json] [options]      POST /v1/webhooks/{source} against a
+//                                                                                              bare verifying endpoint (WebhookIngest.cs)
+//   dotnet run -c Release --project bench/Bulwark.Load -- events [OUT.json] [options]        POST /v1/events batches (EventsIngest.cs)
+// `check-server` is not for people: it is the server process that `check`, `webhooks` and `events` start (CheckServer.cs).
 if (args is ["check", ..])
 {
     return await ThrottleCheck.RunAsync(args[1..]);
+}
+
+if (args is ["webhooks", ..])
+{
+    return await WebhookIngest.RunAsync(args[1..]);
+}
+
+if (args is ["events", ..])
+{
+    return await EventsIngest.RunAsync(args[1..]);
 }
 
 if (args is [CheckServer.Command, ..])

@@ -13,9 +13,9 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
+using static LoadTool;
 
-internal static partial class ThrottleCheck
+internal static class ThrottleCheck
 {
     private const string AdminToken = "bwk_load-test-admin-token-0123456789";
     private const string CheckRoute = "/v1/throttles/{name}/check";
@@ -152,7 +152,7 @@ internal static partial class ThrottleCheck
             ["server"] = serverDescription,
             ["client"] = generator.Description,
             ["cpu_us_per_request"] = options.InProcess ? "CPU of the whole tool process (server and load generator) per request" : "CPU of the server process per request",
-            ["machine"] = $"{Environment.ProcessorCount} cores, .NET {Environment.Version}, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}",
+            ["machine"] = Machine(),
             ["load_average_at_start"] = loadAtStart,
             ["seconds_per_run"] = options.Seconds.TotalSeconds,
             ["rounds"] = options.Rounds,
@@ -245,11 +245,7 @@ internal static partial class ThrottleCheck
     /// </summary>
     private static JsonObject Summarize(List<JsonObject> rounds)
     {
-        double Median(string field)
-        {
-            var values = rounds.Select(r => r[field]!.GetValue<double>()).Order().ToArray();
-            return values.Length % 2 == 1 ? values[values.Length / 2] : (values[(values.Length / 2) - 1] + values[values.Length / 2]) / 2;
-        }
+        double Median(string field) => LoadTool.Median(rounds.Select(r => r[field]!.GetValue<double>()));
 
         JsonObject Sum(string field) => Counts(rounds
             .SelectMany(r => r[field]?.AsObject().Select(p => (p.Key, p.Value!.GetValue<long>())) ?? [])
@@ -282,9 +278,6 @@ internal static partial class ThrottleCheck
         return summary;
     }
 
-    private static JsonObject Counts(IEnumerable<(string Key, long Count)> counts) =>
-        new(counts.Select(c => KeyValuePair.Create(c.Key, (JsonNode?)c.Count)));
-
     /// <summary>Both endpoints answer a viewer as expected, and the bare one refuses a caller without a token.</summary>
     private static async Task CheckEndpointsAsync(Uri baseAddress, HttpClient viewer, string body)
     {
@@ -301,114 +294,7 @@ internal static partial class ThrottleCheck
         }
     }
 
-    /// <summary>Waits until the server's runtime has compiled no method for a second (at most 20 s).</summary>
-    private static async Task WaitForQuietJitAsync(HttpClient client)
-    {
-        var deadline = Stopwatch.GetTimestamp() + (20 * Stopwatch.Frequency);
-        for (var (count, quiet) = (-1L, 0); quiet < 10 && Stopwatch.GetTimestamp() < deadline;)
-        {
-            await Task.Delay(100);
-            var now = long.Parse(await client.GetStringAsync(CheckServer.JitPath.TrimStart('/')), CultureInfo.InvariantCulture);
-            (count, quiet) = now == count ? (count, quiet + 1) : (now, 0);
-        }
-    }
-
-    private static HttpClient Client(Uri baseAddress, string token)
-    {
-        var client = new HttpClient { BaseAddress = baseAddress };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        return client;
-    }
-
-    private static async Task<string> SendAsync(HttpClient client, HttpMethod method, string path, string body)
-    {
-        using var request = new HttpRequestMessage(method, path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-        using var response = await client.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-        if (!response.IsSuccessStatusCode)
-        {
-            throw new InvalidOperationException($"{method} {path} answered {(int)response.StatusCode}: {text}");
-        }
-
-        return text;
-    }
-
-    /// <summary>The 1-minute load average (Linux), which counts runnable threads of every process on the machine.</summary>
-    private static double? LoadAverage() =>
-        File.Exists("/proc/loadavg") ? double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], CultureInfo.InvariantCulture) : null;
-
-    private static string? Option(string[] args, string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
-
     private sealed record Options(string Output, int[] Concurrencies, TimeSpan Seconds, int Rounds, TimeSpan WarmUp, int Seed, string Client, bool InProcess);
 
     private sealed record Endpoint(string Name, string Path, string Route, bool Denies);
-
-    /// <summary>The server's request and decision counters from <c>/metrics</c>.</summary>
-    private sealed partial class ServerCounters(Dictionary<(string Name, string Labels), double> samples)
-    {
-        public static async Task<ServerCounters> ScrapeAsync(HttpClient admin)
-        {
-            var samples = new Dictionary<(string, string), double>();
-            foreach (var line in (await admin.GetStringAsync("metrics")).Split('\n'))
-            {
-                if (Sample().Match(line) is { Success: true } match)
-                {
-                    samples[(match.Groups["name"].Value, match.Groups["labels"].Value)] = double.Parse(match.Groups["value"].Value, CultureInfo.InvariantCulture);
-                }
-            }
-
-            return new ServerCounters(samples);
-        }
-
-        public ServerCounters Since(ServerCounters before) =>
-            new(_samples.ToDictionary(s => s.Key, s => s.Value - before._samples.GetValueOrDefault(s.Key)));
-
-        /// <summary>POST requests answered on <paramref name="route"/>, by status.</summary>
-        public Dictionary<int, long> Statuses(string route) =>
-            Select("bulwark_http_requests_total", l => l.GetValueOrDefault("route") == route && l.GetValueOrDefault("method") == "POST")
-                .GroupBy(s => int.Parse(s.Labels["status"], CultureInfo.InvariantCulture))
-                .Where(g => g.Sum(s => s.Value) > 0)
-                .ToDictionary(g => g.Key, g => (long)g.Sum(s => s.Value));
-
-        /// <summary>Decisions of <paramref name="throttle"/>, by <c>decision layer</c>.</summary>
-        public Dictionary<string, long> Decisions(string throttle) =>
-            Select("bulwark_throttle_decisions_total", l => l.GetValueOrDefault("throttle") == throttle)
-                .GroupBy(s => (s.Labels.GetValueOrDefault("decision") + " " + s.Labels.GetValueOrDefault("layer")).Trim())
-                .Where(g => g.Sum(s => s.Value) > 0)
-                .ToDictionary(g => g.Key, g => (long)g.Sum(s => s.Value));
-
-        private readonly Dictionary<(string Name, string Labels), double> _samples = samples;
-
-        private IEnumerable<(Dictionary<string, string> Labels, double Value)> Select(string name, Func<Dictionary<string, string>, bool> where) =>
-            _samples.Where(s => s.Key.Name == name)
-                .Select(s => (Labels: Label().Matches(s.Key.Labels).ToDictionary(m => m.Groups[1].Value, m => m.Groups[2].Value), s.Value))
-                .Where(s => where(s.Labels));
-
-        [GeneratedRegex(@"^(?<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?<labels>.*)\})? (?<value>\S+)")]
-        private static partial Regex Sample();
-
-        [GeneratedRegex(@"(\w+)=""((?:[^""\\]|\\.)*)""")]
-        private static partial Regex Label();
-    }
-
-    /// <summary>The machine's CPU counters from <c>/proc/stat</c> (Linux), in clock ticks.</summary>
-    private sealed record MachineCpu(long Busy, long Total)
-    {
-        public static MachineCpu? Read()
-        {
-            if (!File.Exists("/proc/stat"))
-            {
-                return null;
-            }
-
-            // cpu  user nice system idle iowait irq softirq steal ...
-            var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Take(8)
-                .Select(f => long.Parse(f, CultureInfo.InvariantCulture)).ToArray();
-            var idle = fields[3] + fields[4];
-            return new MachineCpu(fields.Sum() - idle, fields.Sum());
-        }
-
-        /// <summary>The share of all cores' time that was busy since <paramref name="start"/>.</summary>
-        public double BusyShareSince(MachineCpu start) => (double)(Busy - start.Busy) / Math.Max(1, Total - start.Total);
-    }
 }
