@@ -25,16 +25,7 @@ internal static class EventsIngest
             TimeSpan.FromSeconds(Number(args, "--warm-up", 3)),
             Option(args, "--trace"),
             args.Contains("--in-process"));
-        var work = Path.Combine(Path.GetTempPath(), "bulwark-load-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(work);
-        try
-        {
-            return await MeasureAsync(options, work);
-        }
-        finally
-        {
-            Directory.Delete(work, recursive: true);
-        }
+        return await InTempDirectoryAsync(work => MeasureAsync(options, work));
     }
 
     private static async Task<int> MeasureAsync(Options options, string work)

@@ -207,39 +207,16 @@ internal sealed class DotnetLoad(Uri baseAddress, string token, byte[][] bodies)
         using var client = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(10) };
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         var uri = new Uri(baseAddress, path);
-        var next = new StrongBox<long>(firstBody - 1);
-        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
-        var started = Stopwatch.GetTimestamp();
-        var stopAt = started + (long)(duration.TotalSeconds * Stopwatch.Frequency);
-        var workers = await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
-        {
-            var latencies = new List<long>(1 << 16);
-            var statuses = new Dictionary<int, long>();
-            var errors = 0L;
-            while (Stopwatch.GetTimestamp() < stopAt)
+        var next = firstBody - 1L;
+        return await ClosedLoop.RunAsync(
+            client,
+            () =>
             {
-                var body = bodies[Interlocked.Increment(ref next.Value) % bodies.Length];
-                using var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new ByteArrayContent(body) };
+                var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new ByteArrayContent(bodies[Interlocked.Increment(ref next) % bodies.Length]) };
                 request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-                var sent = Stopwatch.GetTimestamp();
-                try
-                {
-                    using var response = await client.SendAsync(request, HttpCompletionOption.ResponseContentRead);
-                    latencies.Add(Stopwatch.GetTimestamp() - sent);
-                    statuses[(int)response.StatusCode] = statuses.GetValueOrDefault((int)response.StatusCode) + 1;
-                }
-                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-                {
-                    errors++;
-                }
-            }
-
-            return (latencies, statuses, errors);
-        })));
-        var elapsed = Stopwatch.GetElapsedTime(started);
-        cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu;
-        var all = workers.SelectMany(w => w.latencies).Order().ToArray();
-        var byStatus = workers.SelectMany(w => w.statuses).GroupBy(p => p.Key).ToDictionary(g => g.Key, g => g.Sum(p => p.Value));
-        return new LoadRun(all.Length, elapsed, LatencySummary.Of(all), workers.Sum(w => w.errors), byStatus, cpu);
+                return request;
+            },
+            concurrency,
+            duration);
     }
 }

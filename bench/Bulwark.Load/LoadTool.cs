@@ -9,6 +9,21 @@ using System.Text.RegularExpressions;
 internal static class LoadTool
 {
     /// <summary>The value after <paramref name="name"/> on the command line, if any.</summary>
+    /// <summary>Runs <paramref name="measure"/> with a fresh work directory under the temp path, deleted afterwards.</summary>
+    public static async Task<int> InTempDirectoryAsync(Func<string, Task<int>> measure)
+    {
+        var work = Path.Combine(Path.GetTempPath(), "bulwark-load-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(work);
+        try
+        {
+            return await measure(work);
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
     public static string? Option(string[] args, string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 
     /// <summary>A comma-separated list of numbers after <paramref name="name"/>, or <paramref name="fallback"/>.</summary>

@@ -184,14 +184,26 @@ internal sealed class RequestLoad : IDisposable
     /// <paramref name="concurrency"/> callers, each sending its next request as soon as the previous answer arrived, for
     /// <paramref name="duration"/>; latency from handing a request to HttpClient to its whole response.
     /// </summary>
-    public async Task<LoadRun> RunClosedAsync(Func<HttpRequestMessage> makeRequest, int concurrency, TimeSpan duration)
+    public Task<LoadRun> RunClosedAsync(Func<HttpRequestMessage> makeRequest, int concurrency, TimeSpan duration) =>
+        ClosedLoop.RunAsync(_client, makeRequest, concurrency, duration);
+
+    public void Dispose() => _client.Dispose();
+}
+
+/// <summary>
+/// A closed loop: <c>concurrency</c> callers, each sending its next request as soon as the previous answer arrived, for a
+/// duration; latency from handing a request to HttpClient to its whole response. Shared by every closed-loop mode.
+/// </summary>
+internal static class ClosedLoop
+{
+    public static async Task<LoadRun> RunAsync(HttpClient client, Func<HttpRequestMessage> makeRequest, int concurrency, TimeSpan duration)
     {
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var started = Stopwatch.GetTimestamp();
         var stopAt = started + (long)(duration.TotalSeconds * Stopwatch.Frequency);
         var workers = await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
         {
-            var latencies = new List<long>(1 << 14);
+            var latencies = new List<long>(1 << 16);
             var statuses = new Dictionary<int, long>();
             var errors = 0L;
             while (Stopwatch.GetTimestamp() < stopAt)
@@ -200,7 +212,7 @@ internal sealed class RequestLoad : IDisposable
                 var sent = Stopwatch.GetTimestamp();
                 try
                 {
-                    using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseContentRead);
+                    using var response = await client.SendAsync(request, HttpCompletionOption.ResponseContentRead);
                     latencies.Add(Stopwatch.GetTimestamp() - sent);
                     statuses[(int)response.StatusCode] = statuses.GetValueOrDefault((int)response.StatusCode) + 1;
                 }
@@ -218,6 +230,4 @@ internal sealed class RequestLoad : IDisposable
         var byStatus = workers.SelectMany(w => w.statuses).GroupBy(p => p.Key).ToDictionary(g => g.Key, g => g.Sum(p => p.Value));
         return new LoadRun(all.Length, elapsed, LatencySummary.Of(all), workers.Sum(w => w.errors), byStatus, cpu);
     }
-
-    public void Dispose() => _client.Dispose();
 }

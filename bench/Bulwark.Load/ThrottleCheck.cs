@@ -45,16 +45,7 @@ internal static class ThrottleCheck
             return 2;
         }
 
-        var work = Path.Combine(Path.GetTempPath(), "bulwark-load-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(work);
-        try
-        {
-            return await MeasureAsync(options, work);
-        }
-        finally
-        {
-            Directory.Delete(work, recursive: true);
-        }
+        return await InTempDirectoryAsync(work => MeasureAsync(options, work));
     }
 
     private static async Task<int> MeasureAsync(Options options, string work)

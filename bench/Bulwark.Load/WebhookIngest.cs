@@ -51,16 +51,7 @@ internal static class WebhookIngest
             Option(args, "--trace"),
             (Option(args, "--normalizer") ?? "running") == "paused",
             args.Contains("--in-process"));
-        var work = Path.Combine(Path.GetTempPath(), "bulwark-load-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(work);
-        try
-        {
-            return await MeasureAsync(options, work);
-        }
-        finally
-        {
-            Directory.Delete(work, recursive: true);
-        }
+        return await InTempDirectoryAsync(work => MeasureAsync(options, work));
     }
 
     private static async Task<int> MeasureAsync(Options options, string work)

@@ -313,14 +313,20 @@ internal static class EventsApi
             return null;
         }
 
-        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var value))
+        if (TryParseTime(text) is { } value)
         {
-            return value.ToUniversalTime();
+            return value;
         }
 
-        reader.Error(field, "must be a time such as 2026-03-02T00:00:00Z");
+        reader.Error(field, TimeError);
         return null;
     }
+
+    private const string TimeError = "must be a time such as 2026-03-02T00:00:00Z";
+
+    /// <summary>A time as the query and replay bodies write it (no offset: UTC), in UTC.</summary>
+    private static DateTimeOffset? TryParseTime(string text) =>
+        DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var value) ? value.ToUniversalTime() : null;
 
     private static string? Text(IQueryCollection query, string name) =>
         query.TryGetValue(name, out var values) && values.Count > 0 && !string.IsNullOrEmpty(values[0]) ? values[0] : null;
@@ -332,12 +338,12 @@ internal static class EventsApi
             return null;
         }
 
-        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var value))
+        if (TryParseTime(text) is { } value)
         {
-            return value.ToUniversalTime();
+            return value;
         }
 
-        errors.Add(new ManifestError("/" + name, "must be a time such as 2026-03-02T00:00:00Z"));
+        errors.Add(new ManifestError("/" + name, TimeError));
         return null;
     }
 

@@ -44,7 +44,7 @@ internal static partial class WebhooksApi
             return ProblemResults.NotFound(context, $"Source '{source}'");
         }
 
-        var request = new WebhookRequest("GET", Headers(context.Request.Headers, keepSecrets: true), Query(context.Request.Query), ReadOnlyMemory<byte>.Empty);
+        var request = new WebhookRequest("GET", Headers(context.Request.Headers), Query(context.Request.Query), ReadOnlyMemory<byte>.Empty);
         var answer = live.Scheme.Handshake(request, live.Secrets);
         if (answer is null)
         {
@@ -71,8 +71,8 @@ internal static partial class WebhooksApi
         {
             var ip = context.Connection.RemoteIpAddress?.ToString() ?? string.Empty;
             var decision = throttles.Decide(throttle, ThrottleKeys.Of(("source", source), ("ip", ip)), 1);
-            var headers = context.Response.Headers;
-            RateLimitHeaders.Write((name, value) => headers[name] = value, throttle.Record.Policy, decision);
+            var response = context.Response.Headers;
+            RateLimitHeaders.Write((name, value) => response[name] = value, throttle.Record.Policy, decision);
             if (decision.Enforced != ThrottleDecisionKind.Allow)
             {
                 instruments.Refused(source, "throttled");
@@ -104,7 +104,8 @@ internal static partial class WebhooksApi
         }
 
         var now = sources.Now;
-        var delivery = new WebhookRequest("POST", Headers(request.Headers, keepSecrets: true), Query(request.Query), body);
+        var headers = Headers(request.Headers);
+        var delivery = new WebhookRequest("POST", headers, Query(request.Query), body);
         var verification = live.Scheme.Verify(delivery, live.Secrets, now, definition.TimestampTolerance);
         if (!verification.IsVerified)
         {
@@ -126,7 +127,7 @@ internal static partial class WebhooksApi
         // same bytes. Items inside a body are deduped again by their own ids in the event log.
         var deliveryId = verification.DeliveryId ?? "sha256:" + Convert.ToHexStringLower(SHA256.HashData(body));
         var receipt = await events.AcceptDeliveryAsync(
-            new RawDelivery(source, now, [.. Headers(request.Headers, keepSecrets: false)], body, request.ContentType, verification.Outcome, deliveryId, now + definition.DedupeRetention),
+            new RawDelivery(source, now, [.. headers.Where(h => !SecretHeaders.Contains(h.Key))], body, request.ContentType, verification.Outcome, deliveryId, now + definition.DedupeRetention),
             CancellationToken.None).ConfigureAwait(false);
         instruments.Accepted(source, receipt.Status, body.Length);
         return TypedResults.Ok(new JsonObject
@@ -163,15 +164,12 @@ internal static partial class WebhooksApi
         : live.Definition.Normalizer is "event-v1" or "auth0" ? "application/json or application/x-ndjson"
         : "application/json";
 
-    private static Dictionary<string, string> Headers(IHeaderDictionary headers, bool keepSecrets)
+    private static Dictionary<string, string> Headers(IHeaderDictionary headers)
     {
         var result = new Dictionary<string, string>(headers.Count, StringComparer.OrdinalIgnoreCase);
         foreach (var (name, values) in headers)
         {
-            if (keepSecrets || !SecretHeaders.Contains(name))
-            {
-                result[name] = Join(values);
-            }
+            result[name] = Join(values);
         }
 
         return result;

@@ -22,7 +22,7 @@ public sealed class WebhookIngestTests : IAsyncLifetime
     [Fact]
     public async Task Sources_ShowReferencesOnly_AndNeverTheSecret()
     {
-        var signer = await _ingest.StandardSourceAsync("partner");
+        await _ingest.StandardSourceAsync("partner");
         using var admin = _ingest.Server.CreateAdminClient();
 
         var source = await Http.ReadJsonAsync(await admin.GetAsync("v1/sources/partner", Ct));
@@ -39,7 +39,6 @@ public sealed class WebhookIngestTests : IAsyncLifetime
         }
 
         audit.ShouldContain("source.create");
-        _ = signer;
     }
 
     [Fact]
@@ -170,6 +169,25 @@ public sealed class WebhookIngestTests : IAsyncLifetime
         var body = Encoding.UTF8.GetBytes(IngestServer.Event("e-1", "small"));
         await Http.ReadProblemAsync(await client.SendAsync(signer.Request("small", "msg_3", Now, body, "text/html"), Ct), HttpStatusCode.UnsupportedMediaType, "unsupported-media-type");
         await Http.ReadProblemAsync(await client.SendAsync(signer.Request("nobody", "msg_4", Now, body), Ct), HttpStatusCode.NotFound, "not-found");
+    }
+
+    [Fact]
+    public async Task ThrottledSource_Answers429BeforeReadingTheBody()
+    {
+        using var admin = _ingest.Server.CreateAdminClient();
+        (await admin.PutAsync("v1/throttles/webhook-ingest", BulwarkTestServer.Json("""{"layers":[{"key":"source","limit":1,"per":"1h"}]}"""), Ct)).StatusCode.ShouldBe(HttpStatusCode.Created);
+        var secret = StandardWebhookSigner.NewSecret();
+        _ingest.Secrets["SW_LIMITED"] = secret;
+        await _ingest.PutSourceAsync("limited", JsonNode.Parse("""{"scheme":"standard-webhooks","secrets":["env:SW_LIMITED"],"throttle":"webhook-ingest"}""")!.AsObject());
+        var signer = new StandardWebhookSigner(secret);
+        using var client = _ingest.Server.CreateClient();
+        var body = Encoding.UTF8.GetBytes(IngestServer.Event("e-1", "limited"));
+
+        (await client.SendAsync(signer.Request("limited", "msg_1", Now, body), Ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        using var second = await client.SendAsync(signer.Request("limited", "msg_2", Now, body), Ct);
+
+        await Http.ReadProblemAsync(second, HttpStatusCode.TooManyRequests, "rate-limited");
+        second.Headers.Contains("Retry-After").ShouldBeTrue();
     }
 
     [Fact]
