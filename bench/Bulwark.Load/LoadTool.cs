@@ -8,7 +8,6 @@ using System.Text.RegularExpressions;
 /// <summary>What the HTTP measurements (check, webhooks, events) share: options, admin calls, and what the machine did.</summary>
 internal static class LoadTool
 {
-    /// <summary>The value after <paramref name="name"/> on the command line, if any.</summary>
     /// <summary>Runs <paramref name="measure"/> with a fresh work directory under the temp path, deleted afterwards.</summary>
     public static async Task<int> InTempDirectoryAsync(Func<string, Task<int>> measure)
     {
@@ -24,6 +23,7 @@ internal static class LoadTool
         }
     }
 
+    /// <summary>The value after <paramref name="name"/> on the command line, if any.</summary>
     public static string? Option(string[] args, string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 
     /// <summary>A comma-separated list of numbers after <paramref name="name"/>, or <paramref name="fallback"/>.</summary>

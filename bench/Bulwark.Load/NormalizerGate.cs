@@ -73,9 +73,9 @@ internal sealed class NormalizerGate(IEventStore inner) : IEventStore
     public Task<IReadOnlyList<RawSnapshot>> ReadSnapshotsAsync(long afterSeq, int limit, CancellationToken cancellationToken = default) =>
         Inner.ReadSnapshotsAsync(afterSeq, limit, cancellationToken);
 
-    public Task<(AppendReceipt Append, QuarantineEntry? Quarantine)> CompleteNormalizationAsync(
-        string consumer, RawSnapshot snapshot, NormalizeResult result, DateTimeOffset now, CancellationToken cancellationToken = default) =>
-        Inner.CompleteNormalizationAsync(consumer, snapshot, result, now, cancellationToken);
+    public Task<IReadOnlyList<NormalizationOutcome>> CompleteNormalizationsAsync(
+        string consumer, IReadOnlyList<Normalization> normalizations, DateTimeOffset now, CancellationToken cancellationToken = default) =>
+        Inner.CompleteNormalizationsAsync(consumer, normalizations, now, cancellationToken);
 
     public Task<AppendReceipt> AppendEventsAsync(IReadOnlyList<NormalizedEvent> events, CancellationToken cancellationToken = default) =>
         Inner.AppendEventsAsync(events, cancellationToken);

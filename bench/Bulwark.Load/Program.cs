@@ -5,7 +5,14 @@
 //   dotnet run -c Release --project bench/Bulwark.Load -- webhooks [OUT.json] [options]      POST /v1/webhooks/{source} against a
 //                                                                                              bare verifying endpoint (WebhookIngest.cs)
 //   dotnet run -c Release --project bench/Bulwark.Load -- events [OUT.json] [options]        POST /v1/events batches (EventsIngest.cs)
+//   any mode with --help prints its usage (Usage.cs).
 // `check-server` is not for people: it is the server process that `check`, `webhooks` and `events` start (CheckServer.cs).
+if (args.Contains("--help") || args.Contains("-h"))
+{
+    Console.WriteLine(Usage.For(args.FirstOrDefault(a => !a.StartsWith('-'))));
+    return 0;
+}
+
 if (args is ["check", ..])
 {
     return await ThrottleCheck.RunAsync(args[1..]);

@@ -387,6 +387,47 @@ public abstract class EventStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CompleteNormalizationsAsync_SeveralSnapshots_RecordsEachInOrderAndMovesTheOffsetToTheLast()
+    {
+        var store = await OpenStoreAsync();
+        var first = await SnapshotAsync(store, "d-1");
+        var second = await SnapshotAsync(store, "d-2");
+        var third = await SnapshotAsync(store, "d-3");
+
+        var outcomes = await store.CompleteNormalizationsAsync(
+            "normalizer",
+            [
+                new Normalization(first, Clean(Event("e-1"), Event("e-2"))),
+                new Normalization(second, NormalizeResult.Failed("the body is not JSON")),
+                new Normalization(third, Clean(Event("e-2"), Event("e-3"))),
+            ],
+            Time.GetUtcNow(),
+            Ct);
+
+        outcomes.Select(o => (o.Append.Appended, o.Append.Duplicates)).ShouldBe([(2, 0), (0, 0), (1, 1)]);
+        outcomes[0].Quarantine.ShouldBeNull();
+        outcomes[1].Quarantine.ShouldNotBeNull().SnapshotId.ShouldBe(second.Id);
+        outcomes[2].Quarantine.ShouldBeNull();
+        outcomes[2].Append.LastOffset.ShouldBe(store.LastOffset);
+        var events = await store.ReadEventsAsync(0, 10, Ct);
+        events.Select(e => (e.Event.Id, e.SnapshotId)).ShouldBe([("e-1", first.Id), ("e-2", first.Id), ("e-3", third.Id)]);
+        (await store.GetOffsetAsync("normalizer", Ct)).ShouldBe(third.Seq);
+        (await store.ListQuarantineAsync(QuarantineStatus.Open, 10, Ct)).ShouldHaveSingleItem().Reason.ShouldBe("the body is not JSON");
+    }
+
+    [Fact]
+    public async Task CompleteNormalizationsAsync_None_WritesNothing()
+    {
+        var store = await OpenStoreAsync();
+        await SnapshotAsync(store, "d-1");
+
+        (await store.CompleteNormalizationsAsync("normalizer", [], Time.GetUtcNow(), Ct)).ShouldBeEmpty();
+
+        (await store.GetOffsetAsync("normalizer", Ct)).ShouldBe(0);
+        store.LastOffset.ShouldBe(0);
+    }
+
+    [Fact]
     public async Task AppendEventsAsync_SameSourceAndId_KeepsTheFirstAndCountsDuplicates()
     {
         var store = await OpenStoreAsync();

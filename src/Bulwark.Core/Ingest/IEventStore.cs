@@ -119,6 +119,16 @@ public sealed record QuarantineEntry(
     int Attempts,
     QuarantineStatus Status);
 
+/// <summary>A snapshot and what its normalizer made of it, to record with <see cref="IEventStore.CompleteNormalizationsAsync"/>.</summary>
+/// <param name="Snapshot">The snapshot normalized.</param>
+/// <param name="Result">The normalizer's result.</param>
+public sealed record Normalization(RawSnapshot Snapshot, NormalizeResult Result);
+
+/// <summary>What recording one <see cref="Normalization"/> did.</summary>
+/// <param name="Append">The append's receipt.</param>
+/// <param name="Quarantine">The snapshot's quarantine entry when it has one now (open, or just resolved).</param>
+public sealed record NormalizationOutcome(AppendReceipt Append, QuarantineEntry? Quarantine);
+
 /// <summary>
 /// The ingest store: raw snapshots (write once), delivery dedupe, the event log with consumer offsets, the
 /// quarantine, and named cursors (where each polled source resumes). Every call that returns has made its writes durable; a write is all or nothing. Adapters: SQLite
@@ -164,18 +174,18 @@ public interface IEventStore : IAsyncDisposable
     Task WaitForSnapshotsAsync(long afterSeq, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Records the normalization of one snapshot in one transaction: appends its events (deduped by source and id),
-    /// opens or updates its quarantine entry when <paramref name="result"/> needs one (or resolves an open one when it
-    /// does not), and moves <paramref name="consumer"/>'s offset to the snapshot's sequence number when that is ahead.
+    /// Records the normalization of snapshots in one transaction (one flush however many there are): for each, in order,
+    /// appends its events (deduped by source and id) and opens or updates its quarantine entry when its result needs one
+    /// (or resolves an open one when it does not); then moves <paramref name="consumer"/>'s offset to the greatest
+    /// sequence number among them when that is ahead. All of it is written, or none.
     /// </summary>
     /// <param name="consumer">The normalizer's offset name.</param>
-    /// <param name="snapshot">The snapshot normalized.</param>
-    /// <param name="result">What the normalizer made of it.</param>
+    /// <param name="normalizations">The snapshots with what the normalizer made of each (none: nothing is written).</param>
     /// <param name="now">The current time.</param>
     /// <param name="cancellationToken">Cancels waiting.</param>
-    /// <returns>The append's receipt, and the quarantine entry when the snapshot has one now.</returns>
-    Task<(AppendReceipt Append, QuarantineEntry? Quarantine)> CompleteNormalizationAsync(
-        string consumer, RawSnapshot snapshot, NormalizeResult result, DateTimeOffset now, CancellationToken cancellationToken = default);
+    /// <returns>One outcome per normalization, in the same order.</returns>
+    Task<IReadOnlyList<NormalizationOutcome>> CompleteNormalizationsAsync(
+        string consumer, IReadOnlyList<Normalization> normalizations, DateTimeOffset now, CancellationToken cancellationToken = default);
 
     /// <summary>Appends events that arrived without a snapshot (<c>POST /v1/events</c>), deduped by source and id, durably.</summary>
     /// <param name="events">The events, valid against schema v1.</param>
@@ -249,4 +259,24 @@ public interface IEventStore : IAsyncDisposable
     /// <param name="cancellationToken">Cancels waiting.</param>
     /// <returns>How many were forgotten.</returns>
     Task<int> SweepDeliveryIdsAsync(DateTimeOffset now, CancellationToken cancellationToken = default);
+}
+
+/// <summary>Conveniences over <see cref="IEventStore"/>.</summary>
+public static class EventStoreExtensions
+{
+    /// <summary>Records the normalization of one snapshot (see <see cref="IEventStore.CompleteNormalizationsAsync"/>).</summary>
+    /// <param name="store">The store.</param>
+    /// <param name="consumer">The normalizer's offset name.</param>
+    /// <param name="snapshot">The snapshot normalized.</param>
+    /// <param name="result">What the normalizer made of it.</param>
+    /// <param name="now">The current time.</param>
+    /// <param name="cancellationToken">Cancels waiting.</param>
+    /// <returns>The outcome.</returns>
+    public static async Task<NormalizationOutcome> CompleteNormalizationAsync(
+        this IEventStore store, string consumer, RawSnapshot snapshot, NormalizeResult result, DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var outcomes = await store.CompleteNormalizationsAsync(consumer, [new Normalization(snapshot, result)], now, cancellationToken).ConfigureAwait(false);
+        return outcomes[0];
+    }
 }

@@ -3,16 +3,23 @@ using Bulwark.Ingest;
 namespace Bulwark.Server.Ingest;
 
 /// <summary>
-/// Normalizes raw snapshots in arrival order, after they were acknowledged: each snapshot's events, quarantine entry and
-/// the worker's offset are recorded in one transaction, so a crash anywhere repeats at most the snapshot in hand (and the
-/// event log dedupes its events). A normalizer that throws is a bug, not a reason to stop: the snapshot is quarantined.
+/// Normalizes raw snapshots in arrival order, after they were acknowledged. It reads up to <see cref="Batch"/> snapshots
+/// at a time and records their events, quarantine entries and the worker's offset in one transaction (one flush for the
+/// lot), so a crash anywhere repeats at most the batch in hand (and the event log dedupes its events). After a failed
+/// write it goes one snapshot at a time until it is past the failure, so one bad snapshot holds back only itself and
+/// what follows. A normalizer that throws is a bug, not a reason to stop: the snapshot is quarantined.
 /// </summary>
-internal sealed partial class NormalizerWorker(IEventStore events, SourceRegistry sources, IngestInstruments instruments, ILogger<NormalizerWorker> logger) : BackgroundService
+internal sealed partial class NormalizerWorker(
+    IEventStore events, SourceRegistry sources, IngestInstruments instruments, TimeProvider time, ILogger<NormalizerWorker> logger) : BackgroundService
 {
     public const string Consumer = "normalizer";
-    private const int Batch = 256;
+    public const int Batch = 64;
+
+    /// <summary>How long the worker pauses after a failed round before it tries again.</summary>
+    public static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(1);
     private long _normalized;
     private TaskCompletionSource _progress = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _paused = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>The sequence number of the last snapshot this worker has recorded.</summary>
     public long Normalized => Volatile.Read(ref _normalized);
@@ -33,31 +40,38 @@ internal sealed partial class NormalizerWorker(IEventStore events, SourceRegistr
         }
     }
 
+    /// <summary>
+    /// Completes when the worker next pauses after a failure, its wake-up timer already set: a test on a fake clock can
+    /// advance it by <see cref="RetryAfter"/> at once.
+    /// </summary>
+    public Task NextPauseAsync() => Volatile.Read(ref _paused).Task;
+
     /// <summary>Normalizes one snapshot with its source's current definition and records the outcome.</summary>
-    public async Task<(AppendReceipt Append, QuarantineEntry? Quarantine)> NormalizeAsync(RawSnapshot snapshot, CancellationToken cancellationToken)
+    public async Task<NormalizationOutcome> NormalizeAsync(RawSnapshot snapshot, CancellationToken cancellationToken)
     {
-        var result = await NormalizeOnlyAsync(snapshot, cancellationToken).ConfigureAwait(false);
-        var outcome = await events.CompleteNormalizationAsync(Consumer, snapshot, result, sources.Now, cancellationToken).ConfigureAwait(false);
-        instruments.Normalized(snapshot.Source, result.NeedsQuarantine);
-        instruments.Events("webhook", outcome.Append.Appended, outcome.Append.Duplicates, 0);
-        return outcome;
+        var outcomes = await NormalizeAsync([snapshot], cancellationToken).ConfigureAwait(false);
+        return outcomes[0];
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var offset = await events.GetOffsetAsync(Consumer, stoppingToken).ConfigureAwait(false);
         Record(offset);
+        var singleUntil = 0L;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
                 await events.WaitForSnapshotsAsync(offset, stoppingToken).ConfigureAwait(false);
-                foreach (var snapshot in await events.ReadSnapshotsAsync(offset, Batch, stoppingToken).ConfigureAwait(false))
+                var snapshots = await events.ReadSnapshotsAsync(offset, offset < singleUntil ? 1 : Batch, stoppingToken).ConfigureAwait(false);
+                if (snapshots.Count == 0)
                 {
-                    await NormalizeAsync(snapshot, stoppingToken).ConfigureAwait(false);
-                    offset = snapshot.Seq;
-                    Record(offset);
+                    continue;
                 }
+
+                await NormalizeAsync(snapshots, stoppingToken).ConfigureAwait(false);
+                offset = snapshots[^1].Seq;
+                Record(offset);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -68,10 +82,31 @@ internal sealed partial class NormalizerWorker(IEventStore events, SourceRegistr
 #pragma warning restore CA1031
             {
                 LogFailed(logger, error);
-                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ConfigureAwait(false);
+                var pause = Task.Delay(RetryAfter, time, stoppingToken);
+                Interlocked.Exchange(ref _paused, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+                await pause.ConfigureAwait(false);
                 offset = await events.GetOffsetAsync(Consumer, stoppingToken).ConfigureAwait(false);
+                singleUntil = Math.Max(singleUntil, offset + Batch); // the failed batch's span, one at a time
             }
         }
+    }
+
+    private async Task<IReadOnlyList<NormalizationOutcome>> NormalizeAsync(IReadOnlyList<RawSnapshot> snapshots, CancellationToken cancellationToken)
+    {
+        var normalizations = new Normalization[snapshots.Count];
+        for (var i = 0; i < normalizations.Length; i++)
+        {
+            normalizations[i] = new Normalization(snapshots[i], await NormalizeOnlyAsync(snapshots[i], cancellationToken).ConfigureAwait(false));
+        }
+
+        var outcomes = await events.CompleteNormalizationsAsync(Consumer, normalizations, sources.Now, cancellationToken).ConfigureAwait(false);
+        for (var i = 0; i < normalizations.Length; i++)
+        {
+            instruments.Normalized(normalizations[i].Snapshot.Source, normalizations[i].Result.NeedsQuarantine);
+            instruments.Events("webhook", outcomes[i].Append.Appended, outcomes[i].Append.Duplicates, 0);
+        }
+
+        return outcomes;
     }
 
     private void Record(long seq)

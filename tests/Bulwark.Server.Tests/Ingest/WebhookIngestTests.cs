@@ -3,13 +3,18 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using Bulwark.Ingest;
+using Bulwark.Server.Ingest;
+using Bulwark.Storage.Sqlite.Ingest;
 using Bulwark.TestUtils;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Bulwark.Server.Tests.Ingest;
 
 public sealed class WebhookIngestTests : IAsyncLifetime
 {
     private static readonly DateTimeOffset Now = new(2026, 11, 21, 12, 0, 0, TimeSpan.Zero);
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
     private readonly FakeTimeProvider _time = new(Now);
     private IngestServer _ingest = null!;
 
@@ -191,6 +196,47 @@ public sealed class WebhookIngestTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task NormalizerWorker_ASnapshotTheStoreRefuses_HoldsBackOnlyItselfAndWhatFollows_UntilFixed()
+    {
+        var signer = await _ingest.StandardSourceAsync("partner");
+        var worker = _ingest.Server.Services.GetRequiredService<NormalizerWorker>();
+        var eventsDb = Path.Combine(_ingest.Server.DataDirectory, SqliteEventStoreOptions.FileName);
+        using var sql = new SqliteConnection($"Data Source={eventsDb};Pooling=False");
+        sql.Open();
+        Execute(sql, """
+            CREATE TABLE test_gate (open INTEGER);
+            CREATE TRIGGER test_refuse BEFORE INSERT ON events WHEN NEW.id = 'poison' OR NOT EXISTS (SELECT 1 FROM test_gate)
+            BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;
+            """);
+        var paused = worker.NextPauseAsync();
+        using var client = _ingest.Server.CreateClient();
+        var seqs = new List<long>();
+        foreach (var id in new[] { "e-1", "poison", "e-3" })
+        {
+            using var response = await client.SendAsync(signer.Request("partner", "msg_" + id, Now, Encoding.UTF8.GetBytes(IngestServer.Event(id, "partner"))), Ct);
+            response.StatusCode.ShouldBe(HttpStatusCode.OK);
+            seqs.Add(_ingest.Events.LastSnapshotSeq);
+        }
+
+        // Every write fails at first; then only the poisoned snapshot's does. The worker, going one at a time after a
+        // failure, records e-1 and stops at the poison, with e-3 behind it.
+        await paused.WaitAsync(Patience, Ct);
+        Execute(sql, "INSERT INTO test_gate VALUES (1)");
+        paused = worker.NextPauseAsync();
+        _time.Advance(NormalizerWorker.RetryAfter);
+        await paused.WaitAsync(Patience, Ct);
+
+        worker.Normalized.ShouldBe(seqs[0]);
+        (await _ingest.Events.ReadEventsAsync(0, 10, Ct)).Select(e => e.Event.Id).ShouldBe(["e-1"]);
+
+        Execute(sql, "DROP TRIGGER test_refuse");
+        _time.Advance(NormalizerWorker.RetryAfter);
+        await _ingest.NormalizedAsync();
+        (await _ingest.Events.ReadEventsAsync(0, 10, Ct)).Select(e => e.Event.Id).ShouldBe(["e-1", "poison", "e-3"]);
+        (await _ingest.Events.GetOffsetAsync(NormalizerWorker.Consumer, Ct)).ShouldBe(seqs[2]);
+    }
+
+    [Fact]
     public async Task VerifiedBodyThatDoesNotNormalize_IsQuarantined_AndARetryAfterTheFixResolvesIt()
     {
         var signer = await _ingest.StandardSourceAsync("idp");
@@ -295,5 +341,12 @@ public sealed class WebhookIngestTests : IAsyncLifetime
 
         (response.StatusCode, await response.Content.ReadAsStringAsync(Ct)).ShouldBe((HttpStatusCode.OK, "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"));
         _ingest.Events.LastSnapshotSeq.ShouldBe(before);
+    }
+
+    private static void Execute(SqliteConnection connection, string text)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = text;
+        command.ExecuteNonQuery();
     }
 }

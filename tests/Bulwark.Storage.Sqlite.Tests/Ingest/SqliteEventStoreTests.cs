@@ -190,6 +190,49 @@ public sealed class SqliteEventStoreTests : EventStoreContract
     }
 
     [Fact]
+    public async Task CompleteNormalizationsAsync_ManySnapshots_TakesOneCommit()
+    {
+        var store = await OpenSqliteStoreAsync();
+        var snapshots = new List<RawSnapshot>();
+        for (var i = 0; i < 100; i++)
+        {
+            snapshots.Add(await SnapshotAsync(store, "d-" + i));
+        }
+
+        var commitsBefore = store.Commits;
+        await store.CompleteNormalizationsAsync("normalizer", [.. snapshots.Select(s => new Normalization(s, Clean(Event("e-" + s.Seq))))], Time.GetUtcNow(), Ct);
+
+        (store.Commits - commitsBefore).ShouldBe(1);
+        (await store.ReadEventsAsync(0, 1000, Ct)).Count.ShouldBe(100);
+        (await store.GetOffsetAsync("normalizer", Ct)).ShouldBe(snapshots[^1].Seq);
+    }
+
+    [Fact]
+    public async Task CompleteNormalizationsAsync_OneEventRefusedBySqlite_WritesNothingOfTheBatch()
+    {
+        var store = await OpenSqliteStoreAsync();
+        var good = await SnapshotAsync(store, "d-1");
+        var poisoned = await SnapshotAsync(store, "d-2");
+        using (var other = Connect(DatabasePath))
+        {
+            Execute(other, "CREATE TRIGGER refuse_poison BEFORE INSERT ON events WHEN NEW.id = 'poison' BEGIN SELECT RAISE(ABORT, 'poison'); END");
+        }
+
+        var error = await Should.ThrowAsync<SqliteException>(() => store.CompleteNormalizationsAsync(
+            "normalizer",
+            [new Normalization(good, Clean(Event("e-1"))), new Normalization(poisoned, NormalizeResult.Failed("odd")), new Normalization(poisoned, Clean(Event("poison")))],
+            Time.GetUtcNow(),
+            Ct));
+
+        error.Message.ShouldContain("poison");
+        (await store.ReadEventsAsync(0, 10, Ct)).ShouldBeEmpty();
+        (await store.ListQuarantineAsync(null, 10, Ct)).ShouldBeEmpty();
+        (await store.GetOffsetAsync("normalizer", Ct)).ShouldBe(0);
+        store.LastOffset.ShouldBe(0);
+        (await store.AppendEventsAsync([Event("e-2")], Ct)).Appended.ShouldBe(1);
+    }
+
+    [Fact]
     public async Task GroupCommit_SameDeliveryIdTwiceInOneBatch_AcceptsTheFirstAndTheSecondIsItsDuplicate()
     {
         var store = await OpenSqliteStoreAsync();

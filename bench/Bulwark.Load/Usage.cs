@@ -1,0 +1,34 @@
+// The `--help` text of each mode: the usage line from the head of the file that implements it.
+internal static class Usage
+{
+    private const string Run = "dotnet run -c Release --project bench/Bulwark.Load --";
+
+    public static string For(string? mode) => mode switch
+    {
+        "check" => $$"""
+            {{Run}} check [OUT.json] [--concurrency 1,16,64] [--seconds S=4] [--rounds R=3] [--warm-up 5]
+                [--client dotnet|wrk] [--in-process] [--seed 42]
+            POST /v1/throttles/{name}/check under closed-loop load against a bare endpoint of the same server.
+            """,
+        "webhooks" => $$"""
+            {{Run}} webhooks [OUT.json] [--rates 1000,2500,5000,7500,10000|none] [--concurrency 64,128|none]
+                [--seconds S=5] [--rounds R=3] [--warm-up 5] [--connections 512] [--body-bytes 500] [--trace FILE]
+                [--normalizer running|paused] [--in-process]
+            Signed Standard Webhooks deliveries to POST /v1/webhooks/{source} (stored durably) against a bare endpoint of
+            the same server that verifies and answers 204: open loop at fixed rates, then closed loop.
+            """,
+        "events" => $$"""
+            {{Run}} events [OUT.json] [--batches 100,1000,5000] [--pushers 4] [--seconds S=5] [--rounds R=3]
+                [--warm-up 3] [--trace FILE] [--in-process]
+            NDJSON batches to POST /v1/events, closed loop; events per second appended.
+            """,
+        _ => $$"""
+            {{Run}} [OUT.json] [N...] [--kills K] [--warm-up W] [--in-process] [--verbose] [--allocations | --jit]
+                Kill propagation: POST /v1/flags/{key}/kill to N SDK clients holding EMERGENCY_OFF.
+            {{Run}} check --help       throttle checks against a bare endpoint
+            {{Run}} webhooks --help    webhook ingest against a bare verifying endpoint
+            {{Run}} events --help      /v1/events batch ingest
+            Reports and how to read them: bench/README.md.
+            """,
+    };
+}
