@@ -139,6 +139,30 @@ internal static class Migrations
             );
             INSERT INTO counters (name, value) VALUES ('sources_version', 0);
             """),
+        (6, """
+            CREATE TABLE detections (
+                seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+                id                TEXT NOT NULL UNIQUE,
+                incident_id       TEXT,
+                rule              TEXT NOT NULL,
+                detected_event_at INTEGER NOT NULL,
+                created_at        INTEGER NOT NULL,
+                doc               TEXT NOT NULL
+            );
+            CREATE INDEX detections_by_incident ON detections (incident_id, seq);
+            CREATE INDEX detections_by_rule ON detections (rule, seq);
+            CREATE TABLE incidents (
+                seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+                id         TEXT NOT NULL UNIQUE,
+                status     INTEGER NOT NULL,
+                severity   INTEGER NOT NULL,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                doc        TEXT NOT NULL
+            );
+            CREATE INDEX incidents_by_status ON incidents (status, seq);
+            CREATE INDEX incidents_by_severity ON incidents (severity, seq);
+            """),
     ];
 
     public static int Latest => Steps[^1].Version;

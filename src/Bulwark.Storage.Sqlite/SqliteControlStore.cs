@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Bulwark.Audit;
+using Bulwark.Detection.Incidents;
 using Bulwark.Flags;
 using Bulwark.Identity;
 using Bulwark.Ingest;
@@ -207,6 +208,24 @@ public sealed class SqliteControlStore : IControlStore
     /// <inheritdoc />
     public Task<IReadOnlyList<MassActionRecord>> ListMassActionsAsync(CancellationToken cancellationToken = default) =>
         ReadAsync<IReadOnlyList<MassActionRecord>>(c => SqliteMassActionRows.Query(c, null, string.Empty, null), cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IncidentRecord?> GetIncidentAsync(string id, CancellationToken cancellationToken = default) =>
+        ReadAsync(c => SqliteDetectionRows.GetIncident(c, null, id), cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<Positioned<IncidentRecord>>> ListIncidentsAsync(IncidentQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        return ReadAsync<IReadOnlyList<Positioned<IncidentRecord>>>(c => SqliteDetectionRows.QueryIncidents(c, null, query), cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<Positioned<DetectionRecord>>> ListDetectionsAsync(DetectionQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        return ReadAsync<IReadOnlyList<Positioned<DetectionRecord>>>(c => SqliteDetectionRows.QueryDetections(c, null, query), cancellationToken);
+    }
 
     /// <inheritdoc />
     public Task<PendingChange?> GetChangeAsync(string id, CancellationToken cancellationToken = default) =>

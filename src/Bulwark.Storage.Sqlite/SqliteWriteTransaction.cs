@@ -1,4 +1,5 @@
 using Bulwark.Audit;
+using Bulwark.Detection.Incidents;
 using Bulwark.Flags;
 using Bulwark.Identity;
 using Bulwark.Ingest;
@@ -113,6 +114,29 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Sqlite
         ArgumentNullException.ThrowIfNull(throttle);
         StateChanges++;
         return (long)commands.Get(SqliteThrottleRows.PutSql, transaction, SqliteThrottleRows.Parameters(throttle)).ExecuteScalar()!;
+    }
+
+    public DetectionRecord? GetDetection(string id) => SqliteDetectionRows.GetDetection(connection, transaction, id);
+
+    public bool InsertDetection(DetectionRecord detection)
+    {
+        ArgumentNullException.ThrowIfNull(detection);
+        var inserted = commands.Execute(SqliteDetectionRows.InsertDetectionSql, transaction, SqliteDetectionRows.Parameters(detection)) > 0;
+        if (inserted)
+        {
+            StateChanges++;
+        }
+
+        return inserted;
+    }
+
+    public IncidentRecord? GetIncident(string id) => SqliteDetectionRows.GetIncident(connection, transaction, id);
+
+    public void PutIncident(IncidentRecord incident)
+    {
+        ArgumentNullException.ThrowIfNull(incident);
+        StateChanges++;
+        commands.Execute(SqliteDetectionRows.PutIncidentSql, transaction, SqliteDetectionRows.Parameters(incident));
     }
 
     public MassActionRecord? GetMassAction(string idOrName) =>

@@ -1,4 +1,5 @@
 using Bulwark.Audit;
+using Bulwark.Detection.Incidents;
 using Bulwark.Flags;
 using Bulwark.Identity;
 using Bulwark.MassActions;
@@ -505,6 +506,128 @@ public abstract class ControlStoreContract : IAsyncLifetime
         var deleted = await store.WriteAsync(tx => tx.DeleteIdempotencyBefore(tx.Now - TimeSpan.FromHours(24)));
         deleted.ShouldBe(1);
         (await store.GetIdempotencyAsync("alice", "k-1")).ShouldBeNull();
+    }
+
+    private static DetectionRecord StoredDetection(string id, string rule, string? incident, DateTimeOffset at) => new()
+    {
+        Id = id,
+        Origin = DetectionOrigin.Rule,
+        Rule = rule,
+        Severity = Severity.High,
+        Confidence = 0.7,
+        Group = "account_id=acct_1",
+        Accounts = ["acct_1"],
+        Ips = ["192.0.2.1"],
+        Platforms = ["x"],
+        EventIds = ["evt_1", "evt_2"],
+        EventCount = 2,
+        FirstEventAt = at,
+        DetectedEventAt = at.AddSeconds(30),
+        CreatedAt = AuditChain.Truncate(at),
+        Explanation = "2 resets from 2 IPs (threshold 2)",
+        IncidentId = incident,
+    };
+
+    private static IncidentRecord StoredIncident(string id, IncidentStatus status, Severity severity, DateTimeOffset at) => new()
+    {
+        Id = id,
+        Title = "r on acct_1",
+        Kind = IncidentKind.Account,
+        Status = status,
+        Severity = severity,
+        Confidence = 0.7,
+        Accounts = ["acct_1"],
+        Rules = ["r"],
+        DetectionIds = ["det_1"],
+        FirstEventAt = at,
+        DetectedEventAt = at,
+        LastEventAt = at,
+        CreatedAt = AuditChain.Truncate(at),
+        UpdatedAt = AuditChain.Truncate(at),
+    };
+
+    [Fact]
+    public async Task InsertDetection_SameIdTwice_StoresTheFirstOnly_AndOnlyTheInsertIsAStateChange()
+    {
+        var store = await OpenStoreAsync();
+        var at = Time.GetUtcNow();
+        var first = StoredDetection("det_1", "r", "inc_1", at);
+
+        var inserted = await store.WriteAsync(tx => (tx.InsertDetection(first), tx.Append(Draft("detection/det_1"))).Item1);
+        var again = await store.WriteAsync(tx => tx.InsertDetection(first with { Rule = "other" }));
+
+        inserted.ShouldBeTrue();
+        again.ShouldBeFalse();
+        var listed = (await store.ListDetectionsAsync(new DetectionQuery())).ShouldHaveSingleItem();
+        listed.Value.ToDocument().ToJsonString().ShouldBe(first.ToDocument().ToJsonString());
+        (await store.WriteAsync(tx => tx.GetDetection("det_1")))!.Rule.ShouldBe("r");
+        (await store.WriteAsync(tx => tx.GetDetection("det_2"))).ShouldBeNull();
+    }
+
+    [Fact]
+    public async Task InsertDetection_WithoutAnAuditEntry_IsRolledBack()
+    {
+        var store = await OpenStoreAsync();
+
+        await Should.ThrowAsync<UnauditedChangeException>(() => store.WriteAsync(tx => tx.InsertDetection(StoredDetection("det_1", "r", null, Time.GetUtcNow()))));
+
+        (await store.ListDetectionsAsync(new DetectionQuery())).ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task ListDetections_FiltersByIncidentAndRule_NewestFirst_PagedByPosition()
+    {
+        var store = await OpenStoreAsync();
+        var at = Time.GetUtcNow();
+        await store.WriteAsync(tx =>
+        {
+            tx.InsertDetection(StoredDetection("det_1", "a", "inc_1", at));
+            tx.InsertDetection(StoredDetection("det_2", "b", "inc_1", at));
+            tx.InsertDetection(StoredDetection("det_3", "a", "inc_2", at));
+            tx.InsertDetection(StoredDetection("det_4", "a", "inc_1", at));
+            return tx.Append(Draft("detections"));
+        });
+
+        var page = await store.ListDetectionsAsync(new DetectionQuery(Limit: 2));
+        var next = await store.ListDetectionsAsync(new DetectionQuery(Before: page[^1].Seq, Limit: 2));
+
+        page.Select(d => d.Value.Id).ShouldBe(["det_4", "det_3"]);
+        next.Select(d => d.Value.Id).ShouldBe(["det_2", "det_1"]);
+        (await store.ListDetectionsAsync(new DetectionQuery(IncidentId: "inc_1"))).Select(d => d.Value.Id).ShouldBe(["det_4", "det_2", "det_1"]);
+        (await store.ListDetectionsAsync(new DetectionQuery(IncidentId: "inc_1", Rule: "a"))).Select(d => d.Value.Id).ShouldBe(["det_4", "det_1"]);
+    }
+
+    [Fact]
+    public async Task PutIncident_InsertsThenReplaces_KeepingItsPosition_AndListsFilterByStatusAndSeverity()
+    {
+        var store = await OpenStoreAsync();
+        var at = Time.GetUtcNow();
+        await store.WriteAsync(tx =>
+        {
+            tx.PutIncident(StoredIncident("inc_1", IncidentStatus.Open, Severity.High, at));
+            tx.PutIncident(StoredIncident("inc_2", IncidentStatus.Open, Severity.Medium, at));
+            tx.PutIncident(StoredIncident("inc_3", IncidentStatus.Open, Severity.High, at));
+            return tx.Append(Draft("incidents"));
+        });
+        var before = await store.ListIncidentsAsync(new IncidentQuery());
+
+        var resolved = StoredIncident("inc_1", IncidentStatus.Resolved, Severity.High, at) with
+        {
+            Resolution = new IncidentResolution(IncidentVerdict.TruePositive, "confirmed", "alice", AuditChain.Truncate(at)),
+        };
+        await store.WriteAsync(tx => { tx.PutIncident(resolved); return tx.Append(Draft("incident/inc_1")); });
+
+        var after = await store.ListIncidentsAsync(new IncidentQuery());
+        after.Select(i => (i.Seq, i.Value.Id)).ShouldBe(before.Select(i => (i.Seq, i.Value.Id)));
+        after.Select(i => i.Value.Id).ShouldBe(["inc_3", "inc_2", "inc_1"]);
+        (await store.ListIncidentsAsync(new IncidentQuery(Status: IncidentStatus.Open))).Select(i => i.Value.Id).ShouldBe(["inc_3", "inc_2"]);
+        (await store.ListIncidentsAsync(new IncidentQuery(Status: IncidentStatus.Open, Severity: Severity.High))).Select(i => i.Value.Id).ShouldBe(["inc_3"]);
+        (await store.ListIncidentsAsync(new IncidentQuery(Before: after[0].Seq, Limit: 1))).Select(i => i.Value.Id).ShouldBe(["inc_2"]);
+        var read = await store.GetIncidentAsync("inc_1");
+        read.ShouldNotBeNull().Resolution.ShouldBe(resolved.Resolution);
+        read.ToDocument().ToJsonString().ShouldBe(resolved.ToDocument().ToJsonString());
+        (await store.GetIncidentAsync("inc_9")).ShouldBeNull();
+        (await store.WriteAsync(tx => tx.GetIncident("inc_2")))!.Severity.ShouldBe(Severity.Medium);
     }
 
     [Fact]

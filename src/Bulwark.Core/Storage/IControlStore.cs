@@ -1,4 +1,5 @@
 using Bulwark.Audit;
+using Bulwark.Detection.Incidents;
 using Bulwark.Flags;
 using Bulwark.Identity;
 using Bulwark.Ingest;
@@ -8,7 +9,7 @@ using Bulwark.Throttling;
 namespace Bulwark.Storage;
 
 /// <summary>
-/// The control-state store: identities, tokens, flags, throttles, mass actions, sources, idempotency records and the audit log. Reads run concurrently; every
+/// The control-state store: identities, tokens, flags, throttles, mass actions, sources, detections and incidents, idempotency records and the audit log. Reads run concurrently; every
 /// change runs through <see cref="WriteAsync{T}"/>, whose work executes inside one transaction with its audit entries,
 /// so a state change is never visible without its entry. Adapters: SQLite (embedded default), PostgreSQL (scale-out);
 /// both pass the same contract test suite.
@@ -135,6 +136,24 @@ public interface IControlStore : IAsyncDisposable
     /// <returns>The changes.</returns>
     Task<IReadOnlyList<PendingChange>> ListChangesAsync(ChangeStatus? status = null, CancellationToken cancellationToken = default);
 
+    /// <summary>Reads an incident.</summary>
+    /// <param name="id">Its id (<c>inc_…</c>).</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The incident, or <see langword="null"/>.</returns>
+    Task<IncidentRecord?> GetIncidentAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>Lists incidents, newest first, each with its position (for paging).</summary>
+    /// <param name="query">The filter and the page.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The incidents.</returns>
+    Task<IReadOnlyList<Positioned<IncidentRecord>>> ListIncidentsAsync(IncidentQuery query, CancellationToken cancellationToken = default);
+
+    /// <summary>Lists detections, newest first, each with its position (for paging).</summary>
+    /// <param name="query">The filter and the page.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The detections.</returns>
+    Task<IReadOnlyList<Positioned<DetectionRecord>>> ListDetectionsAsync(DetectionQuery query, CancellationToken cancellationToken = default);
+
     /// <summary>Reads the stored response for an idempotency key.</summary>
     /// <param name="scope">Whose key it is (the identity name).</param>
     /// <param name="key">The <c>Idempotency-Key</c> header value.</param>
@@ -259,6 +278,28 @@ public interface IWriteTransaction
     /// <param name="change">The change.</param>
     void PutChange(PendingChange change);
 
+    /// <summary>Reads a detection.</summary>
+    /// <param name="id">Its id (<c>det_…</c>).</param>
+    /// <returns>The detection, or <see langword="null"/>.</returns>
+    DetectionRecord? GetDetection(string id);
+
+    /// <summary>
+    /// Stores a detection, unless one with its id is stored already (a detection found again after a restart or a
+    /// replay): then nothing is written. A state change when it inserts: must be audited.
+    /// </summary>
+    /// <param name="detection">The detection.</param>
+    /// <returns>Whether it was new.</returns>
+    bool InsertDetection(DetectionRecord detection);
+
+    /// <summary>Reads an incident.</summary>
+    /// <param name="id">Its id.</param>
+    /// <returns>The incident, or <see langword="null"/>.</returns>
+    IncidentRecord? GetIncident(string id);
+
+    /// <summary>Inserts or replaces an incident (its position is kept once inserted). A state change: must be audited.</summary>
+    /// <param name="incident">The incident.</param>
+    void PutIncident(IncidentRecord incident);
+
     /// <summary>Stores a response for an idempotency key (not a state change; not audited).</summary>
     /// <param name="record">The record.</param>
     void PutIdempotency(IdempotencyRecord record);
@@ -326,3 +367,23 @@ public sealed class UnauditedChangeException : InvalidOperationException
     {
     }
 }
+
+/// <summary>A record with its position in its table, for paging (<c>before</c> / <c>next_before</c>).</summary>
+/// <typeparam name="T">The record.</typeparam>
+/// <param name="Seq">Its position: increasing in insertion order, never reused.</param>
+/// <param name="Value">The record.</param>
+public sealed record Positioned<T>(long Seq, T Value);
+
+/// <summary>A filter over incidents (every part optional).</summary>
+/// <param name="Status">Only this status.</param>
+/// <param name="Severity">Only this severity.</param>
+/// <param name="Before">Only incidents stored before this position (paging, newest first).</param>
+/// <param name="Limit">At most this many.</param>
+public sealed record IncidentQuery(IncidentStatus? Status = null, Severity? Severity = null, long? Before = null, int Limit = 100);
+
+/// <summary>A filter over detections (every part optional).</summary>
+/// <param name="IncidentId">Only this incident's.</param>
+/// <param name="Rule">Only this rule's or detector's.</param>
+/// <param name="Before">Only detections stored before this position (paging, newest first).</param>
+/// <param name="Limit">At most this many.</param>
+public sealed record DetectionQuery(string? IncidentId = null, string? Rule = null, long? Before = null, int Limit = 100);
