@@ -73,6 +73,10 @@ public sealed class AuthorizationMatrixTests(ServerFixture fixture) : IClassFixt
         ("GET", "/v1/quarantine/", "/v1/quarantine", null, Capability.Read),
         ("GET", "/v1/quarantine/{id}", "/v1/quarantine/q_absent", null, Capability.Read),
         ("POST", "/v1/quarantine/{id}/retry", "/v1/quarantine/q_absent/retry", null, Capability.Configure),
+        ("GET", "/v1/detections/", "/v1/detections", null, Capability.Read),
+        ("GET", "/v1/incidents/", "/v1/incidents", null, Capability.Read),
+        ("GET", "/v1/incidents/{id}", "/v1/incidents/inc_absent", null, Capability.Read),
+        ("POST", "/v1/incidents/{id}/resolve", "/v1/incidents/inc_absent/resolve", """{"verdict":"benign"}""", Capability.Respond),
     ];
 
     public static TheoryData<string, string> EndpointCases() =>

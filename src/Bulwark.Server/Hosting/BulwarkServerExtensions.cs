@@ -1,7 +1,9 @@
 using System.Text.Json;
+using Bulwark.Detection.Incidents;
 using Bulwark.Identity;
 using Bulwark.Manifests;
 using Bulwark.Server.Audit;
+using Bulwark.Server.Detection;
 using Bulwark.Server.Flags;
 using Bulwark.Server.Http;
 using Bulwark.Server.Identity;
@@ -57,6 +59,11 @@ public static class BulwarkServerExtensions
         services.AddSingleton<IEventConsumer, EventCounter>();
         services.AddHostedService<EventConsumerHost>();
         services.AddHostedService<DeliveryIdSweeper>();
+        services.TryAddSingleton(new IncidentCorrelatorOptions());
+        services.AddSingleton<IncidentService>();
+        services.AddSingleton<DetectionPipeline>();
+        services.AddSingleton<IEventConsumer>(sp => sp.GetRequiredService<DetectionPipeline>());
+        services.AddHostedService<DetectionClock>();
         services.AddSourcePoller();
         services.AddSingleton(sp => new ManifestApplier(sp.GetServices<IManifestHandler>()));
         services.AddHostedService<IdempotencySweeper>();
@@ -102,6 +109,7 @@ public static class BulwarkServerExtensions
         app.MapMassActionsApi();
         app.MapSourcesApi();
         app.MapWebhooksApi();
+        app.MapDetectionsApi();
         app.MapEventsApi();
         app.MapIngestRecordsApi();
         return app;

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Bulwark.Manifests;
 using Bulwark.Problems;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -70,5 +71,24 @@ internal static class RequestJson
 
                 break;
         }
+    }
+
+    /// <summary>
+    /// Reads the JSON object body with <paramref name="read"/>, which records every problem on the reader and returns
+    /// what to do when there is none; answers 400 for a malformed body and 422 with every problem otherwise.
+    /// </summary>
+    public static async Task<IResult> WithBodyAsync(HttpContext context, Func<ManifestReader, Func<Task<IResult>>> read, bool optional = false)
+    {
+        var (body, problem) = await ReadObjectAsync(context, optional).ConfigureAwait(false);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var errors = new List<ManifestError>();
+        var reader = new ManifestReader(body!, string.Empty, errors);
+        var handle = read(reader);
+        reader.RejectUnknownFields();
+        return errors.Count > 0 ? ProblemResults.Validation(context, errors) : await handle().ConfigureAwait(false);
     }
 }

@@ -192,15 +192,15 @@ internal static class EventsApi
         var errors = new List<ManifestError>();
         var since = Time(query, "since", errors);
         var until = Time(query, "until", errors);
-        var after = Number(query, "after", 0, long.MaxValue, errors) ?? 0;
-        var limit = (int)(Number(query, "limit", 1, 1000, errors) ?? 100);
+        var after = QueryParameters.Number(query, "after", 0, long.MaxValue, errors) ?? 0;
+        var limit = (int)(QueryParameters.Number(query, "limit", 1, 1000, errors) ?? 100);
         if (errors.Count > 0)
         {
             return ProblemResults.Validation(context, errors);
         }
 
         var found = await events.QueryEventsAsync(
-            new EventQuery(Text(query, "account"), Text(query, "type"), Text(query, "platform"), Text(query, "source"), since, until, after, limit),
+            new EventQuery(QueryParameters.Text(query, "account"), QueryParameters.Text(query, "type"), QueryParameters.Text(query, "platform"), QueryParameters.Text(query, "source"), since, until, after, limit),
             context.RequestAborted).ConfigureAwait(false);
         return TypedResults.Ok(new JsonObject
         {
@@ -328,12 +328,9 @@ internal static class EventsApi
     private static DateTimeOffset? TryParseTime(string text) =>
         DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var value) ? value.ToUniversalTime() : null;
 
-    private static string? Text(IQueryCollection query, string name) =>
-        query.TryGetValue(name, out var values) && values.Count > 0 && !string.IsNullOrEmpty(values[0]) ? values[0] : null;
-
     private static DateTimeOffset? Time(IQueryCollection query, string name, List<ManifestError> errors)
     {
-        if (Text(query, name) is not { } text)
+        if (QueryParameters.Text(query, name) is not { } text)
         {
             return null;
         }
@@ -344,22 +341,6 @@ internal static class EventsApi
         }
 
         errors.Add(new ManifestError("/" + name, TimeError));
-        return null;
-    }
-
-    private static long? Number(IQueryCollection query, string name, long min, long max, List<ManifestError> errors)
-    {
-        if (Text(query, name) is not { } text)
-        {
-            return null;
-        }
-
-        if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max)
-        {
-            return value;
-        }
-
-        errors.Add(new ManifestError("/" + name, $"must be a whole number from {min} to {max}"));
         return null;
     }
 }

@@ -17,28 +17,14 @@ internal sealed partial class NormalizerWorker(
 
     /// <summary>How long the worker pauses after a failed round before it tries again.</summary>
     public static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(1);
-    private long _normalized;
-    private TaskCompletionSource _progress = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ProgressSignal _normalized = new();
     private TaskCompletionSource _paused = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>The sequence number of the last snapshot this worker has recorded.</summary>
-    public long Normalized => Volatile.Read(ref _normalized);
+    public long Normalized => _normalized.Position;
 
     /// <summary>Completes once the worker has recorded every snapshot up to <paramref name="seq"/>.</summary>
-    public async Task WhenNormalizedAsync(long seq, CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            // The signal first, then the value: a recording in between completes the signal read here.
-            var progress = Volatile.Read(ref _progress);
-            if (Normalized >= seq)
-            {
-                return;
-            }
-
-            await progress.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-    }
+    public Task WhenNormalizedAsync(long seq, CancellationToken cancellationToken) => _normalized.WhenAtLeastAsync(seq, cancellationToken);
 
     /// <summary>
     /// Completes when the worker next pauses after a failure, its wake-up timer already set: a test on a fake clock can
@@ -56,7 +42,7 @@ internal sealed partial class NormalizerWorker(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var offset = await events.GetOffsetAsync(Consumer, stoppingToken).ConfigureAwait(false);
-        Record(offset);
+        _normalized.Record(offset);
         var singleUntil = 0L;
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -71,7 +57,7 @@ internal sealed partial class NormalizerWorker(
 
                 await NormalizeAsync(snapshots, stoppingToken).ConfigureAwait(false);
                 offset = snapshots[^1].Seq;
-                Record(offset);
+                _normalized.Record(offset);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -107,12 +93,6 @@ internal sealed partial class NormalizerWorker(
         }
 
         return outcomes;
-    }
-
-    private void Record(long seq)
-    {
-        Volatile.Write(ref _normalized, seq);
-        Interlocked.Exchange(ref _progress, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
     }
 
     private async ValueTask<NormalizeResult> NormalizeOnlyAsync(RawSnapshot snapshot, CancellationToken cancellationToken)

@@ -139,7 +139,7 @@ internal static class MassActionsApi
     }
 
     private static Task<IResult> HaltAsync(string id, HttpContext context, MassActionService service) =>
-        WithBodyAsync(context, reader =>
+        RequestJson.WithBodyAsync(context, reader =>
         {
             var reason = reader.ReadString("reason", required: true, maxLength: 1000);
             return async () =>
@@ -150,7 +150,7 @@ internal static class MassActionsApi
         });
 
     private static Task<IResult> ResumeAsync(string id, HttpContext context, MassActionService service) =>
-        WithBodyAsync(context, reader =>
+        RequestJson.WithBodyAsync(context, reader =>
         {
             var reason = reader.ReadString("reason", required: true, maxLength: 1000);
             return async () =>
@@ -163,7 +163,7 @@ internal static class MassActionsApi
         });
 
     private static Task<IResult> PermitsAsync(string id, HttpContext context, MassActionService service) =>
-        WithBodyAsync(context, reader =>
+        RequestJson.WithBodyAsync(context, reader =>
         {
             var requested = MassActionKind.ReadWholeNumber(reader, "requested", 1, MassActionPermits.MaxRequested, required: true);
             return async () =>
@@ -184,7 +184,7 @@ internal static class MassActionsApi
         });
 
     private static Task<IResult> ReportAsync(string id, HttpContext context, MassActionService service) =>
-        WithBodyAsync(context, reader =>
+        RequestJson.WithBodyAsync(context, reader =>
         {
             var succeeded = MassActionKind.ReadWholeNumber(reader, "succeeded", 0, MassActionKind.MaxCount) ?? 0;
             var failed = MassActionKind.ReadWholeNumber(reader, "failed", 0, MassActionKind.MaxCount) ?? 0;
@@ -228,24 +228,5 @@ internal static class MassActionsApi
         }
 
         return codes;
-    }
-
-    /// <summary>
-    /// Reads the JSON object body with <paramref name="read"/>, which records every problem on the reader and returns
-    /// what to do when there is none; answers 400 for a malformed body and 422 with every problem otherwise.
-    /// </summary>
-    private static async Task<IResult> WithBodyAsync(HttpContext context, Func<ManifestReader, Func<Task<IResult>>> read)
-    {
-        var (body, problem) = await RequestJson.ReadObjectAsync(context).ConfigureAwait(false);
-        if (problem is not null)
-        {
-            return problem;
-        }
-
-        var errors = new List<ManifestError>();
-        var reader = new ManifestReader(body!, string.Empty, errors);
-        var handle = read(reader);
-        reader.RejectUnknownFields();
-        return errors.Count > 0 ? ProblemResults.Validation(context, errors) : await handle().ConfigureAwait(false);
     }
 }

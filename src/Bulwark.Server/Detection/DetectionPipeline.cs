@@ -1,0 +1,116 @@
+using Bulwark.Detection.Incidents;
+using Bulwark.Ingest;
+using Bulwark.Server.Ingest;
+
+namespace Bulwark.Server.Detection;
+
+/// <summary>
+/// Something that turns the event log into detections: rules in event time, statistical detectors over rate series.
+/// Calls are serialized by <see cref="DetectionPipeline"/>; an engine need not be thread-safe.
+/// </summary>
+internal interface IDetectionEngine
+{
+    /// <summary>Feeds a batch of events in log order; returns the detections that fired.</summary>
+    IReadOnlyList<DetectionRecord> Observe(IReadOnlyList<LoggedEvent> batch);
+
+    /// <summary>
+    /// Wall time passes with no events: an engine may move its watermark past the last event so that due windows close.
+    /// Returns the detections that fired.
+    /// </summary>
+    IReadOnlyList<DetectionRecord> Idle(DateTimeOffset now);
+}
+
+/// <summary>
+/// The <c>detection</c> consumer of the event log: feeds every engine, then stores what fired through
+/// <see cref="IncidentService"/> before its offset moves (so a crash repeats the batch, and stored detections dedupe by id).
+/// <see cref="DetectionClock"/> gives the engines wall time between batches.
+/// </summary>
+internal sealed class DetectionPipeline(IEnumerable<IDetectionEngine> engines, IncidentService incidents) : IEventConsumer, IDisposable
+{
+    private readonly IDetectionEngine[] _engines = [.. engines];
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly ProgressSignal _handled = new();
+
+    public string Name => "detection";
+
+    public void Dispose() => _gate.Dispose();
+
+    /// <summary>The offset of the last event whose detections are stored.</summary>
+    public long Handled => _handled.Position;
+
+    public async ValueTask HandleAsync(IReadOnlyList<LoggedEvent> batch, CancellationToken cancellationToken)
+    {
+        await RunAsync(engine => engine.Observe(batch), cancellationToken).ConfigureAwait(false);
+        if (batch.Count > 0)
+        {
+            _handled.Record(batch[^1].Offset);
+        }
+    }
+
+    /// <summary>Completes once every event up to <paramref name="offset"/> has been through the engines and what fired is stored.</summary>
+    public Task WhenHandledAsync(long offset, CancellationToken cancellationToken) => _handled.WhenAtLeastAsync(offset, cancellationToken);
+
+    /// <summary>Lets every engine know the wall time, and stores what fires.</summary>
+    public Task TickAsync(DateTimeOffset now, CancellationToken cancellationToken) => RunAsync(engine => engine.Idle(now), cancellationToken);
+
+    private async Task RunAsync(Func<IDetectionEngine, IReadOnlyList<DetectionRecord>> step, CancellationToken cancellationToken)
+    {
+        if (_engines.Length == 0)
+        {
+            return;
+        }
+
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var fired = new List<DetectionRecord>();
+            foreach (var engine in _engines)
+            {
+                fired.AddRange(step(engine));
+            }
+
+            await incidents.RecordAsync(fired, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+}
+
+/// <summary>Ticks <see cref="DetectionPipeline"/> once a second of wall time (on the server's clock).</summary>
+internal sealed partial class DetectionClock(DetectionPipeline pipeline, TimeProvider time, ILogger<DetectionClock> logger) : BackgroundService
+{
+    public static readonly TimeSpan Period = TimeSpan.FromSeconds(1);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(Period, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    await pipeline.TickAsync(time.GetUtcNow(), stoppingToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+                {
+                    return;
+                }
+#pragma warning disable CA1031 // A failing tick is logged; the next one tries again.
+                catch (Exception error)
+#pragma warning restore CA1031
+                {
+                    LogFailed(logger, error);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Detection tick failed; the next one tries again")]
+    private static partial void LogFailed(ILogger logger, Exception error);
+}
