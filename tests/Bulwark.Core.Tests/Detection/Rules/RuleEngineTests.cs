@@ -275,8 +275,7 @@ public sealed class RuleEngineTests
         var after = GC.GetTotalMemory(forceFullCollection: true);
         (engine.Statistics.ActiveGroups + engine.Statistics.Buffered).ShouldBe(Accounts);
         var perGroup = (after - before) / (double)Accounts;
-        TestContext.Current.SendDiagnosticMessage($"bytes per active account group: {perGroup:F0}");
-        Console.WriteLine($"bytes per active account group: {perGroup:F0}");
+        TestContext.Current.TestOutputHelper?.WriteLine($"bytes per active account group: {perGroup:F0}");
         perGroup.ShouldBeLessThan(1024 * 1024 * 1024 / 1_000_000.0);
         GC.KeepAlive(engine);
     }
