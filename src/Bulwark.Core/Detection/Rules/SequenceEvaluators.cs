@@ -1,0 +1,237 @@
+using System.Text;
+using Bulwark.Ingest;
+
+namespace Bulwark.Detection.Rules;
+
+internal sealed class Partial
+{
+    public required long Start { get; init; }
+
+    public List<EventRef> Events { get; } = new(2);
+
+    public int Next { get; set; }
+
+    public long Deadline { get; set; } = long.MaxValue;
+
+    public bool Awaiting { get; set; }
+
+    public long AdvancedBy { get; set; } = -1;
+}
+
+internal sealed class SequenceGroup : GroupState
+{
+    public List<Partial> Partials { get; } = new(1);
+
+    public override long ExpiresAt(long window) => Partials.Count == 0 ? long.MinValue : Partials.Max(p => p.Start) + window + 1;
+}
+
+internal sealed class SequenceEvaluator : KeyedEvaluator<SequenceGroup>
+{
+    private readonly Func<NormalizedEvent, bool>[] _steps;
+    private readonly int _positive;
+    private readonly Func<NormalizedEvent, bool>? _absent;
+    private readonly PriorityQueue<(string Key, Partial Partial), long> _deadlines = new();
+    private long _sequence;
+
+    public SequenceEvaluator(RuleDefinition rule, RuleEngineOptions options)
+        : base(rule, options)
+    {
+        _positive = rule.Steps.Count(s => !s.Absent);
+        _steps = [.. rule.Steps.Where(s => !s.Absent).Select(s => CompiledMatch.Compile(s.Match))];
+        _absent = rule.Steps.FirstOrDefault(s => s.Absent) is { } absent ? CompiledMatch.Compile(absent.Match) : null;
+    }
+
+    public override void OnEvent(NormalizedEvent e, long at, List<RuleDetection> output)
+    {
+        var absent = _absent?.Invoke(e) == true;
+        if ((!absent && !AnyStep(e)) || GroupKeyOf(e) is not { } key)
+        {
+            return;
+        }
+
+        var group = Groups.GetValueOrDefault(key);
+        var stamp = ++_sequence;
+        if (group is not null)
+        {
+            group.Partials.RemoveAll(p => !p.Awaiting && at - p.Start > WindowTicks);
+            if (absent)
+            {
+                // A missing-event step is broken by any such event up to and including the deadline.
+                group.Partials.RemoveAll(p => p.Awaiting && at <= p.Deadline);
+            }
+
+            for (var i = _positive - 1; i >= 1; i--)
+            {
+                if (!_steps[i](e))
+                {
+                    continue;
+                }
+
+                for (var p = 0; p < group.Partials.Count; p++)
+                {
+                    var partial = group.Partials[p];
+                    if (partial.Awaiting || partial.Next != i || partial.AdvancedBy == stamp)
+                    {
+                        continue;
+                    }
+
+                    partial.Events.Add(EventRef.Of(e, at));
+                    partial.Next++;
+                    partial.AdvancedBy = stamp;
+                    if (Complete(key, group, partial, at, output))
+                    {
+                        group.Partials.RemoveAt(p--);
+                    }
+                }
+            }
+        }
+
+        if (_steps[0](e))
+        {
+            group ??= GetOrAdd(key, at);
+            if (group.Partials.Count >= Options.MaxPartialsPerGroup)
+            {
+                group.Partials.RemoveAt(0);
+            }
+
+            var partial = new Partial { Start = at, Next = 1, AdvancedBy = stamp };
+            partial.Events.Add(EventRef.Of(e, at));
+            if (!Complete(key, group, partial, at, output))
+            {
+                group.Partials.Add(partial);
+            }
+
+            ScheduleExpiry(key, at + WindowTicks + 1);
+        }
+    }
+
+    public override void OnTime(long now, List<RuleDetection> output)
+    {
+        while (_deadlines.TryPeek(out var entry, out var deadline) && deadline < now)
+        {
+            _deadlines.Dequeue();
+            if (!Groups.TryGetValue(entry.Key, out var group) || !group.Partials.Remove(entry.Partial))
+            {
+                continue;
+            }
+
+            if (!Suppressed(group, deadline))
+            {
+                Suppress(group, deadline);
+                output.Add(Detect(entry.Key, entry.Partial.Events, deadline, 1, 1, Explain(entry.Partial, absentMissing: true)));
+            }
+        }
+
+        base.OnTime(now, output);
+    }
+
+    public override long OldestTicks() => Groups.Count == 0 ? long.MaxValue : Groups.Values.Min(g => g.Partials.Count > 0 ? g.Partials.Min(p => p.Start) : g.SuppressedUntil - Rule.Suppress.Ticks);
+
+    private bool AnyStep(NormalizedEvent e)
+    {
+        foreach (var step in _steps)
+        {
+            if (step(e))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Handles a partial whose positive steps may all be done; returns whether it is finished with.</summary>
+    private bool Complete(string key, SequenceGroup group, Partial partial, long at, List<RuleDetection> output)
+    {
+        if (partial.Next < _positive)
+        {
+            return false;
+        }
+
+        if (_absent is not null)
+        {
+            partial.Awaiting = true;
+            partial.Deadline = partial.Start + WindowTicks;
+            _deadlines.Enqueue((key, partial), partial.Deadline);
+            return false;
+        }
+
+        if (!Suppressed(group, at))
+        {
+            Suppress(group, at);
+            output.Add(Detect(key, partial.Events, at, 1, 1, Explain(partial, absentMissing: false)));
+        }
+
+        return true;
+    }
+
+    private string Explain(Partial partial, bool absentMissing)
+    {
+        var text = new StringBuilder();
+        var positive = Rule.Steps.Where(s => !s.Absent).ToList();
+        for (var i = 0; i < partial.Events.Count; i++)
+        {
+            if (i > 0)
+            {
+                text.Append(" then ");
+            }
+
+            text.Append(positive[i].Name).Append(" (").Append(partial.Events[i].Id).Append(" at ").Append(Format(partial.Events[i].Ticks)).Append(')');
+        }
+
+        if (absentMissing)
+        {
+            text.Append(", then no ").Append(Rule.Steps[^1].Name);
+        }
+
+        text.Append(" within ").Append(Manifests.Durations.Format(Rule.Window));
+        return text.ToString();
+    }
+}
+
+internal sealed class KOfNGroup : GroupState
+{
+    public Dictionary<string, (long At, RuleDetection Detection)> Fired { get; } = new(StringComparer.Ordinal);
+
+    public override long ExpiresAt(long window) => Fired.Count == 0 ? long.MinValue : Fired.Values.Max(f => f.At) + window;
+}
+
+internal sealed class KOfNEvaluator(RuleDefinition rule, RuleEngineOptions options) : KeyedEvaluator<KOfNGroup>(rule, options)
+{
+    private readonly HashSet<string> _rules = new(rule.Rules, StringComparer.Ordinal);
+
+    public override void OnEvent(NormalizedEvent e, long at, List<RuleDetection> output)
+    {
+    }
+
+    public void OnDetection(RuleDetection detection, long at, List<RuleDetection> output)
+    {
+        if (!_rules.Contains(detection.Rule))
+        {
+            return;
+        }
+
+        var group = GetOrAdd(detection.GroupKey, at);
+        foreach (var stale in group.Fired.Where(f => f.Value.At <= at - WindowTicks).Select(f => f.Key).ToList())
+        {
+            group.Fired.Remove(stale);
+        }
+
+        group.Fired[detection.Rule] = (at, detection);
+        if (group.Fired.Count < Rule.Threshold || Suppressed(group, at))
+        {
+            return;
+        }
+
+        Suppress(group, at);
+        var members = group.Fired.Values.Select(f => f.Detection).OrderBy(d => d.DetectedEventAt).ThenBy(d => d.Rule, StringComparer.Ordinal).ToList();
+        var ids = members.SelectMany(d => d.EventIds).Distinct(StringComparer.Ordinal).Take(Options.MaxEventIdsPerDetection).ToList();
+        var accounts = members.SelectMany(d => d.Accounts).Distinct(StringComparer.Ordinal).Take(Options.MaxEntitiesPerDetection).ToList();
+        var ips = members.SelectMany(d => d.Ips).Distinct(StringComparer.Ordinal).Take(Options.MaxEntitiesPerDetection).ToList();
+        var first = members.Min(d => d.FirstEventAt).UtcTicks;
+        output.Add(Build(detection.GroupKey, ids, members.Sum(d => d.EventCount), accounts, ips, first, at, members.Count, Rule.Threshold,
+            $"{members.Count} of {Rule.Rules.Count} rules fired within {Manifests.Durations.Format(Rule.Window)} for '{detection.GroupKey}' (threshold {Rule.Threshold}): {string.Join(", ", members.Select(d => d.Rule))}"));
+    }
+
+    public override long OldestTicks() => Groups.Count == 0 ? long.MaxValue : Groups.Values.Min(g => g.Fired.Count > 0 ? g.Fired.Values.Min(f => f.Detection.FirstEventAt.UtcTicks) : g.SuppressedUntil - Rule.Suppress.Ticks);
+}
