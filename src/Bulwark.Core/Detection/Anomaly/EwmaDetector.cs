@@ -27,6 +27,14 @@ public sealed record EwmaDetectorOptions
     /// <value>6, the seed's rule of thumb for an alert.</value>
     public double ZAtHalfScore { get; init; } = 6;
 
+    /// <summary>
+    /// When set, a score is reported only when it beats the decaying peak of the earlier scores (halving every
+    /// <see cref="PeakHalfLife"/>); the other points score 0 while their z-score still explains them. One excursion then
+    /// raises one alert instead of one per point; a bigger one raises another.
+    /// </summary>
+    /// <value><see langword="null"/> (every point is scored on its own).</value>
+    public TimeSpan? PeakHalfLife { get; init; }
+
     /// <summary>Which deviations count.</summary>
     /// <value><see cref="AnomalyDirection.Both"/>.</value>
     public AnomalyDirection Direction { get; init; } = AnomalyDirection.Both;
@@ -50,6 +58,11 @@ public sealed record EwmaDetectorOptions
             errors.Add("warm_up must be at least 1");
         }
 
+        if (PeakHalfLife is { } half && half <= TimeSpan.Zero)
+        {
+            errors.Add("peak_half_life must be positive");
+        }
+
         SeriesDetectors.ValidateCommon(errors, MinObserved, MinStandardDeviation, RelativeStandardDeviationFloor, ZAtHalfScore, Direction, Transform);
         return errors;
     }
@@ -65,6 +78,7 @@ internal sealed class EwmaDetector(EwmaDetectorOptions options) : ISeriesDetecto
     private double _mean;
     private double _variance;
     private long _count;
+    private PeakFilter _peaks;
 
     public SeriesScore Score(DateTimeOffset timestamp, double value)
     {
@@ -84,6 +98,7 @@ internal sealed class EwmaDetector(EwmaDetectorOptions options) : ISeriesDetecto
         _variance = (1 - alpha) * (_variance + (alpha * difference * difference));
 
         var score = ready && value >= options.MinObserved ? SeriesMath.ScoreOf(z, options.Direction, options.ZAtHalfScore) : 0;
+        score = _peaks.Apply(score, timestamp, options.PeakHalfLife);
         return new SeriesScore(score, SeriesMath.Inverse(options.Transform, expected), value, z, ready);
     }
 }

@@ -8,7 +8,7 @@ namespace Bulwark.Detection.Anomaly;
 public interface ISeriesDetector
 {
     /// <summary>Scores a point, then learns from it. Allocates nothing.</summary>
-    /// <param name="timestamp">The point's time; not before the previous point's.</param>
+    /// <param name="timestamp">The point's time, normally not before the previous point's; a point out of order is scored like any other.</param>
     /// <param name="value">The observed value (a count per bucket, a gauge reading, …).</param>
     /// <returns>The score with its explanation.</returns>
     SeriesScore Score(DateTimeOffset timestamp, double value);

@@ -28,6 +28,12 @@ public static class NabEvaluation
     public const string WindowsFile = "combined_windows.json";
 
     /// <summary>
+    /// The seasonal detector's options tuned on the NAB development subset (global parameters only; the threshold is
+    /// NAB's optimised one): 96 slots a day (15 minutes), a peak half-life of 14 days so that each excursion alerts once.
+    /// </summary>
+    public static SeasonalDetectorOptions TunedSeasonalOptions { get; } = new() { Slots = 96, PeakHalfLife = TimeSpan.FromDays(14) };
+
+    /// <summary>
     /// Runs <paramref name="createDetector"/>'s detectors over the corpus: one fresh detector per series, fed in order.
     /// </summary>
     /// <param name="detector">The detector's name, for the results layout.</param>

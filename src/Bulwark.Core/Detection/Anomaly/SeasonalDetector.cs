@@ -47,6 +47,14 @@ public sealed record SeasonalDetectorOptions
     /// <value>6.</value>
     public double ZAtHalfScore { get; init; } = 6;
 
+    /// <summary>
+    /// When set, a score is reported only when it beats the decaying peak of the earlier scores (halving every
+    /// <see cref="PeakHalfLife"/>); the other points score 0 while their z-score still explains them. One excursion then
+    /// raises one alert instead of one per point; a bigger one raises another.
+    /// </summary>
+    /// <value><see langword="null"/> (every point is scored on its own).</value>
+    public TimeSpan? PeakHalfLife { get; init; }
+
     /// <summary>Which deviations count.</summary>
     /// <value><see cref="AnomalyDirection.Both"/>.</value>
     public AnomalyDirection Direction { get; init; } = AnomalyDirection.Both;
@@ -92,6 +100,11 @@ public sealed record SeasonalDetectorOptions
             errors.Add("min_slot_observations must be between 1 and 255");
         }
 
+        if (PeakHalfLife is { } half && half <= TimeSpan.Zero)
+        {
+            errors.Add("peak_half_life must be positive");
+        }
+
         SeriesDetectors.ValidateCommon(errors, MinObserved, MinStandardDeviation, RelativeStandardDeviationFloor, ZAtHalfScore, Direction, Transform);
         return errors;
     }
@@ -112,6 +125,7 @@ internal sealed class SeasonalDetector : ISeriesDetector
     private double _level;
     private double _variance;
     private long _count;
+    private PeakFilter _peaks;
     private long _residuals;
 
     public SeasonalDetector(SeasonalDetectorOptions options)
@@ -157,6 +171,7 @@ internal sealed class SeasonalDetector : ISeriesDetector
         }
 
         var score = ready && value >= _options.MinObserved ? SeriesMath.ScoreOf(z, _options.Direction, _options.ZAtHalfScore) : 0;
+        score = _peaks.Apply(score, timestamp, _options.PeakHalfLife);
         return new SeriesScore(score, SeriesMath.Inverse(_options.Transform, expected), value, z, ready);
     }
 }

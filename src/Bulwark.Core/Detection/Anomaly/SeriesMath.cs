@@ -37,3 +37,27 @@ internal static class SeriesMath
     public static double Deviation(double variance, double level, double minimum, double relative) =>
         Math.Max(Math.Sqrt(Math.Max(variance, 0)), Math.Max(minimum, relative * Math.Abs(level)));
 }
+
+/// <summary>
+/// Reports a score only when it beats the (exponentially decaying) peak of the scores before it, so one excursion
+/// raises one alert at its start, and again only if it grows: the rest of the excursion scores 0.
+/// </summary>
+internal struct PeakFilter
+{
+    private double _peak;
+    private long _lastTicks;
+
+    public double Apply(double score, DateTimeOffset timestamp, TimeSpan? halfLife)
+    {
+        if (halfLife is not { } half)
+        {
+            return score;
+        }
+
+        var elapsed = Math.Max(timestamp.UtcTicks - _lastTicks, 0);
+        var decayed = _peak * Math.Pow(0.5, elapsed / (double)half.Ticks);
+        _lastTicks = timestamp.UtcTicks;
+        _peak = Math.Max(decayed, score);
+        return score > decayed ? score : 0;
+    }
+}
