@@ -33,6 +33,9 @@ public static class NabEvaluation
     /// </summary>
     public static SeasonalDetectorOptions TunedSeasonalOptions { get; } = new() { Slots = 96, PeakHalfLife = TimeSpan.FromDays(14) };
 
+    /// <summary>The EWMA detector's options tuned on the NAB development subset: the defaults with a peak half-life of 14 days.</summary>
+    public static EwmaDetectorOptions TunedEwmaOptions { get; } = new() { PeakHalfLife = TimeSpan.FromDays(14) };
+
     /// <summary>
     /// Runs <paramref name="createDetector"/>'s detectors over the corpus: one fresh detector per series, fed in order.
     /// </summary>
