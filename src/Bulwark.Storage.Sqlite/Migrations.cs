@@ -162,6 +162,15 @@ internal static class Migrations
             );
             CREATE INDEX incidents_by_status ON incidents (status, seq);
             CREATE INDEX incidents_by_severity ON incidents (severity, seq);
+            CREATE TABLE definitions (
+                kind       TEXT NOT NULL,
+                name       TEXT NOT NULL,
+                document   TEXT NOT NULL,
+                version    INTEGER NOT NULL,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                PRIMARY KEY (kind, name)
+            );
             """),
     ];
 

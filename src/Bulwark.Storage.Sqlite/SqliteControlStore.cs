@@ -210,6 +210,16 @@ public sealed class SqliteControlStore : IControlStore
         ReadAsync<IReadOnlyList<MassActionRecord>>(c => SqliteMassActionRows.Query(c, null, string.Empty, null), cancellationToken);
 
     /// <inheritdoc />
+    public Task<(IReadOnlyList<DefinitionRecord> Definitions, long Version)> ListDefinitionsAsync(string kind, CancellationToken cancellationToken = default) =>
+        ReadAsync<(IReadOnlyList<DefinitionRecord>, long)>(
+            connection =>
+            {
+                using var snapshot = connection.BeginTransaction(deferred: true);
+                return (SqliteDefinitionRows.Query(connection, snapshot, kind, null), SqliteDefinitionRows.Version(connection, snapshot, kind));
+            },
+            cancellationToken);
+
+    /// <inheritdoc />
     public Task<IncidentRecord?> GetIncidentAsync(string id, CancellationToken cancellationToken = default) =>
         ReadAsync(c => SqliteDetectionRows.GetIncident(c, null, id), cancellationToken);
 

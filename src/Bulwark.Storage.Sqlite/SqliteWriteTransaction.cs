@@ -116,6 +116,16 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Sqlite
         return (long)commands.Get(SqliteThrottleRows.PutSql, transaction, SqliteThrottleRows.Parameters(throttle)).ExecuteScalar()!;
     }
 
+    public DefinitionRecord? GetDefinition(string kind, string name) =>
+        SqliteDefinitionRows.Query(connection, transaction, kind, name).FirstOrDefault();
+
+    public long PutDefinition(DefinitionRecord definition)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+        StateChanges++;
+        return (long)commands.Get(SqliteDefinitionRows.PutSql, transaction, SqliteDefinitionRows.Parameters(definition)).ExecuteScalar()!;
+    }
+
     public DetectionRecord? GetDetection(string id) => SqliteDetectionRows.GetDetection(connection, transaction, id);
 
     public bool InsertDetection(DetectionRecord detection)

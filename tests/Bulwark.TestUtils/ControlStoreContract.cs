@@ -631,6 +631,41 @@ public abstract class ControlStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PutDefinition_VersionsEachKindApart_AndReplacesKeepingCreation()
+    {
+        var store = await OpenStoreAsync();
+        var created = Time.GetUtcNow();
+        DefinitionRecord Definition(string kind, string name, int n) => new()
+        {
+            Kind = kind,
+            Name = name,
+            Document = new System.Text.Json.Nodes.JsonObject { ["name"] = name, ["n"] = n },
+            Version = 0,
+            CreatedAt = AuditChain.Truncate(created),
+            UpdatedAt = AuditChain.Truncate(Time.GetUtcNow()),
+        };
+
+        var first = await store.WriteAsync(tx => (tx.PutDefinition(Definition("Rule", "b", 1)), tx.Append(Draft("rule/b"))).Item1);
+        var second = await store.WriteAsync(tx => (tx.PutDefinition(Definition("Rule", "a", 1)), tx.Append(Draft("rule/a"))).Item1);
+        var other = await store.WriteAsync(tx => (tx.PutDefinition(Definition("Detector", "a", 1)), tx.Append(Draft("detector/a"))).Item1);
+        Time.Advance(TimeSpan.FromMinutes(1));
+        var third = await store.WriteAsync(tx => (tx.PutDefinition(Definition("Rule", "b", 2)), tx.Append(Draft("rule/b"))).Item1);
+
+        (first, second, third, other).ShouldBe((1L, 2L, 3L, 1L));
+        var (rules, version) = await store.ListDefinitionsAsync("Rule");
+        version.ShouldBe(3);
+        rules.Select(r => (r.Name, r.Version, r.Document["n"]!.GetValue<int>())).ShouldBe([("a", 2L, 1), ("b", 3L, 2)]);
+        rules[1].CreatedAt.ShouldBe(AuditChain.Truncate(created));
+        rules[1].UpdatedAt.ShouldBe(AuditChain.Truncate(Time.GetUtcNow()));
+        var (playbooks, playbooksVersion) = await store.ListDefinitionsAsync("Playbook");
+        playbooks.ShouldBeEmpty();
+        playbooksVersion.ShouldBe(0);
+        (await store.WriteAsync(tx => tx.GetDefinition("Detector", "a")))!.Kind.ShouldBe("Detector");
+        (await store.WriteAsync(tx => tx.GetDefinition("Detector", "b"))).ShouldBeNull();
+        await Should.ThrowAsync<UnauditedChangeException>(() => store.WriteAsync(tx => tx.PutDefinition(Definition("Rule", "c", 1))));
+    }
+
+    [Fact]
     public async Task Reopen_FindsEverythingAndKeepsChaining()
     {
         var store = await OpenStoreAsync();

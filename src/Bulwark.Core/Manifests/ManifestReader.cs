@@ -26,6 +26,12 @@ public sealed partial class ManifestReader
         _errors = errors ?? throw new ArgumentNullException(nameof(errors));
     }
 
+    /// <summary>The object being read, for readers of nested structures that report by JSON Pointer.</summary>
+    internal JsonObject Object => _object;
+
+    /// <summary>The error list this reader reports to.</summary>
+    internal List<ManifestError> Errors => _errors;
+
     /// <summary>The JSON Pointer of a field of this object.</summary>
     /// <param name="field">The field name.</param>
     /// <returns>For example <c>/roles</c>.</returns>

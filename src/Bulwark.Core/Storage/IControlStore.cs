@@ -136,6 +136,12 @@ public interface IControlStore : IAsyncDisposable
     /// <returns>The changes.</returns>
     Task<IReadOnlyList<PendingChange>> ListChangesAsync(ChangeStatus? status = null, CancellationToken cancellationToken = default);
 
+    /// <summary>Lists the definitions of a kind by name, with the kind's version they were read at (one snapshot).</summary>
+    /// <param name="kind">The manifest kind.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The definitions and the version.</returns>
+    Task<(IReadOnlyList<DefinitionRecord> Definitions, long Version)> ListDefinitionsAsync(string kind, CancellationToken cancellationToken = default);
+
     /// <summary>Reads an incident.</summary>
     /// <param name="id">Its id (<c>inc_…</c>).</param>
     /// <param name="cancellationToken">Cancels the read.</param>
@@ -277,6 +283,20 @@ public interface IWriteTransaction
     /// <summary>Inserts or replaces a state change. A state change: must be audited.</summary>
     /// <param name="change">The change.</param>
     void PutChange(PendingChange change);
+
+    /// <summary>Reads a definition.</summary>
+    /// <param name="kind">The manifest kind.</param>
+    /// <param name="name">The name.</param>
+    /// <returns>The definition, or <see langword="null"/>.</returns>
+    DefinitionRecord? GetDefinition(string kind, string name);
+
+    /// <summary>
+    /// Inserts or replaces a definition and advances its kind's version, which the stored record takes as its
+    /// <see cref="DefinitionRecord.Version"/>. A state change: must be audited.
+    /// </summary>
+    /// <param name="definition">The definition (its <see cref="DefinitionRecord.Version"/> is ignored).</param>
+    /// <returns>The kind's new version.</returns>
+    long PutDefinition(DefinitionRecord definition);
 
     /// <summary>Reads a detection.</summary>
     /// <param name="id">Its id (<c>det_…</c>).</param>

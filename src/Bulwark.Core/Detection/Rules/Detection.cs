@@ -1,3 +1,5 @@
+using Bulwark.Detection.Incidents;
+
 namespace Bulwark.Detection.Rules;
 
 /// <summary>
@@ -14,7 +16,7 @@ public sealed record RuleDetection
     public required string Rule { get; init; }
 
     /// <summary>The rule's severity.</summary>
-    public required RuleSeverity Severity { get; init; }
+    public required Severity Severity { get; init; }
 
     /// <summary>The rule's confidence.</summary>
     public required double Confidence { get; init; }

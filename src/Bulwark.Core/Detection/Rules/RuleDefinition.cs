@@ -1,22 +1,7 @@
 using System.Text.Json.Nodes;
+using Bulwark.Detection.Incidents;
 
 namespace Bulwark.Detection.Rules;
-
-/// <summary>How bad a detection is. Persisted and on the wire by name; the numbers are pinned by tests.</summary>
-public enum RuleSeverity
-{
-    /// <summary>Worth a look.</summary>
-    Low = 1,
-
-    /// <summary>Likely abuse.</summary>
-    Medium = 2,
-
-    /// <summary>Abuse that harms accounts.</summary>
-    High = 3,
-
-    /// <summary>Platform-wide harm.</summary>
-    Critical = 4,
-}
 
 /// <summary>What a rule counts. Persisted and on the wire by name; the numbers are pinned by tests.</summary>
 public enum RuleType
@@ -154,7 +139,7 @@ public sealed record RuleDefinition
     public required RuleType Type { get; init; }
 
     /// <summary>The severity of its detections.</summary>
-    public required RuleSeverity Severity { get; init; }
+    public required Severity Severity { get; init; }
 
     /// <summary>How sure a detection is, from 0 to 1.</summary>
     /// <value>Defaults to 0.5.</value>

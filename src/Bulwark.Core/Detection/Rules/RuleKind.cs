@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Bulwark.Detection.Incidents;
+using Bulwark.Identity;
 using Bulwark.Manifests;
 
 namespace Bulwark.Detection.Rules;
@@ -10,12 +12,12 @@ namespace Bulwark.Detection.Rules;
 public static class RuleNames
 {
     /// <summary>Severities by wire name.</summary>
-    public static IReadOnlyDictionary<string, RuleSeverity> Severities { get; } = new Dictionary<string, RuleSeverity>(StringComparer.Ordinal)
+    public static IReadOnlyDictionary<string, Severity> Severities { get; } = new Dictionary<string, Severity>(StringComparer.Ordinal)
     {
-        ["low"] = RuleSeverity.Low,
-        ["medium"] = RuleSeverity.Medium,
-        ["high"] = RuleSeverity.High,
-        ["critical"] = RuleSeverity.Critical,
+        ["low"] = Severity.Low,
+        ["medium"] = Severity.Medium,
+        ["high"] = Severity.High,
+        ["critical"] = Severity.Critical,
     };
 
     /// <summary>Rule types by wire name.</summary>
@@ -175,7 +177,7 @@ public static class RuleKind
         return found.Count == 0 ? rules : null;
     }
 
-    private static RuleDefinition? ReadCore(ManifestReader reader, JsonObject document, List<ManifestError> errors)
+    internal static RuleDefinition? ReadCore(ManifestReader reader, JsonObject document, List<ManifestError> errors)
     {
         var name = reader.ReadName();
         var description = reader.ReadString("description", maxLength: 2000);
@@ -191,7 +193,7 @@ public static class RuleKind
             Name = name ?? string.Empty,
             Description = description,
             Type = type ?? RuleType.Count,
-            Severity = severity ?? RuleSeverity.Low,
+            Severity = severity ?? Severity.Low,
             Confidence = confidence,
             Suppress = suppress,
             Actions = actions,
@@ -628,4 +630,32 @@ public static class RuleKind
 
         return name is null ? null : new ValueExpression(name, transform, bits is null ? null : (int)bits.Value);
     }
+}
+
+/// <summary>
+/// The manifest kind <c>Rule</c> (<c>PUT /v1/rules/{name}</c>, <c>bulwark apply</c>): the same validation as
+/// <see cref="RuleKind.Parse"/>, with every error at its JSON Pointer.
+/// </summary>
+public sealed class RuleManifestKind : ManifestKind<RuleDefinition>
+{
+    /// <summary>The instance.</summary>
+    public static RuleManifestKind Instance { get; } = new();
+
+    /// <inheritdoc />
+    public override string Kind => RuleKind.Kind;
+
+    /// <inheritdoc />
+    public override string Plural => "rules";
+
+    /// <inheritdoc />
+    public override Capability ChangeCapability => Capability.Configure;
+
+    /// <inheritdoc />
+    protected override RuleDefinition? ReadCore(ManifestReader reader) => RuleKind.ReadCore(reader, reader.Object, reader.Errors);
+
+    /// <inheritdoc />
+    protected override string NameOfCore(RuleDefinition definition) => definition.Name;
+
+    /// <inheritdoc />
+    protected override JsonObject WriteCore(RuleDefinition definition) => (JsonObject)definition.Document.DeepClone();
 }

@@ -1,3 +1,4 @@
+using Bulwark.Detection.Incidents;
 using Bulwark.Detection.Rules;
 using static Bulwark.Core.Tests.Detection.Rules.RuleTestKit;
 
@@ -15,7 +16,7 @@ public sealed class RuleKindTests
             """);
 
         rule.Type.ShouldBe(RuleType.Distinct);
-        rule.Severity.ShouldBe(RuleSeverity.Medium);
+        rule.Severity.ShouldBe(Severity.Medium);
         rule.Confidence.ShouldBe(0.7);
         rule.Suppress.ShouldBe(TimeSpan.FromMinutes(30));
         rule.Actions.ShouldBe(["notify"]);
@@ -83,10 +84,10 @@ public sealed class RuleKindTests
     [Fact]
     public void Enums_WireValues_ArePinned()
     {
-        ((int)RuleSeverity.Low).ShouldBe(1);
-        ((int)RuleSeverity.Medium).ShouldBe(2);
-        ((int)RuleSeverity.High).ShouldBe(3);
-        ((int)RuleSeverity.Critical).ShouldBe(4);
+        ((int)Severity.Low).ShouldBe(1);
+        ((int)Severity.Medium).ShouldBe(2);
+        ((int)Severity.High).ShouldBe(3);
+        ((int)Severity.Critical).ShouldBe(4);
         ((int)RuleType.Count).ShouldBe(1);
         ((int)RuleType.Distinct).ShouldBe(2);
         ((int)RuleType.Sequence).ShouldBe(3);
