@@ -77,6 +77,9 @@ public sealed class AuthorizationMatrixTests(ServerFixture fixture) : IClassFixt
         ("GET", "/v1/incidents/", "/v1/incidents", null, Capability.Read),
         ("GET", "/v1/incidents/{id}", "/v1/incidents/inc_absent", null, Capability.Read),
         ("POST", "/v1/incidents/{id}/resolve", "/v1/incidents/inc_absent/resolve", """{"verdict":"benign"}""", Capability.Respond),
+        ("GET", "/v1/rules/", "/v1/rules", null, Capability.Read),
+        ("GET", "/v1/rules/{name}", "/v1/rules/matrix-absent", null, Capability.Read),
+        ("PUT", "/v1/rules/{name}", "/v1/rules/matrix-rule", """{"type":"count","severity":"low","window":"1m","threshold":2,"group_by":["actor.ip"]}""", Capability.Configure),
     ];
 
     public static TheoryData<string, string> EndpointCases() =>

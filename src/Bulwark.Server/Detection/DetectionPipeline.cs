@@ -11,13 +11,13 @@ namespace Bulwark.Server.Detection;
 internal interface IDetectionEngine
 {
     /// <summary>Feeds a batch of events in log order; returns the detections that fired.</summary>
-    IReadOnlyList<DetectionRecord> Observe(IReadOnlyList<LoggedEvent> batch);
+    ValueTask<IReadOnlyList<DetectionRecord>> ObserveAsync(IReadOnlyList<LoggedEvent> batch, CancellationToken cancellationToken);
 
     /// <summary>
     /// Wall time passes with no events: an engine may move its watermark past the last event so that due windows close.
     /// Returns the detections that fired.
     /// </summary>
-    IReadOnlyList<DetectionRecord> Idle(DateTimeOffset now);
+    ValueTask<IReadOnlyList<DetectionRecord>> IdleAsync(DateTimeOffset now, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -40,7 +40,7 @@ internal sealed class DetectionPipeline(IEnumerable<IDetectionEngine> engines, I
 
     public async ValueTask HandleAsync(IReadOnlyList<LoggedEvent> batch, CancellationToken cancellationToken)
     {
-        await RunAsync(engine => engine.Observe(batch), cancellationToken).ConfigureAwait(false);
+        await RunAsync(engine => engine.ObserveAsync(batch, cancellationToken), cancellationToken).ConfigureAwait(false);
         if (batch.Count > 0)
         {
             _handled.Record(batch[^1].Offset);
@@ -51,9 +51,9 @@ internal sealed class DetectionPipeline(IEnumerable<IDetectionEngine> engines, I
     public Task WhenHandledAsync(long offset, CancellationToken cancellationToken) => _handled.WhenAtLeastAsync(offset, cancellationToken);
 
     /// <summary>Lets every engine know the wall time, and stores what fires.</summary>
-    public Task TickAsync(DateTimeOffset now, CancellationToken cancellationToken) => RunAsync(engine => engine.Idle(now), cancellationToken);
+    public Task TickAsync(DateTimeOffset now, CancellationToken cancellationToken) => RunAsync(engine => engine.IdleAsync(now, cancellationToken), cancellationToken);
 
-    private async Task RunAsync(Func<IDetectionEngine, IReadOnlyList<DetectionRecord>> step, CancellationToken cancellationToken)
+    private async Task RunAsync(Func<IDetectionEngine, ValueTask<IReadOnlyList<DetectionRecord>>> step, CancellationToken cancellationToken)
     {
         if (_engines.Length == 0)
         {
@@ -66,7 +66,7 @@ internal sealed class DetectionPipeline(IEnumerable<IDetectionEngine> engines, I
             var fired = new List<DetectionRecord>();
             foreach (var engine in _engines)
             {
-                fired.AddRange(step(engine));
+                fired.AddRange(await step(engine).ConfigureAwait(false));
             }
 
             await incidents.RecordAsync(fired, cancellationToken).ConfigureAwait(false);

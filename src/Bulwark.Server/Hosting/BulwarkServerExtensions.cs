@@ -61,6 +61,9 @@ public static class BulwarkServerExtensions
         services.AddHostedService<DeliveryIdSweeper>();
         services.TryAddSingleton(new IncidentCorrelatorOptions());
         services.AddSingleton<IncidentService>();
+        services.AddSingleton<RuleService>();
+        services.AddSingleton<IManifestHandler, RuleManifestHandler>();
+        services.AddSingleton<IDetectionEngine>(sp => new RuleDetectionEngine(sp.GetRequiredService<RuleService>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<DetectionPipeline>();
         services.AddSingleton<IEventConsumer>(sp => sp.GetRequiredService<DetectionPipeline>());
         services.AddHostedService<DetectionClock>();
@@ -110,6 +113,7 @@ public static class BulwarkServerExtensions
         app.MapSourcesApi();
         app.MapWebhooksApi();
         app.MapDetectionsApi();
+        app.MapRulesApi();
         app.MapEventsApi();
         app.MapIngestRecordsApi();
         return app;

@@ -141,3 +141,14 @@ internal sealed class SourceManifestHandler(Ingest.SourceService sources) : IMan
         return outcome;
     }
 }
+
+internal sealed class RuleManifestHandler(Detection.RuleService rules) : IManifestHandler
+{
+    public ManifestKind Kind => Bulwark.Detection.Rules.RuleManifestKind.Instance;
+
+    public async Task<PutOutcome> ApplyAsync(object definition, ChangeContext context, CancellationToken cancellationToken)
+    {
+        var (_, outcome) = await rules.PutAsync((Bulwark.Detection.Rules.RuleDefinition)definition, context, cancellationToken).ConfigureAwait(false);
+        return outcome;
+    }
+}

@@ -181,8 +181,8 @@ public sealed class DetectionsApiTests : IAsyncLifetime
     /// <summary>Fires on every <c>password_reset</c>, grouped by account, with an id derived from the event's.</summary>
     private sealed class ResetEngine : IDetectionEngine
     {
-        public IReadOnlyList<DetectionRecord> Observe(IReadOnlyList<LoggedEvent> batch) =>
-            [.. batch.Where(e => e.Event.EventType == "password_reset").Select(e => new DetectionRecord
+        public ValueTask<IReadOnlyList<DetectionRecord>> ObserveAsync(IReadOnlyList<LoggedEvent> batch, CancellationToken cancellationToken) =>
+            ValueTask.FromResult<IReadOnlyList<DetectionRecord>>([.. batch.Where(e => e.Event.EventType == "password_reset").Select(e => new DetectionRecord
             {
                 Id = "det_" + e.Event.Id,
                 Origin = DetectionOrigin.Rule,
@@ -198,8 +198,9 @@ public sealed class DetectionsApiTests : IAsyncLifetime
                 FirstEventAt = e.Event.Timestamp,
                 DetectedEventAt = e.Event.Timestamp,
                 Explanation = "a password reset",
-            })];
+            })]);
 
-        public IReadOnlyList<DetectionRecord> Idle(DateTimeOffset now) => [];
+        public ValueTask<IReadOnlyList<DetectionRecord>> IdleAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
+            ValueTask.FromResult<IReadOnlyList<DetectionRecord>>([]);
     }
 }
