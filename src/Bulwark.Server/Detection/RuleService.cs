@@ -5,8 +5,8 @@ using Bulwark.Json;
 using Bulwark.Manifests;
 using Bulwark.Problems;
 using Bulwark.Server.Hosting;
-using Bulwark.Server.Identity;
 using Bulwark.Server.Http;
+using Bulwark.Server.Identity;
 using Bulwark.Storage;
 
 namespace Bulwark.Server.Detection;
