@@ -22,6 +22,10 @@ internal static class BulwarkCli
         root.Subcommands.Add(IngestCommands.Events(cli));
         root.Subcommands.Add(IngestCommands.Quarantine(cli));
         root.Subcommands.Add(IngestCommands.Raw(cli));
+        root.Subcommands.Add(DetectionCommands.Rules(cli));
+        root.Subcommands.Add(DetectionCommands.Incidents(cli));
+        root.Subcommands.Add(DetectionCommands.Detections(cli));
+        root.Subcommands.Add(EvalCommands.Create(cli));
         root.Subcommands.Add(ManifestCommands.Validate(cli));
         root.Subcommands.Add(ManifestCommands.Diff(cli));
         root.Subcommands.Add(ManifestCommands.Apply(cli));

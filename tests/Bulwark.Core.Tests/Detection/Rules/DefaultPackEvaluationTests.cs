@@ -1,6 +1,4 @@
-using Bulwark.Detection.Rules;
-using Bulwark.Ingest;
-using Bulwark.TestUtils;
+using Bulwark.Detection.Evaluation;
 
 namespace Bulwark.Core.Tests.Detection.Rules;
 
@@ -28,55 +26,33 @@ public sealed class DefaultPackEvaluationTests(ITestOutputHelper output)
     [InlineData("dev-b")]
     public void DefaultPack_DevTrace_MeetsDetectionTargets(string trace)
     {
-        var time = new FakeTimeProvider();
-        var engine = new RuleEngine(RuleTestKit.DefaultPack(), timeProvider: time);
-        var events = RuleTestKit.ReadTrace(trace).ToList();
-        var detections = RuleTestKit.Run(engine, events);
-        engine.Statistics.Late.ShouldBe(0);
-
-        using var labels = RuleTestKit.Labels(trace);
-        var scenarioAccounts = new HashSet<string>(StringComparer.Ordinal);
-        var burstDelays = new List<double>();
-        foreach (var scenario in labels.RootElement.GetProperty("scenarios").EnumerateArray())
+        IReadOnlyList<ScenarioLabel> labels;
+        using (var file = File.OpenRead(RuleTestKit.DataDirectory("scenarios", trace, "labels.json")))
         {
-            var id = scenario.GetProperty("id").GetString()!;
-            var kind = scenario.GetProperty("kind").GetString()!;
-            var accounts = scenario.GetProperty("accounts").EnumerateArray().Select(a => a.GetString()!).ToHashSet(StringComparer.Ordinal);
-            scenarioAccounts.UnionWith(accounts);
-            var start = scenario.GetProperty("start").GetDateTimeOffset();
-            var end = scenario.GetProperty("end").GetDateTimeOffset();
-            var caught = detections
-                .Where(d => d.DetectedEventAt >= start && d.DetectedEventAt <= end.AddMinutes(5) && d.Accounts.Any(accounts.Contains))
-                .OrderBy(d => d.DetectedEventAt)
-                .ToList();
-            var first = caught.FirstOrDefault();
-            var delay = first is null ? (double?)null : (first.DetectedEventAt - start).TotalSeconds;
-            output.WriteLine($"{trace} {id} {kind}: {(first is null ? "not detected" : $"detected by {string.Join(", ", caught.Select(d => d.Rule).Distinct())}; delay {delay:F1} s; accounts covered {caught.SelectMany(d => d.Accounts).Where(accounts.Contains).Distinct().Count()}/{accounts.Count}")}");
-            if (!Expected.TryGetValue(kind, out var expected))
-            {
-                continue;
-            }
+            labels = ScenarioEvaluation.ReadLabels(file);
+        }
 
-            caught.ShouldContain(d => d.Rule == expected.Rule, $"{id} ({kind}) should be detected by {expected.Rule}");
-            if (expected.Burst)
+        var report = ScenarioEvaluation.Run(RuleTestKit.DefaultPack(), RuleTestKit.ReadTrace(trace), labels);
+
+        report.Late.ShouldBe(0);
+        foreach (var outcome in report.Scenarios)
+        {
+            output.WriteLine($"{trace} {outcome.Label.Id} {outcome.Label.Kind}: {(outcome.Detected ? $"detected by {string.Join(", ", outcome.Rules)}; delay {outcome.DelaySeconds:F1} s; accounts covered {outcome.AccountsCovered}/{outcome.Label.Accounts.Count}" : "not detected")}");
+            if (Expected.TryGetValue(outcome.Label.Kind, out var expected))
             {
-                burstDelays.Add(delay!.Value);
+                outcome.Rules.ShouldContain(expected.Rule, $"{outcome.Label.Id} ({outcome.Label.Kind}) should be detected by {expected.Rule}");
+                outcome.Label.Burst.ShouldBe(expected.Burst, $"{outcome.Label.Id} ({outcome.Label.Kind}) burst");
             }
         }
 
-        burstDelays.Sort();
-        var median = burstDelays.Count % 2 == 1 ? burstDelays[burstDelays.Count / 2] : (burstDelays[(burstDelays.Count / 2) - 1] + burstDelays[burstDelays.Count / 2]) / 2;
-        var benignActive = events.Select(e => e.AccountId).Where(a => !scenarioAccounts.Contains(a)).ToHashSet(StringComparer.Ordinal);
-        var benignDetected = detections.SelectMany(d => d.Accounts).Where(benignActive.Contains).ToHashSet(StringComparer.Ordinal);
-        var share = (double)benignDetected.Count / benignActive.Count;
-        output.WriteLine($"{trace}: {detections.Count} detections; burst median delay {median:F1} s; benign accounts in detections {benignDetected.Count}/{benignActive.Count} = {share:P3}");
-        foreach (var group in detections.GroupBy(d => d.Rule))
+        output.WriteLine($"{trace}: {report.Detections.Count} detections; burst median delay {report.BurstMedianDelaySeconds:F1} s; benign accounts in detections {report.BenignAccountsDetected.Count}/{report.BenignAccountsActive.Count} = {report.BenignShare:P3}");
+        foreach (var group in report.Detections.GroupBy(d => d.Rule))
         {
             output.WriteLine($"  {group.Key}: {group.Count()} detections, {group.SelectMany(d => d.Accounts).Distinct().Count()} accounts");
         }
 
-        median.ShouldBeLessThan(60);
-        share.ShouldBeLessThan(0.005);
+        report.BurstMedianDelaySeconds.ShouldNotBeNull().ShouldBeLessThan(60);
+        report.BenignShare.ShouldBeLessThan(0.005);
     }
 
     [Fact]
