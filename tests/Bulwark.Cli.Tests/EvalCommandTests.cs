@@ -9,10 +9,12 @@ public sealed class EvalCommandTests
 {
     private static string Data(params string[] parts) => Path.Combine([AppContext.BaseDirectory, "data", .. parts]);
 
-    [Fact]
-    public async Task Scenarios_WithTheBuiltInPack_DetectsEveryRuleScenario_AndReportsDelaysAndBenignAccounts()
+    [Theory]
+    [InlineData("dev-a")]
+    [InlineData("dev-b")]
+    public async Task Scenarios_WithTheBuiltInPack_DetectsEveryScenario_AndReportsDelaysAndBenignAccounts(string trace)
     {
-        var (exit, output, error) = await CliRunner.RunAsync(null, null, "eval", "scenarios", Data("scenarios", "dev-a"), "--json");
+        var (exit, output, error) = await CliRunner.RunAsync(null, null, "eval", "scenarios", Data("scenarios", trace), "--json");
 
         exit.ShouldBe(0, error);
         var report = JsonNode.Parse(output)!;
@@ -20,10 +22,11 @@ public sealed class EvalCommandTests
         scenarios.Count.ShouldBe(8);
         var detected = scenarios.Where(s => s!["detected"]!.GetValue<bool>()).Select(s => s!["kind"]!.GetValue<string>()).ToList();
 
-        // Every kind but the reset wave (a volume anomaly, for the statistical detectors) has a rule in the pack.
         detected.ShouldBe(
-            ["account_takeover", "reset_spray", "cross_platform_policy", "email_enumeration", "sequential_ids", "credential_stuffing", "fat_finger_mass_reset"],
+            ["reset_wave", "account_takeover", "reset_spray", "cross_platform_policy", "email_enumeration", "sequential_ids", "credential_stuffing", "fat_finger_mass_reset"],
             ignoreOrder: true);
+        scenarios.Single(s => s!["kind"]!.GetValue<string>() == "reset_wave")!["rules"]!.AsArray().Select(r => r!.GetValue<string>()).ShouldContain("reset-volume-per-platform");
+        scenarios.Single(s => s!["kind"]!.GetValue<string>() == "fat_finger_mass_reset")!["rules"]!.AsArray().Select(r => r!.GetValue<string>()).ShouldContain("internal-bulk-resets");
         report["burst_median_delay_seconds"]!.GetValue<double>().ShouldBeLessThan(60);
         report["benign_share"]!.GetValue<double>().ShouldBeLessThan(0.005);
         report["late"]!.GetValue<long>().ShouldBe(0);

@@ -80,6 +80,9 @@ public sealed class AuthorizationMatrixTests(ServerFixture fixture) : IClassFixt
         ("GET", "/v1/rules/", "/v1/rules", null, Capability.Read),
         ("GET", "/v1/rules/{name}", "/v1/rules/matrix-absent", null, Capability.Read),
         ("PUT", "/v1/rules/{name}", "/v1/rules/matrix-rule", """{"type":"count","severity":"low","window":"1m","threshold":2,"group_by":["actor.ip"]}""", Capability.Configure),
+        ("GET", "/v1/detectors/", "/v1/detectors", null, Capability.Read),
+        ("GET", "/v1/detectors/{name}", "/v1/detectors/matrix-absent", null, Capability.Read),
+        ("PUT", "/v1/detectors/{name}", "/v1/detectors/matrix-detector", """{"severity":"low"}""", Capability.Configure),
     ];
 
     public static TheoryData<string, string> EndpointCases() =>

@@ -29,16 +29,16 @@ internal static class EvalCommands
     private static Command Scenarios(CliContext cli)
     {
         var directory = new Argument<string>("dir") { Description = "A trace folder with events.jsonl.gz (or events.jsonl) and labels.json" };
-        var rules = new Option<string?>("--rules", "-f") { Description = "Rule manifests (a file or a folder); default: the built-in pack (examples/manifests)" };
+        var rules = new Option<string?>("--rules", "-f") { Description = "Rule and Detector manifests (a file or a folder); default: the built-in pack (examples/manifests)" };
         var json = CliContext.JsonOption();
-        var command = new Command("scenarios", "Run rules over a labeled trace: per scenario, detected or not and the event-time delay; benign accounts in detections")
+        var command = new Command("scenarios", "Run rules and detectors over a labeled trace: per scenario, detected or not and the event-time delay; benign accounts in detections")
         {
             directory, rules, json,
         };
         command.SetAction((parse, ct) => cli.RunAsync(() =>
         {
             var folder = parse.GetValue(directory)!;
-            var ruleSet = LoadRules(parse.GetValue(rules));
+            var (ruleSet, detectors) = LoadPack(parse.GetValue(rules));
             var labelsPath = Path.Combine(folder, "labels.json");
             if (!File.Exists(labelsPath))
             {
@@ -52,7 +52,7 @@ internal static class EvalCommands
             }
 
             using var events = OpenTrace(folder);
-            var report = ScenarioEvaluation.Run(ruleSet, ScenarioEvaluation.ReadEvents(events), labels);
+            var report = ScenarioEvaluation.Run(ruleSet, detectors, ScenarioEvaluation.ReadEvents(events), labels);
             if (parse.GetValue(json))
             {
                 cli.WriteJson(Document(report));
@@ -119,8 +119,8 @@ internal static class EvalCommands
         return command;
     }
 
-    /// <summary>Rules from manifests (only the documents of kind <c>Rule</c>), validated together.</summary>
-    private static IReadOnlyList<RuleDefinition> LoadRules(string? path)
+    /// <summary>Rules (validated together) and detectors from manifests; other kinds are left out.</summary>
+    private static (IReadOnlyList<RuleDefinition> Rules, IReadOnlyList<DetectorDefinition> Detectors) LoadPack(string? path)
     {
         var problems = new List<ManifestProblem>();
         var documents = path is null ? DemoManifests.Read(problems) : YamlManifestReader.ReadPath(path, problems);
@@ -135,17 +135,28 @@ internal static class EvalCommands
             problems.Add(new ManifestProblem(document.Source, document.LineOf(pointer), pointer, error.Message));
         }
 
+        var detectors = new List<DetectorDefinition>();
+        foreach (var document in documents.Where(d => d.Body["kind"]?.GetValue<string>() == DetectorKind.Instance.Kind))
+        {
+            var read = DetectorKind.Instance.Read(document.Body);
+            problems.AddRange(read.Errors.Select(e => new ManifestProblem(document.Source, document.LineOf(e.Path), e.Path, e.Message)));
+            if (read.Value is { } detector)
+            {
+                detectors.Add(detector);
+            }
+        }
+
         if (problems.Count > 0)
         {
             throw new UsageException("the rules do not validate:\n  " + string.Join("\n  ", problems));
         }
 
-        if (set!.Count == 0)
+        if (set!.Count == 0 && detectors.Count == 0)
         {
-            throw new UsageException($"{path} holds no Rule manifests");
+            throw new UsageException($"{path} holds no Rule or Detector manifests");
         }
 
-        return set;
+        return (set, detectors);
     }
 
     private static StreamReader OpenTrace(string folder)

@@ -62,8 +62,11 @@ public static class BulwarkServerExtensions
         services.TryAddSingleton(new IncidentCorrelatorOptions());
         services.AddSingleton<IncidentService>();
         services.AddSingleton<RuleService>();
-        services.AddSingleton<IManifestHandler, RuleManifestHandler>();
+        services.AddSingleton<IManifestHandler>(sp => new DefinitionManifestHandler<Bulwark.Detection.Rules.RuleDefinition>(sp.GetRequiredService<RuleService>()));
         services.AddSingleton<IDetectionEngine>(sp => new RuleDetectionEngine(sp.GetRequiredService<RuleService>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<DetectorService>();
+        services.AddSingleton<IManifestHandler>(sp => new DefinitionManifestHandler<Bulwark.Detection.Anomaly.DetectorDefinition>(sp.GetRequiredService<DetectorService>()));
+        services.AddSingleton<IDetectionEngine, RateDetectionEngine>();
         services.AddSingleton<DetectionPipeline>();
         services.AddSingleton<IEventConsumer>(sp => sp.GetRequiredService<DetectionPipeline>());
         services.AddHostedService<DetectionClock>();
@@ -113,7 +116,7 @@ public static class BulwarkServerExtensions
         app.MapSourcesApi();
         app.MapWebhooksApi();
         app.MapDetectionsApi();
-        app.MapRulesApi();
+        app.MapDefinitionsApi();
         app.MapEventsApi();
         app.MapIngestRecordsApi();
         return app;

@@ -142,13 +142,14 @@ internal sealed class SourceManifestHandler(Ingest.SourceService sources) : IMan
     }
 }
 
-internal sealed class RuleManifestHandler(Detection.RuleService rules) : IManifestHandler
+internal sealed class DefinitionManifestHandler<T>(Detection.DefinitionService<T> definitions) : IManifestHandler
+    where T : class
 {
-    public ManifestKind Kind => Bulwark.Detection.Rules.RuleManifestKind.Instance;
+    public ManifestKind Kind => definitions.Kind;
 
     public async Task<PutOutcome> ApplyAsync(object definition, ChangeContext context, CancellationToken cancellationToken)
     {
-        var (_, outcome) = await rules.PutAsync((Bulwark.Detection.Rules.RuleDefinition)definition, context, cancellationToken).ConfigureAwait(false);
+        var (_, outcome) = await definitions.PutAsync((T)definition, context, cancellationToken).ConfigureAwait(false);
         return outcome;
     }
 }

@@ -105,4 +105,45 @@ public sealed class RulesApiTests : IAsyncLifetime
         incident["accounts"]!.AsArray().Select(a => a!.GetValue<string>()).ShouldBe(["acct_1", "acct_2", "acct_3"]);
         incident["ips"]!.AsArray().Select(a => a!.GetValue<string>()).ShouldBe(["203.0.113.9"]);
     }
+
+    [Fact]
+    public async Task ADetectorInForce_FiresOnAVolumeBurst_IntoAnAnomalyIncidentListingItsAccounts()
+    {
+        using var admin = _server.CreateAdminClient();
+        var detector = """
+            {"description":"resets per platform per minute","severity":"high","model":"ewma","group_by":["platform"],"bucket":"1m",
+             "min_count":20,"warm_up":30,"match":{"field":"event_type","equals":"password_reset"}}
+            """;
+        (await admin.PutAsync("v1/detectors/reset-volume", BulwarkTestServer.Json(detector), Ct)).StatusCode.ShouldBe(HttpStatusCode.Created);
+        (await Http.ReadJsonAsync(await admin.GetAsync("v1/detectors/reset-volume", Ct)))["model"]!.GetValue<string>().ShouldBe("ewma");
+        await Http.ReadProblemAsync(
+            await admin.PutAsync("v1/detectors/bad", BulwarkTestServer.Json("""{"severity":"high","model":"oracle","bucket":"0s"}"""), Ct),
+            HttpStatusCode.UnprocessableEntity,
+            "validation");
+
+        // An hour of quiet, then 40 resets in one minute, then a later event closes that minute.
+        var events = new List<string> { Event("q-0", "acct_0", "198.51.100.1", "session_new", "2026-03-02T00:00:00.000Z") };
+        for (var i = 0; i < 40; i++)
+        {
+            events.Add(Event($"r-{i}", $"acct_{i}", $"203.0.113.{i % 5}", "password_reset", $"2026-03-02T01:00:{i:D2}.000Z"));
+        }
+
+        events.Add(Event("q-1", "acct_0", "198.51.100.1", "session_new", "2026-03-02T01:10:00.000Z"));
+        (await Http.ReadJsonAsync(await admin.PostAsync("v1/events", IngestServer.Body("[" + string.Join(",", events) + "]"), Ct)))["accepted"]!.GetValue<int>().ShouldBe(42);
+        await _server.Services.GetRequiredService<DetectionPipeline>()
+            .WhenHandledAsync(_server.Services.GetRequiredService<IEventStore>().LastOffset, Ct)
+            .WaitAsync(Patience, Ct);
+
+        var detection = (await Http.ReadJsonAsync(await admin.GetAsync("v1/detections", Ct)))["items"]!.AsArray().ShouldHaveSingleItem()!;
+        detection["origin"]!.GetValue<string>().ShouldBe("detector");
+        detection["group"]!.GetValue<string>().ShouldBe("platform=internal");
+        detection["event_count"]!.GetValue<long>().ShouldBe(40);
+        detection["evidence"]!["observed"]!.GetValue<int>().ShouldBe(40);
+        detection["evidence"]!["expected"]!.GetValue<double>().ShouldBeLessThan(1);
+        var incident = (await Http.ReadJsonAsync(await admin.GetAsync("v1/incidents", Ct)))["items"]!.AsArray().ShouldHaveSingleItem()!;
+        incident["kind"]!.GetValue<string>().ShouldBe("anomaly");
+        incident["accounts"]!.AsArray().Count.ShouldBe(40);
+        incident["title"]!.GetValue<string>().ShouldBe("reset-volume: platform=internal");
+        (await admin.GetStringAsync("v1/audit?limit=1000", Ct)).ShouldContain("detector.create");
+    }
 }

@@ -1,5 +1,7 @@
 using System.Text;
 using System.Text.Json;
+using Bulwark.Detection.Anomaly;
+using Bulwark.Detection.Incidents;
 using Bulwark.Detection.Rules;
 using Bulwark.Ingest;
 
@@ -33,14 +35,14 @@ public sealed record ScenarioOutcome(ScenarioLabel Label, IReadOnlyList<string> 
 
 /// <summary>What a set of rules made of a labeled trace.</summary>
 /// <param name="Scenarios">Each scenario's outcome, in label order.</param>
-/// <param name="Detections">Every detection.</param>
+/// <param name="Detections">Every detection, of rules and detectors.</param>
 /// <param name="Events">How many events were read.</param>
 /// <param name="Late">Events the engine counted as late.</param>
 /// <param name="BenignAccountsActive">Accounts with events in the trace that no scenario names.</param>
 /// <param name="BenignAccountsDetected">Those among them that detections named.</param>
 public sealed record ScenarioReport(
     IReadOnlyList<ScenarioOutcome> Scenarios,
-    IReadOnlyList<RuleDetection> Detections,
+    IReadOnlyList<DetectionRecord> Detections,
     long Events,
     long Late,
     IReadOnlyList<string> BenignAccountsActive,
@@ -126,30 +128,35 @@ public static class ScenarioEvaluation
         }
     }
 
-    /// <summary>Runs the rules over the events and scores the outcome against the labels.</summary>
+    /// <summary>Runs the rules and detectors over the events and scores the outcome against the labels.</summary>
     /// <param name="rules">The rules (validated together).</param>
+    /// <param name="detectors">The statistical detectors.</param>
     /// <param name="events">The trace, in file order.</param>
     /// <param name="labels">Its scenarios.</param>
     /// <param name="options">Engine options; <see langword="null"/> for the server's defaults.</param>
     /// <returns>The report.</returns>
-    public static ScenarioReport Run(IReadOnlyList<RuleDefinition> rules, IEnumerable<NormalizedEvent> events, IReadOnlyList<ScenarioLabel> labels, RuleEngineOptions? options = null)
+    public static ScenarioReport Run(
+        IReadOnlyList<RuleDefinition> rules, IReadOnlyList<DetectorDefinition> detectors, IEnumerable<NormalizedEvent> events, IReadOnlyList<ScenarioLabel> labels, RuleEngineOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(events);
         ArgumentNullException.ThrowIfNull(labels);
 
         // The trace is read as fast as it can be: wall time stands still, so only event time moves windows.
         var engine = new RuleEngine(rules, options, new StoppedClock());
-        var detections = new List<RuleDetection>();
+        var rates = new RateDetectorEngine(detectors, options?.Lateness);
+        var detections = new List<DetectionRecord>();
         var active = new HashSet<string>(StringComparer.Ordinal);
         long count = 0;
         foreach (var e in events)
         {
             count++;
             active.Add(e.AccountId);
-            detections.AddRange(engine.Add(e));
+            detections.AddRange(engine.Add(e).Select(d => d.ToRecord()));
+            detections.AddRange(rates.Add(e));
         }
 
-        detections.AddRange(engine.Flush());
+        detections.AddRange(engine.Flush().Select(d => d.ToRecord()));
+        detections.AddRange(rates.Flush());
         var scenarioAccounts = labels.SelectMany(l => l.Accounts).ToHashSet(StringComparer.Ordinal);
         var outcomes = labels.Select(label =>
         {
@@ -166,7 +173,7 @@ public static class ScenarioEvaluation
         var benign = active.Where(a => !scenarioAccounts.Contains(a)).Order(StringComparer.Ordinal).ToList();
         var benignSet = benign.ToHashSet(StringComparer.Ordinal);
         var benignDetected = detections.SelectMany(d => d.Accounts).Where(benignSet.Contains).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
-        return new ScenarioReport(outcomes, detections, count, engine.Statistics.Late, benign, benignDetected);
+        return new ScenarioReport(outcomes, detections, count, engine.Statistics.Late + rates.Late, benign, benignDetected);
     }
 
     /// <summary>A wall clock that never moves, so that idle advance never fires while a file is read.</summary>

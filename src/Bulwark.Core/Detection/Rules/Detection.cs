@@ -53,4 +53,25 @@ public sealed record RuleDetection
 
     /// <summary>The actions the rule names.</summary>
     public required IReadOnlyList<string> Actions { get; init; }
+
+    /// <summary>The detection as the incident layer stores it.</summary>
+    /// <returns>The record.</returns>
+    public DetectionRecord ToRecord() => new()
+    {
+        Id = Id,
+        Origin = DetectionOrigin.Rule,
+        Rule = Rule,
+        Severity = Severity,
+        Confidence = Confidence,
+        Group = GroupKey,
+        Accounts = Accounts,
+        Ips = Ips,
+        EventIds = EventIds,
+        EventCount = EventCount,
+        FirstEventAt = FirstEventAt,
+        DetectedEventAt = DetectedEventAt,
+        Explanation = Explanation,
+        Evidence = new System.Text.Json.Nodes.JsonObject { ["observed"] = Observed, ["threshold"] = Threshold },
+        Actions = Actions,
+    };
 }

@@ -349,7 +349,7 @@ public static class RuleKind
         return steps;
     }
 
-    private static MatchExpression? ReadOptionalMatch(ManifestReader reader, string field) => ReadMatchField(reader, field, required: false);
+    internal static MatchExpression? ReadOptionalMatch(ManifestReader reader, string field) => ReadMatchField(reader, field, required: false);
 
     private static MatchExpression? ReadMatchField(ManifestReader reader, string field, bool required)
     {
@@ -528,7 +528,7 @@ public static class RuleKind
         }
         : null;
 
-    private static List<ValueExpression> ReadValueList(ManifestReader reader, string field, List<ManifestError> errors)
+    internal static List<ValueExpression> ReadValueList(ManifestReader reader, string field, List<ManifestError> errors)
     {
         var node = reader.ReadRaw(field);
         if (node is null)

@@ -32,7 +32,7 @@ public sealed class DefaultPackEvaluationTests(ITestOutputHelper output)
             labels = ScenarioEvaluation.ReadLabels(file);
         }
 
-        var report = ScenarioEvaluation.Run(RuleTestKit.DefaultPack(), RuleTestKit.ReadTrace(trace), labels);
+        var report = ScenarioEvaluation.Run(RuleTestKit.DefaultPack(), [], RuleTestKit.ReadTrace(trace), labels);
 
         report.Late.ShouldBe(0);
         foreach (var outcome in report.Scenarios)
