@@ -23,6 +23,7 @@ internal static class BulwarkCli
         root.Subcommands.Add(IngestCommands.Quarantine(cli));
         root.Subcommands.Add(IngestCommands.Raw(cli));
         root.Subcommands.Add(DetectionCommands.Rules(cli));
+        root.Subcommands.Add(DetectionCommands.Detectors(cli));
         root.Subcommands.Add(DetectionCommands.Incidents(cli));
         root.Subcommands.Add(DetectionCommands.Detections(cli));
         root.Subcommands.Add(EvalCommands.Create(cli));

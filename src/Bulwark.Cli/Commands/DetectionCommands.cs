@@ -4,36 +4,49 @@ using Bulwark.Cli.Output;
 
 namespace Bulwark.Cli.Commands;
 
-/// <summary><c>bulwark rules …</c>, <c>bulwark incidents …</c>, <c>bulwark detections list</c>.</summary>
+/// <summary><c>bulwark rules …</c>, <c>bulwark detectors …</c>, <c>bulwark incidents …</c>, <c>bulwark detections list</c>.</summary>
 internal static class DetectionCommands
 {
-    public static Command Rules(CliContext cli)
+    public static Command Rules(CliContext cli) => Definitions(
+        cli,
+        "rules",
+        "List and show detection rules; declare them with apply -f (kind: Rule)",
+        "List rules with their type, severity and window",
+        ["NAME", "TYPE", "SEVERITY", "CONFIDENCE", "WINDOW", "DESCRIPTION"],
+        r => [r["name"]?.ToString(), r["type"]?.ToString(), r["severity"]?.ToString(), r["confidence"]?.ToString(), (r["window"] ?? r["within"])?.ToString(), r["description"]?.ToString()]);
+
+    public static Command Detectors(CliContext cli) => Definitions(
+        cli,
+        "detectors",
+        "List and show statistical detectors; declare them with apply -f (kind: Detector)",
+        "List detectors with their model, key, bucket and severity",
+        ["NAME", "MODEL", "GROUP BY", "BUCKET", "SEVERITY", "DESCRIPTION"],
+        d => [d["name"]?.ToString(), d["model"]?.ToString() ?? "ewma", Join(d["group_by"]), d["bucket"]?.ToString() ?? "1m", d["severity"]?.ToString(), d["description"]?.ToString()]);
+
+    private static Command Definitions(
+        CliContext cli, string plural, string description, string listDescription, IReadOnlyList<string> headers, Func<JsonNode, IReadOnlyList<string?>> row)
     {
-        var rules = new Command("rules", "List and show detection rules; declare them with apply -f (kind: Rule)");
+        var command = new Command(plural, description);
         var json = CliContext.JsonOption();
-        var list = new Command("list", "List rules with their type, severity and window") { json };
+        var list = new Command("list", listDescription) { json };
         list.SetAction((parse, ct) => cli.RunAsync(async () =>
         {
             using var client = cli.Client(parse);
-            var items = (await client.GetAsync("v1/rules", ct).ConfigureAwait(false)).Body!;
-            return cli.WriteItems(
-                parse.GetValue(json),
-                items,
-                ["NAME", "TYPE", "SEVERITY", "CONFIDENCE", "WINDOW", "DESCRIPTION"],
-                r => [r["name"]?.ToString(), r["type"]?.ToString(), r["severity"]?.ToString(), r["confidence"]?.ToString(), (r["window"] ?? r["within"])?.ToString(), r["description"]?.ToString()]);
+            var items = (await client.GetAsync("v1/" + plural, ct).ConfigureAwait(false)).Body!;
+            return cli.WriteItems(parse.GetValue(json), items, headers, row);
         }));
-        rules.Subcommands.Add(list);
+        command.Subcommands.Add(list);
 
-        var name = new Argument<string>("name") { Description = "The rule's name" };
-        var get = new Command("get", "Show a rule as JSON (the document, which can be PUT back)") { name };
+        var name = new Argument<string>("name") { Description = "Its name" };
+        var get = new Command("get", "Show one as JSON (the document, which can be PUT back)") { name };
         get.SetAction((parse, ct) => cli.RunAsync(async () =>
         {
             using var client = cli.Client(parse);
-            cli.WriteJson((await client.GetAsync("v1/rules/" + Uri.EscapeDataString(parse.GetValue(name)!), ct).ConfigureAwait(false)).Body);
+            cli.WriteJson((await client.GetAsync($"v1/{plural}/" + Uri.EscapeDataString(parse.GetValue(name)!), ct).ConfigureAwait(false)).Body);
             return ExitCodes.Ok;
         }));
-        rules.Subcommands.Add(get);
-        return rules;
+        command.Subcommands.Add(get);
+        return command;
     }
 
     public static Command Incidents(CliContext cli)
