@@ -19,18 +19,6 @@ public sealed class DetectionCommandTests : IAsyncLifetime
 
     private Task<(int Exit, string Out, string Err)> RunAsync(params string[] args) => CliRunner.RunAsync(_server.BaseAddress, BulwarkTestServer.AdminToken, args);
 
-    private static string Event(string id, string account, string ip, string type, string timestamp) =>
-        new JsonObject
-        {
-            ["schema_version"] = "v1",
-            ["id"] = id,
-            ["source"] = "svc",
-            ["platform"] = "internal",
-            ["event_type"] = type,
-            ["account_id"] = account,
-            ["actor"] = new JsonObject { ["ip"] = ip },
-            ["timestamp"] = timestamp,
-        }.ToJsonString();
 
     [Fact]
     public async Task ApplyTheDefaultPack_ThenListRulesAndDetectors_ThenFollowAnIncidentToItsResolution()
@@ -47,8 +35,8 @@ public sealed class DetectionCommandTests : IAsyncLifetime
 
         // 21 resets from one IP within a minute fire reset-flood-per-ip; a later event moves event time past the lateness.
         var events = Enumerable.Range(0, 21)
-            .Select(i => Event($"r-{i}", $"acct_{i:D6}", "203.0.113.5", "password_reset", $"2026-03-02T01:00:{i:D2}.000Z").Replace("\"timestamp\"", "\"details\":{\"phase\":\"requested\"},\"timestamp\"", StringComparison.Ordinal))
-            .Append(Event("late", "acct_999999", "198.51.100.1", "session_new", "2026-03-02T01:10:00.000Z"));
+            .Select(i => TestEvents.Json($"r-{i}", $"acct_{i:D6}", "203.0.113.5", "password_reset", $"2026-03-02T01:00:{i:D2}.000Z", new JsonObject { ["phase"] = "requested" }))
+            .Append(TestEvents.Json("late", "acct_999999", "198.51.100.1", "session_new", "2026-03-02T01:10:00.000Z"));
         var file = Path.Combine(Path.GetTempPath(), $"bulwark-cli-{Guid.NewGuid():N}.jsonl");
         await File.WriteAllLinesAsync(file, events, Ct);
         try

@@ -33,18 +33,6 @@ public sealed class DetectionsApiTests : IAsyncLifetime
     private Task<BulwarkTestServer> StartAsync() =>
         BulwarkTestServer.StartAsync(_data.Path, services: s => s.AddSingleton<IDetectionEngine, ResetEngine>());
 
-    private static string Event(string id, string account, string ip, string type, string timestamp) =>
-        new JsonObject
-        {
-            ["schema_version"] = "v1",
-            ["id"] = id,
-            ["source"] = "svc",
-            ["platform"] = "internal",
-            ["event_type"] = type,
-            ["account_id"] = account,
-            ["actor"] = new JsonObject { ["ip"] = ip },
-            ["timestamp"] = timestamp,
-        }.ToJsonString();
 
     private async Task PushAsync(params string[] events)
     {
@@ -69,9 +57,9 @@ public sealed class DetectionsApiTests : IAsyncLifetime
     public async Task Detections_AreStoredAndCorrelated_IntoOneCampaignIncident_WithATimeline()
     {
         await PushAsync(
-            Event("e-1", "acct_1", "192.0.2.7", "password_reset", "2026-03-02T01:00:00.000Z"),
-            Event("e-2", "acct_1", "198.51.100.1", "session_new", "2026-03-02T01:00:30.000Z"),
-            Event("e-3", "acct_2", "192.0.2.7", "password_reset", "2026-03-02T01:01:00.000Z"));
+            TestEvents.Json("e-1", "acct_1", "192.0.2.7", "password_reset", "2026-03-02T01:00:00.000Z"),
+            TestEvents.Json("e-2", "acct_1", "198.51.100.1", "session_new", "2026-03-02T01:00:30.000Z"),
+            TestEvents.Json("e-3", "acct_2", "192.0.2.7", "password_reset", "2026-03-02T01:01:00.000Z"));
 
         var incidents = await ItemsAsync("v1/incidents");
         var incident = incidents.ShouldHaveSingleItem()!.AsObject();
@@ -107,9 +95,9 @@ public sealed class DetectionsApiTests : IAsyncLifetime
     public async Task Lists_ArePagedNewestFirst_AndFilterByStatusAndSeverity()
     {
         await PushAsync(
-            Event("e-1", "acct_1", "192.0.2.1", "password_reset", "2026-03-02T01:00:00.000Z"),
-            Event("e-2", "acct_2", "192.0.2.2", "password_reset", "2026-03-02T01:00:01.000Z"),
-            Event("e-3", "acct_3", "192.0.2.3", "password_reset", "2026-03-02T01:00:02.000Z"));
+            TestEvents.Json("e-1", "acct_1", "192.0.2.1", "password_reset", "2026-03-02T01:00:00.000Z"),
+            TestEvents.Json("e-2", "acct_2", "192.0.2.2", "password_reset", "2026-03-02T01:00:01.000Z"),
+            TestEvents.Json("e-3", "acct_3", "192.0.2.3", "password_reset", "2026-03-02T01:00:02.000Z"));
         using var admin = _server.CreateAdminClient();
 
         var first = await Http.ReadJsonAsync(await admin.GetAsync("v1/incidents?limit=2", Ct));
@@ -127,7 +115,7 @@ public sealed class DetectionsApiTests : IAsyncLifetime
     [Fact]
     public async Task Resolve_NeedsTheRespondCapability_AVerdict_AndAnOpenIncident()
     {
-        await PushAsync(Event("e-1", "acct_1", "192.0.2.1", "password_reset", "2026-03-02T01:00:00.000Z"));
+        await PushAsync(TestEvents.Json("e-1", "acct_1", "192.0.2.1", "password_reset", "2026-03-02T01:00:00.000Z"));
         var id = (await ItemsAsync("v1/incidents")).ShouldHaveSingleItem()!["id"]!.GetValue<string>();
         using var viewer = _server.CreateClient(await _server.CreateIdentityTokenAsync("vic", Role.Viewer));
         using var responder = _server.CreateClient(await _server.CreateIdentityTokenAsync("rita", Role.Responder));
@@ -146,7 +134,7 @@ public sealed class DetectionsApiTests : IAsyncLifetime
         await Http.ReadProblemAsync(await responder.PostAsync(url, BulwarkTestServer.Json("""{"verdict":"benign"}"""), Ct), HttpStatusCode.Conflict, "conflict");
 
         // A later detection on the same account opens a new incident.
-        await PushAsync(Event("e-2", "acct_1", "192.0.2.1", "password_reset", "2026-03-02T01:01:00.000Z"));
+        await PushAsync(TestEvents.Json("e-2", "acct_1", "192.0.2.1", "password_reset", "2026-03-02T01:01:00.000Z"));
         var incidents = await ItemsAsync("v1/incidents");
         incidents.Select(i => i!["status"]!.GetValue<string>()).ShouldBe(["open", "resolved"]);
         using var admin = _server.CreateAdminClient();
@@ -157,8 +145,8 @@ public sealed class DetectionsApiTests : IAsyncLifetime
     public async Task ReplayAndRestart_FindTheSameDetections_AndRepeatNoIncident()
     {
         await PushAsync(
-            Event("e-1", "acct_1", "192.0.2.1", "password_reset", "2026-03-02T01:00:00.000Z"),
-            Event("e-2", "acct_2", "192.0.2.2", "password_reset", "2026-03-02T01:00:01.000Z"));
+            TestEvents.Json("e-1", "acct_1", "192.0.2.1", "password_reset", "2026-03-02T01:00:00.000Z"),
+            TestEvents.Json("e-2", "acct_2", "192.0.2.2", "password_reset", "2026-03-02T01:00:01.000Z"));
         using (var admin = _server.CreateAdminClient())
         {
             var replay = await admin.PostAsync("v1/events/replay", BulwarkTestServer.Json("""{"since":"2026-01-01T00:00:00Z","consumers":["detection"]}"""), Ct);
@@ -170,7 +158,7 @@ public sealed class DetectionsApiTests : IAsyncLifetime
 
         await _server.DisposeAsync();
         _server = await StartAsync();
-        await PushAsync(Event("e-3", "acct_1", "192.0.2.1", "password_reset", "2026-03-02T01:02:00.000Z"));
+        await PushAsync(TestEvents.Json("e-3", "acct_1", "192.0.2.1", "password_reset", "2026-03-02T01:02:00.000Z"));
 
         (await ItemsAsync("v1/detections")).Count.ShouldBe(3);
         var incidents = await ItemsAsync("v1/incidents");

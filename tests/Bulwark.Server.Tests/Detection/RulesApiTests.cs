@@ -25,18 +25,6 @@ public sealed class RulesApiTests : IAsyncLifetime
 
     public async ValueTask DisposeAsync() => await _server.DisposeAsync();
 
-    private static string Event(string id, string account, string ip, string type, string timestamp) =>
-        new JsonObject
-        {
-            ["schema_version"] = "v1",
-            ["id"] = id,
-            ["source"] = "svc",
-            ["platform"] = "internal",
-            ["event_type"] = type,
-            ["account_id"] = account,
-            ["actor"] = new JsonObject { ["ip"] = ip },
-            ["timestamp"] = timestamp,
-        }.ToJsonString();
 
     [Fact]
     public async Task PutGetList_ShowTheManifestWithItsVersion_AndAuditIt()
@@ -85,10 +73,10 @@ public sealed class RulesApiTests : IAsyncLifetime
         // Three resets from one IP within a minute; a later event moves event time past the lateness, so they are evaluated.
         var events = new[]
         {
-            Event("e-1", "acct_1", "203.0.113.9", "password_reset", "2026-03-02T01:00:00.000Z"),
-            Event("e-2", "acct_2", "203.0.113.9", "password_reset", "2026-03-02T01:00:10.000Z"),
-            Event("e-3", "acct_3", "203.0.113.9", "password_reset", "2026-03-02T01:00:20.000Z"),
-            Event("e-4", "acct_9", "198.51.100.1", "session_new", "2026-03-02T01:10:00.000Z"),
+            TestEvents.Json("e-1", "acct_1", "203.0.113.9", "password_reset", "2026-03-02T01:00:00.000Z"),
+            TestEvents.Json("e-2", "acct_2", "203.0.113.9", "password_reset", "2026-03-02T01:00:10.000Z"),
+            TestEvents.Json("e-3", "acct_3", "203.0.113.9", "password_reset", "2026-03-02T01:00:20.000Z"),
+            TestEvents.Json("e-4", "acct_9", "198.51.100.1", "session_new", "2026-03-02T01:10:00.000Z"),
         };
         (await Http.ReadJsonAsync(await admin.PostAsync("v1/events", IngestServer.Body("[" + string.Join(",", events) + "]"), Ct)))["accepted"]!.GetValue<int>().ShouldBe(4);
         await _server.Services.GetRequiredService<DetectionPipeline>()
@@ -122,13 +110,13 @@ public sealed class RulesApiTests : IAsyncLifetime
             "validation");
 
         // An hour of quiet, then 40 resets in one minute, then a later event closes that minute.
-        var events = new List<string> { Event("q-0", "acct_0", "198.51.100.1", "session_new", "2026-03-02T00:00:00.000Z") };
+        var events = new List<string> { TestEvents.Json("q-0", "acct_0", "198.51.100.1", "session_new", "2026-03-02T00:00:00.000Z") };
         for (var i = 0; i < 40; i++)
         {
-            events.Add(Event($"r-{i}", $"acct_{i}", $"203.0.113.{i % 5}", "password_reset", $"2026-03-02T01:00:{i:D2}.000Z"));
+            events.Add(TestEvents.Json($"r-{i}", $"acct_{i}", $"203.0.113.{i % 5}", "password_reset", $"2026-03-02T01:00:{i:D2}.000Z"));
         }
 
-        events.Add(Event("q-1", "acct_0", "198.51.100.1", "session_new", "2026-03-02T01:10:00.000Z"));
+        events.Add(TestEvents.Json("q-1", "acct_0", "198.51.100.1", "session_new", "2026-03-02T01:10:00.000Z"));
         (await Http.ReadJsonAsync(await admin.PostAsync("v1/events", IngestServer.Body("[" + string.Join(",", events) + "]"), Ct)))["accepted"]!.GetValue<int>().ShouldBe(42);
         await _server.Services.GetRequiredService<DetectionPipeline>()
             .WhenHandledAsync(_server.Services.GetRequiredService<IEventStore>().LastOffset, Ct)
