@@ -88,6 +88,7 @@ public sealed class RulesApiTests : IAsyncLifetime
         detection["severity"]!.GetValue<string>().ShouldBe("high");
         detection["event_ids"]!.AsArray().Select(e => e!.GetValue<string>()).ShouldBe(["e-1", "e-2", "e-3"]);
         detection["first_event_at"]!.GetValue<string>().ShouldBe("2026-03-02T01:00:00.000000Z");
+        detection["platforms"]!.AsArray().Select(p => p!.GetValue<string>()).ShouldBe(["internal"]);
         var incident = (await Http.ReadJsonAsync(await admin.GetAsync("v1/incidents", Ct)))["items"]!.AsArray().ShouldHaveSingleItem()!;
         incident["kind"]!.GetValue<string>().ShouldBe("campaign");
         incident["accounts"]!.AsArray().Select(a => a!.GetValue<string>()).ShouldBe(["acct_1", "acct_2", "acct_3"]);

@@ -30,6 +30,9 @@ public sealed record RuleDetection
     /// <summary>The actor IPs of the matched events (distinct, bounded like <see cref="Accounts"/>).</summary>
     public required IReadOnlyList<string> Ips { get; init; }
 
+    /// <summary>The platforms of the matched events (sorted, distinct).</summary>
+    public IReadOnlyList<string> Platforms { get; init; } = [];
+
     /// <summary>The ids of the first matched events (at most <see cref="RuleEngineOptions.MaxEventIdsPerDetection"/>).</summary>
     public required IReadOnlyList<string> EventIds { get; init; }
 
@@ -66,6 +69,7 @@ public sealed record RuleDetection
         Group = GroupKey,
         Accounts = Accounts,
         Ips = Ips,
+        Platforms = Platforms,
         EventIds = EventIds,
         EventCount = EventCount,
         FirstEventAt = FirstEventAt,

@@ -6,7 +6,7 @@ using Bulwark.Ingest;
 namespace Bulwark.Detection.Rules;
 
 /// <summary>What state keeps of a matched event: enough to explain a detection, not the event.</summary>
-internal sealed class EventRef(string id, string accountId, string? ip, long ticks, string eventType)
+internal sealed class EventRef(string id, string accountId, string? ip, long ticks, string eventType, string platform)
 {
     public string Id { get; } = id;
 
@@ -18,7 +18,9 @@ internal sealed class EventRef(string id, string accountId, string? ip, long tic
 
     public string EventType { get; } = eventType;
 
-    public static EventRef Of(NormalizedEvent e, long at) => new(e.Id, e.AccountId, e.Actor?.Ip, at, e.EventType);
+    public string Platform { get; } = platform;
+
+    public static EventRef Of(NormalizedEvent e, long at) => new(e.Id, e.AccountId, e.Actor?.Ip, at, e.EventType, e.Platform);
 }
 
 /// <summary>State common to every group: when it may be dropped and until when it is quiet.</summary>
@@ -133,6 +135,7 @@ internal abstract class RuleEvaluator
         var ips = new List<string>();
         var seenAccounts = new HashSet<string>(StringComparer.Ordinal);
         var seenIps = new HashSet<string>(StringComparer.Ordinal);
+        var platforms = new SortedSet<string>(StringComparer.Ordinal);
         var first = long.MaxValue;
         foreach (var e in events)
         {
@@ -151,29 +154,34 @@ internal abstract class RuleEvaluator
             {
                 ips.Add(ip);
             }
+
+            platforms.Add(e.Platform);
         }
 
-        return Build(groupKey, ids, events.Count, accounts, ips, events.Count == 0 ? at : first, at, observed, threshold, explanation);
+        return Build(groupKey, ids, events.Count, accounts, ips, [.. platforms], events.Count == 0 ? at : first, at, observed, threshold, explanation);
     }
 
-    internal RuleDetection Build(string groupKey, IReadOnlyList<string> ids, int count, IReadOnlyList<string> accounts, IReadOnlyList<string> ips, long first, long at, double observed, double threshold, string explanation) => new()
-    {
-        Id = DetectionId(Rule.Name, groupKey, at),
-        Rule = Rule.Name,
-        Severity = Rule.Severity,
-        Confidence = Rule.Confidence,
-        GroupKey = groupKey,
-        Accounts = accounts,
-        Ips = ips,
-        EventIds = ids,
-        EventCount = count,
-        FirstEventAt = new DateTimeOffset(first, TimeSpan.Zero),
-        DetectedEventAt = new DateTimeOffset(at, TimeSpan.Zero),
-        Observed = observed,
-        Threshold = threshold,
-        Explanation = explanation,
-        Actions = Rule.Actions,
-    };
+    internal RuleDetection Build(
+        string groupKey, IReadOnlyList<string> ids, int count, IReadOnlyList<string> accounts, IReadOnlyList<string> ips, IReadOnlyList<string> platforms,
+        long first, long at, double observed, double threshold, string explanation) => new()
+        {
+            Id = DetectionId(Rule.Name, groupKey, at),
+            Rule = Rule.Name,
+            Severity = Rule.Severity,
+            Confidence = Rule.Confidence,
+            GroupKey = groupKey,
+            Accounts = accounts,
+            Ips = ips,
+            Platforms = platforms,
+            EventIds = ids,
+            EventCount = count,
+            FirstEventAt = new DateTimeOffset(first, TimeSpan.Zero),
+            DetectedEventAt = new DateTimeOffset(at, TimeSpan.Zero),
+            Observed = observed,
+            Threshold = threshold,
+            Explanation = explanation,
+            Actions = Rule.Actions,
+        };
 
     protected static string Format(long ticks) => Rfc3339.Format(new DateTimeOffset(ticks, TimeSpan.Zero));
 

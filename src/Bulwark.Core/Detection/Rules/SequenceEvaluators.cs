@@ -228,8 +228,9 @@ internal sealed class KOfNEvaluator(RuleDefinition rule, RuleEngineOptions optio
         var ids = members.SelectMany(d => d.EventIds).Distinct(StringComparer.Ordinal).Take(Options.MaxEventIdsPerDetection).ToList();
         var accounts = members.SelectMany(d => d.Accounts).Distinct(StringComparer.Ordinal).Take(Options.MaxEntitiesPerDetection).ToList();
         var ips = members.SelectMany(d => d.Ips).Distinct(StringComparer.Ordinal).Take(Options.MaxEntitiesPerDetection).ToList();
+        var platforms = members.SelectMany(d => d.Platforms).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         var first = members.Min(d => d.FirstEventAt).UtcTicks;
-        output.Add(Build(detection.GroupKey, ids, members.Sum(d => d.EventCount), accounts, ips, first, at, members.Count, Rule.Threshold,
+        output.Add(Build(detection.GroupKey, ids, members.Sum(d => d.EventCount), accounts, ips, platforms, first, at, members.Count, Rule.Threshold,
             $"{members.Count} of {Rule.Rules.Count} rules fired within {Manifests.Durations.Format(Rule.Window)} for '{detection.GroupKey}' (threshold {Rule.Threshold}): {string.Join(", ", members.Select(d => d.Rule))}"));
     }
 
