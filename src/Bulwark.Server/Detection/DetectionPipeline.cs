@@ -31,7 +31,10 @@ internal sealed class DetectionPipeline(IEnumerable<IDetectionEngine> engines, I
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly ProgressSignal _handled = new();
 
-    public string Name => "detection";
+    /// <summary>The consumer's offset name.</summary>
+    public const string Consumer = "detection";
+
+    public string Name => Consumer;
 
     public void Dispose() => _gate.Dispose();
 

@@ -5,22 +5,40 @@ using Bulwark.Ingest;
 namespace Bulwark.Server.Detection;
 
 /// <summary>
-/// The rules in force as a detection engine: a <see cref="RuleEngine"/> over the current rule set, rebuilt
-/// when the rules change (windows then start empty). Detections keep the rule engine's ids, so one found again after a
-/// restart or a replay is stored once.
+/// The rules in force as a detection engine: a <see cref="RuleEngine"/> over the current rule set. Whenever one is built
+/// (at the first batch after a start, and when the rules change) it is warmed up by replaying the log up to the
+/// detection consumer's committed offset, from the event time of that offset less the longest window and suppression
+/// (at most <see cref="MaxRebuild"/>): windows open across a restart are rebuilt, and a new rule sees the recent past.
+/// A batch at or before the last offset seen (the consumer was moved back by a replay) rebuilds it the same way.
+/// Detections keep the rule engine's ids, so one found again by the replay is stored once.
 /// </summary>
-internal sealed class RuleDetectionEngine(RuleService rules, TimeProvider time, RuleEngineOptions? options = null) : IDetectionEngine
+internal sealed class RuleDetectionEngine(RuleService rules, IEventStore events, TimeProvider time, RuleEngineOptions? options = null) : IDetectionEngine
 {
+    /// <summary>The longest stretch of event time replayed to rebuild windows.</summary>
+    public static readonly TimeSpan MaxRebuild = TimeSpan.FromDays(1);
+
     private RuleEngine? _engine;
     private long _version = -1;
+    private List<DetectionRecord>? _rebuilt;
+    private long _lastOffset;
+
+    /// <summary>How many events the last rebuild replayed.</summary>
+    public long Replayed { get; private set; }
 
     public async ValueTask<IReadOnlyList<DetectionRecord>> ObserveAsync(IReadOnlyList<LoggedEvent> batch, CancellationToken cancellationToken)
     {
+        if (batch.Count > 0 && batch[0].Offset <= _lastOffset)
+        {
+            // The consumer was moved back (a replay): rebuild from the position it was moved to.
+            _engine = null;
+        }
+
         var engine = await EngineAsync(cancellationToken).ConfigureAwait(false);
-        var fired = new List<DetectionRecord>();
+        var fired = TakeRebuilt();
         foreach (var logged in batch)
         {
             fired.AddRange(engine.Add(logged.Event).Select(d => d.ToRecord()));
+            _lastOffset = logged.Offset;
         }
 
         return fired;
@@ -29,7 +47,16 @@ internal sealed class RuleDetectionEngine(RuleService rules, TimeProvider time, 
     public async ValueTask<IReadOnlyList<DetectionRecord>> IdleAsync(DateTimeOffset now, CancellationToken cancellationToken)
     {
         var engine = await EngineAsync(cancellationToken).ConfigureAwait(false);
-        return [.. engine.Tick().Select(d => d.ToRecord())];
+        var fired = TakeRebuilt();
+        fired.AddRange(engine.Tick().Select(d => d.ToRecord()));
+        return fired;
+    }
+
+    private List<DetectionRecord> TakeRebuilt()
+    {
+        var rebuilt = _rebuilt ?? [];
+        _rebuilt = null;
+        return rebuilt;
     }
 
     private async ValueTask<RuleEngine> EngineAsync(CancellationToken cancellationToken)
@@ -37,11 +64,55 @@ internal sealed class RuleDetectionEngine(RuleService rules, TimeProvider time, 
         var set = await rules.GetAsync(cancellationToken).ConfigureAwait(false);
         if (_engine is null || set.Version != _version)
         {
-            _engine = new RuleEngine(set.Items, options, time);
+            var engine = new RuleEngine(set.Items, options, time);
+            _rebuilt = await RebuildAsync(engine, set.Items, cancellationToken).ConfigureAwait(false);
+            _engine = engine;
             _version = set.Version;
         }
 
         return _engine;
+    }
+
+    private async Task<List<DetectionRecord>> RebuildAsync(RuleEngine engine, IReadOnlyList<RuleDefinition> set, CancellationToken cancellationToken)
+    {
+        var fired = new List<DetectionRecord>();
+        Replayed = 0;
+        var committed = await events.GetOffsetAsync(DetectionPipeline.Consumer, cancellationToken).ConfigureAwait(false);
+        if (committed <= 0 || set.Count == 0)
+        {
+            return fired;
+        }
+
+        var last = await events.ReadEventsAsync(committed - 1, 1, cancellationToken).ConfigureAwait(false);
+        if (last.Count == 0)
+        {
+            return fired;
+        }
+
+        var lateness = (options ?? new RuleEngineOptions()).Lateness;
+        var horizon = set.Max(r => r.Window + r.Suppress) + lateness;
+        var since = last[0].Event.Timestamp - (horizon < MaxRebuild ? horizon : MaxRebuild);
+        var after = 0L;
+        while (true)
+        {
+            var page = await events.QueryEventsAsync(new EventQuery(Since: since, AfterOffset: after, Limit: 1000), cancellationToken).ConfigureAwait(false);
+            foreach (var logged in page)
+            {
+                if (logged.Offset > committed)
+                {
+                    return fired;
+                }
+
+                fired.AddRange(engine.Add(logged.Event).Select(d => d.ToRecord()));
+                Replayed++;
+                after = logged.Offset;
+            }
+
+            if (page.Count < 1000)
+            {
+                return fired;
+            }
+        }
     }
 }
 

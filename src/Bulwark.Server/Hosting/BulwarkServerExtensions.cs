@@ -63,7 +63,7 @@ public static class BulwarkServerExtensions
         services.AddSingleton<IncidentService>();
         services.AddSingleton<RuleService>();
         services.AddSingleton<IManifestHandler>(sp => new DefinitionManifestHandler<Bulwark.Detection.Rules.RuleDefinition>(sp.GetRequiredService<RuleService>()));
-        services.AddSingleton<IDetectionEngine>(sp => new RuleDetectionEngine(sp.GetRequiredService<RuleService>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<IDetectionEngine>(sp => new RuleDetectionEngine(sp.GetRequiredService<RuleService>(), sp.GetRequiredService<Bulwark.Ingest.IEventStore>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<DetectorService>();
         services.AddSingleton<IManifestHandler>(sp => new DefinitionManifestHandler<Bulwark.Detection.Anomaly.DetectorDefinition>(sp.GetRequiredService<DetectorService>()));
         services.AddSingleton<IDetectionEngine, RateDetectionEngine>();

@@ -17,13 +17,52 @@ public sealed class RulesApiTests : IAsyncLifetime
         """;
 
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+    private readonly TempDirectory _data = new();
     private BulwarkTestServer _server = null!;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public async ValueTask InitializeAsync() => _server = await BulwarkTestServer.StartAsync();
+    public async ValueTask InitializeAsync() => _server = await BulwarkTestServer.StartAsync(_data.Path);
 
-    public async ValueTask DisposeAsync() => await _server.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _server.DisposeAsync();
+        _data.Dispose();
+    }
+
+    private async Task PushAsync(params string[] events)
+    {
+        using var admin = _server.CreateAdminClient();
+        (await Http.ReadJsonAsync(await admin.PostAsync("v1/events", IngestServer.Body("[" + string.Join(",", events) + "]"), Ct)))["accepted"]!.GetValue<int>().ShouldBe(events.Length);
+        await _server.Services.GetRequiredService<DetectionPipeline>()
+            .WhenHandledAsync(_server.Services.GetRequiredService<IEventStore>().LastOffset, Ct)
+            .WaitAsync(Patience, Ct);
+    }
+
+    [Fact]
+    public async Task AWindowOpenAcrossARestart_IsRebuiltFromTheLog_AndFiresOnce()
+    {
+        using (var admin = _server.CreateAdminClient())
+        {
+            (await admin.PutAsync("v1/rules/resets-per-ip", BulwarkTestServer.Json(ResetsPerIp), Ct)).StatusCode.ShouldBe(HttpStatusCode.Created);
+        }
+
+        // Two resets before the restart (and a later event that moves event time past them), the third after it.
+        await PushAsync(
+            TestEvents.Json("e-1", "acct_1", "203.0.113.9", "password_reset", "2026-03-02T01:00:00.000Z"),
+            TestEvents.Json("e-2", "acct_2", "203.0.113.9", "password_reset", "2026-03-02T01:00:10.000Z"),
+            TestEvents.Json("e-x", "acct_9", "198.51.100.1", "session_new", "2026-03-02T01:00:40.000Z"));
+        await _server.DisposeAsync();
+        _server = await BulwarkTestServer.StartAsync(_data.Path);
+        await PushAsync(
+            TestEvents.Json("e-3", "acct_3", "203.0.113.9", "password_reset", "2026-03-02T01:00:50.000Z"),
+            TestEvents.Json("e-4", "acct_9", "198.51.100.1", "session_new", "2026-03-02T01:10:00.000Z"));
+
+        using var client = _server.CreateAdminClient();
+        var detection = (await Http.ReadJsonAsync(await client.GetAsync("v1/detections", Ct)))["items"]!.AsArray().ShouldHaveSingleItem()!;
+        detection["event_ids"]!.AsArray().Select(e => e!.GetValue<string>()).ShouldBe(["e-1", "e-2", "e-3"]);
+        _server.Services.GetServices<IDetectionEngine>().OfType<RuleDetectionEngine>().Single().Replayed.ShouldBe(3);
+    }
 
 
     [Fact]
@@ -78,10 +117,7 @@ public sealed class RulesApiTests : IAsyncLifetime
             TestEvents.Json("e-3", "acct_3", "203.0.113.9", "password_reset", "2026-03-02T01:00:20.000Z"),
             TestEvents.Json("e-4", "acct_9", "198.51.100.1", "session_new", "2026-03-02T01:10:00.000Z"),
         };
-        (await Http.ReadJsonAsync(await admin.PostAsync("v1/events", IngestServer.Body("[" + string.Join(",", events) + "]"), Ct)))["accepted"]!.GetValue<int>().ShouldBe(4);
-        await _server.Services.GetRequiredService<DetectionPipeline>()
-            .WhenHandledAsync(_server.Services.GetRequiredService<IEventStore>().LastOffset, Ct)
-            .WaitAsync(Patience, Ct);
+        await PushAsync(events);
 
         var detection = (await Http.ReadJsonAsync(await admin.GetAsync("v1/detections", Ct)))["items"]!.AsArray().ShouldHaveSingleItem()!;
         detection["rule"]!.GetValue<string>().ShouldBe("resets-per-ip");
@@ -118,10 +154,7 @@ public sealed class RulesApiTests : IAsyncLifetime
         }
 
         events.Add(TestEvents.Json("q-1", "acct_0", "198.51.100.1", "session_new", "2026-03-02T01:10:00.000Z"));
-        (await Http.ReadJsonAsync(await admin.PostAsync("v1/events", IngestServer.Body("[" + string.Join(",", events) + "]"), Ct)))["accepted"]!.GetValue<int>().ShouldBe(42);
-        await _server.Services.GetRequiredService<DetectionPipeline>()
-            .WhenHandledAsync(_server.Services.GetRequiredService<IEventStore>().LastOffset, Ct)
-            .WaitAsync(Patience, Ct);
+        await PushAsync([.. events]);
 
         var detection = (await Http.ReadJsonAsync(await admin.GetAsync("v1/detections", Ct)))["items"]!.AsArray().ShouldHaveSingleItem()!;
         detection["origin"]!.GetValue<string>().ShouldBe("detector");
