@@ -1,7 +1,7 @@
 namespace Bulwark.Detection.Anomaly;
 
 /// <summary>Options of the seasonal detector (<see cref="SeriesDetectors.Seasonal"/>).</summary>
-public sealed record SeasonalDetectorOptions
+public sealed record SeasonalDetectorOptions : SeriesDetectorOptions
 {
     /// <summary>The season's length: a day for daily profiles, a week for hour-of-week profiles.</summary>
     /// <value>One day.</value>
@@ -23,51 +23,14 @@ public sealed record SeasonalDetectorOptions
     /// <value>0.02.</value>
     public double VarianceAlpha { get; init; } = 0.02;
 
-    /// <summary>Points learned before the detector scores anything.</summary>
-    /// <value>30.</value>
-    public int WarmUp { get; init; } = 30;
-
     /// <summary>Times a slot must have been seen before points in it are scored.</summary>
     /// <value>2.</value>
     public int MinSlotObservations { get; init; } = 2;
 
-    /// <summary>The least observed value (in the series' units) that may be flagged.</summary>
-    /// <value>0 (no minimum).</value>
-    public double MinObserved { get; init; }
-
-    /// <summary>Floor of the residual's standard deviation, in modelled units.</summary>
-    /// <value>1e-6.</value>
-    public double MinStandardDeviation { get; init; } = 1e-6;
-
-    /// <summary>Floor of the residual's standard deviation relative to the expected value's magnitude.</summary>
-    /// <value>0.01.</value>
-    public double RelativeStandardDeviationFloor { get; init; } = 0.01;
-
-    /// <summary>The z-score at which the score is 0.5.</summary>
-    /// <value>6.</value>
-    public double ZAtHalfScore { get; init; } = 6;
-
-    /// <summary>
-    /// When set, a score is reported only when it beats the decaying peak of the earlier scores (halving every
-    /// <see cref="PeakHalfLife"/>); the other points score 0 while their z-score still explains them. One excursion then
-    /// raises one alert instead of one per point; a bigger one raises another.
-    /// </summary>
-    /// <value><see langword="null"/> (every point is scored on its own).</value>
-    public TimeSpan? PeakHalfLife { get; init; }
-
-    /// <summary>Which deviations count.</summary>
-    /// <value><see cref="AnomalyDirection.Both"/>.</value>
-    public AnomalyDirection Direction { get; init; } = AnomalyDirection.Both;
-
-    /// <summary>The transform applied before modelling.</summary>
-    /// <value><see cref="SeriesTransform.None"/>.</value>
-    public SeriesTransform Transform { get; init; } = SeriesTransform.None;
-
-    /// <summary>Every problem with these options at once.</summary>
-    /// <returns>The errors; empty when the options are valid.</returns>
-    public IReadOnlyList<string> Validate()
+    /// <inheritdoc />
+    protected override void ValidateModel(List<string> errors)
     {
-        var errors = new List<string>();
+        ArgumentNullException.ThrowIfNull(errors);
         if (Period <= TimeSpan.Zero)
         {
             errors.Add("period must be positive");
@@ -90,23 +53,10 @@ public sealed record SeasonalDetectorOptions
             }
         }
 
-        if (WarmUp < 1)
-        {
-            errors.Add("warm_up must be at least 1");
-        }
-
         if (MinSlotObservations is < 1 or > 255)
         {
             errors.Add("min_slot_observations must be between 1 and 255");
         }
-
-        if (PeakHalfLife is { } half && half <= TimeSpan.Zero)
-        {
-            errors.Add("peak_half_life must be positive");
-        }
-
-        SeriesDetectors.ValidateCommon(errors, MinObserved, MinStandardDeviation, RelativeStandardDeviationFloor, ZAtHalfScore, Direction, Transform);
-        return errors;
     }
 }
 
