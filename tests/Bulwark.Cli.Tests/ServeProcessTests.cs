@@ -163,7 +163,9 @@ public sealed class ServeProcessTests : IDisposable
             }
 
             var workers = Enumerable.Range(0, 32).Select(_ => Task.Run(WorkerAsync)).ToList();
-            await killed.Task.WaitAsync(TimeSpan.FromSeconds(120), TestContext.Current.CancellationToken);
+            var stopped = Task.WhenAll(workers);
+            var first = await Task.WhenAny(killed.Task, stopped, Task.Delay(TimeSpan.FromSeconds(120), TestContext.Current.CancellationToken));
+            first.ShouldBe(killed.Task, $"{acknowledged.Count} writes acknowledged ({(first == stopped ? "the writers stopped" : "still writing after 120 s")}) before the kill; server output:\n{server.Output}");
             await server.KillHardAsync();
             await Task.WhenAll(workers);
         }
