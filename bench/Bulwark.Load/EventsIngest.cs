@@ -5,7 +5,6 @@
 //          [--seconds S=5] [--rounds R=3] [--warm-up 3] [--trace FILE] [--in-process]
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using static LoadTool;
 
@@ -105,15 +104,7 @@ internal static class EventsIngest
             ["summary"] = summaries,
             ["runs"] = runs,
         };
-        await File.WriteAllTextAsync(options.Output, report.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
-        Console.WriteLine("wrote " + Path.GetFullPath(options.Output));
-        if (errors > 0)
-        {
-            Console.Error.WriteLine($"{errors} pushes failed, answered other than 200, or had events rejected or deduped: see the runs");
-            return 1;
-        }
-
-        return 0;
+        return await WriteReportAsync(options.Output, report, errors, "pushes failed, answered other than 200, or had events rejected or deduped: see the runs");
     }
 
     private static async Task<JsonObject> RunOnceAsync(ILoadServer server, HttpClient admin, RequestLoad load, Func<HttpRequestMessage> push, int size, int pushers, Options options)

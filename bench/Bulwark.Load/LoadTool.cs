@@ -23,6 +23,23 @@ internal static class LoadTool
         }
     }
 
+    /// <summary>
+    /// Writes a report as indented JSON and says where; when <paramref name="errors"/> is above zero, prints
+    /// <paramref name="failure"/> on standard error and returns exit code 1, else 0.
+    /// </summary>
+    public static async Task<int> WriteReportAsync(string path, System.Text.Json.Nodes.JsonObject report, long errors, string failure)
+    {
+        await File.WriteAllTextAsync(path, report.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
+        Console.WriteLine("wrote " + Path.GetFullPath(path));
+        if (errors > 0)
+        {
+            Console.Error.WriteLine($"{errors} {failure}");
+            return 1;
+        }
+
+        return 0;
+    }
+
     /// <summary>The value after <paramref name="name"/> on the command line, if any.</summary>
     public static string? Option(string[] args, string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 

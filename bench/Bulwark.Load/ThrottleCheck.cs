@@ -11,7 +11,6 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using static LoadTool;
 
@@ -163,15 +162,7 @@ internal static class ThrottleCheck
             ["ratios"] = ratios,
             ["runs"] = runs,
         };
-        await File.WriteAllTextAsync(options.Output, report.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
-        Console.WriteLine("wrote " + Path.GetFullPath(options.Output));
-        if (errors > 0)
-        {
-            Console.Error.WriteLine($"{errors} requests failed or answered a status other than 200 (bare) or 200/429 (check): see errors and statuses");
-            return 1;
-        }
-
-        return 0;
+        return await WriteReportAsync(options.Output, report, errors, "requests failed or answered a status other than 200 (bare) or 200/429 (check): see errors and statuses");
     }
 
     /// <summary>One closed-loop run on one endpoint, with what the server counted and the CPU it took.</summary>

@@ -13,7 +13,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using static LoadTool;
 
@@ -166,15 +165,7 @@ internal static class WebhookIngest
             ["ratios"] = ratios,
             ["runs"] = runs,
         };
-        await File.WriteAllTextAsync(options.Output, report.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
-        Console.WriteLine("wrote " + Path.GetFullPath(options.Output));
-        if (errors > 0)
-        {
-            Console.Error.WriteLine($"{errors} deliveries failed or answered a status other than 204 (bare) or 200 (real): see errors and statuses");
-            return 1;
-        }
-
-        return 0;
+        return await WriteReportAsync(options.Output, report, errors, "deliveries failed or answered a status other than 204 (bare) or 200 (real): see errors and statuses");
     }
 
     /// <summary>One run on one endpoint, with what the server counted, the CPU it took, and how long normalization lagged.</summary>

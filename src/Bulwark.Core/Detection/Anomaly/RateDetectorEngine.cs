@@ -189,14 +189,12 @@ public sealed class RateDetectorEngine
                 ["expected"] = Math.Round(score.Expected, 3),
                 ["z_score"] = Math.Round(score.ZScore, 3),
                 ["score"] = Math.Round(score.Score, 4),
-                ["bucket_start"] = AuditChainTime(start),
+                ["bucket_start"] = Audit.AuditChain.FormatTime(start),
                 ["bucket_seconds"] = definition.Bucket.TotalSeconds,
             },
             Actions = definition.Actions,
         };
     }
-
-    private static string AuditChainTime(DateTimeOffset at) => Audit.AuditChain.FormatTime(at);
 
     private sealed class Compiled(DetectorDefinition definition)
     {
