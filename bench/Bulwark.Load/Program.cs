@@ -5,6 +5,8 @@
 //   dotnet run -c Release --project bench/Bulwark.Load -- webhooks [OUT.json] [options]      POST /v1/webhooks/{source} against a
 //                                                                                              bare verifying endpoint (WebhookIngest.cs)
 //   dotnet run -c Release --project bench/Bulwark.Load -- events [OUT.json] [options]        POST /v1/events batches (EventsIngest.cs)
+//   dotnet run -c Release --project bench/Bulwark.Load -- detection [OUT.json] [options]     ack → stored detection under load,
+//                                                                                              and detection state per account (DetectionLatency.cs)
 //   any mode with --help prints its usage (Usage.cs).
 // `check-server` is not for people: it is the server process that `check`, `webhooks` and `events` start (CheckServer.cs).
 if (args.Contains("--help") || args.Contains("-h"))
@@ -26,6 +28,11 @@ if (args is ["webhooks", ..])
 if (args is ["events", ..])
 {
     return await EventsIngest.RunAsync(args[1..]);
+}
+
+if (args is ["detection", ..])
+{
+    return await DetectionLatency.RunAsync(args[1..]);
 }
 
 if (args is [CheckServer.Command, ..])

@@ -22,12 +22,20 @@ internal static class Usage
                 [--warm-up 3] [--trace FILE] [--in-process]
             NDJSON batches to POST /v1/events, closed loop; events per second appended.
             """,
+        "detection" => $$"""
+            {{Run}} detection [OUT.json] [--rate 5000] [--seconds 30] [--batch 50] [--accounts 1000000]
+                [--memory-accounts 1000000] [--no-load] [--no-memory]
+            The default detection pack under load: NDJSON pushes to POST /v1/events at a fixed rate with account takeovers
+            and reset floods mixed in; time from the acknowledgement of each completing push to its detection stored.
+            Then the engines' retained memory for many active accounts, in this process.
+            """,
         _ => $$"""
             {{Run}} [OUT.json] [N...] [--kills K] [--warm-up W] [--in-process] [--verbose] [--allocations | --jit]
                 Kill propagation: POST /v1/flags/{key}/kill to N SDK clients holding EMERGENCY_OFF.
             {{Run}} check --help       throttle checks against a bare endpoint
             {{Run}} webhooks --help    webhook ingest against a bare verifying endpoint
             {{Run}} events --help      /v1/events batch ingest
+            {{Run}} detection --help   detection latency under load, and detection state per account
             Reports and how to read them: bench/README.md.
             """,
     };

@@ -3,13 +3,17 @@ using Bulwark.Ingest;
 namespace Bulwark.Detection.Rules;
 
 /// <summary>
-/// Evaluates compiled rules over events in event time. Events go into a reorder buffer and are evaluated in
-/// (timestamp, source, id) order once the newest event time seen has moved <see cref="RuleEngineOptions.Lateness"/>
-/// past them, so a trace gives the same detections whatever its arrival order within the lateness and whatever its
-/// replay speed; an event older than the newest event time minus the lateness is counted as late and not used.
-/// On a quiet input, <see cref="Tick"/> (called by the host, for example every second) releases the buffer after
-/// <see cref="RuleEngineOptions.IdleAdvance"/> of wall time and moves event time on with the wall clock, so windows
-/// close and absence steps fire.
+/// Evaluates compiled rules over events in event time. Each event is evaluated as it arrives, so positive evidence (a
+/// threshold reached, a sequence completed, a new value, a run) fires at once. Time-driven outcomes wait for the
+/// watermark, the newest event time less <see cref="RuleEngineOptions.Lateness"/>: an absence step ("A not followed by
+/// B within T") fires only once the watermark has passed its deadline, so a B that arrives up to the lateness out of
+/// order still breaks it, and state is dropped only behind the watermark. An event older than the watermark is counted
+/// as late and not used. An event that arrives out of order within the lateness is evaluated at the newest event time
+/// evaluated so far (windows stay ordered), so a trace gives the same detections whatever its replay speed; a trace
+/// shuffled within the lateness gives the same detections except where a window's edge or a sequence's order depends
+/// on the shuffled events.
+/// On a quiet input, <see cref="Tick"/> (called by the host, for example every second) moves the watermark on with the
+/// wall clock after <see cref="RuleEngineOptions.IdleAdvance"/> without events, so windows close and absence steps fire.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -17,14 +21,13 @@ namespace Bulwark.Detection.Rules;
 /// thread-safe: one consumer feeds it (the event log is partitioned by account in scale-out).
 /// </para>
 /// <para>
-/// Restart: the engine is rebuilt by replay rather than by a snapshot. The host records, with its consumer offset,
-/// <see cref="ReplayFrom"/> (the oldest event time that open state depends on) and <see cref="ProcessedThrough"/>.
-/// After a restart it replays the event log from the first offset at or after <c>ReplayFrom</c> minus the lateness into
-/// an engine whose <see cref="RuleEngineOptions.EmitAfter"/> is the recorded <c>ProcessedThrough</c>: state and
-/// suppression are rebuilt, detections already returned are not returned again, and the ones not yet returned are.
-/// Detection ids are derived from rule, group and event time, so a store can also dedupe on them. This keeps one code
-/// path (evaluation) for live and restart, at the cost of replaying up to the longest window (or a first-seen rule's
-/// retention).
+/// Restart: the engine is rebuilt by replay rather than by a snapshot. The host replays the event log, in log order,
+/// from the event time that open state depends on (<see cref="ReplayFrom"/>, or the longest window and suppression
+/// before its position) into a new engine: state and suppression are rebuilt, and the detections the replay finds
+/// again have the same ids (derived from rule, group and event time), so a store dedupes them.
+/// <see cref="RuleEngineOptions.EmitAfter"/> suppresses the ones at or before a recorded time instead. This keeps one
+/// code path (evaluation) for live and restart, at the cost of replaying up to the longest window (or a first-seen
+/// rule's retention).
 /// </para>
 /// </remarks>
 public sealed class RuleEngine
@@ -33,14 +36,13 @@ public sealed class RuleEngine
     private readonly TimeProvider _time;
     private readonly RuleEvaluator[] _evaluators;
     private readonly KOfNEvaluator[] _combiners;
-    private readonly PriorityQueue<NormalizedEvent, NormalizedEvent> _buffer = new(EventOrder.Instance);
     private readonly List<RuleDetection> _pending = [];
     private long _maxTicks = long.MinValue;
-    private long _processedTicks = long.MinValue;
+    private long _clockTicks = long.MinValue;
+    private long _watermarkTicks = long.MinValue;
     private DateTimeOffset _lastArrival;
     private long _accepted;
     private long _late;
-    private long _processed;
     private long _detections;
     private long _idleAdvances;
 
@@ -69,15 +71,15 @@ public sealed class RuleEngine
     /// <summary>The newest event time accepted, or <see langword="null"/> before the first event.</summary>
     public DateTimeOffset? NewestEventAt => _maxTicks == long.MinValue ? null : new DateTimeOffset(_maxTicks, TimeSpan.Zero);
 
-    /// <summary>The event time up to which events have been evaluated and timers fired (the watermark), or <see langword="null"/> before any.</summary>
-    public DateTimeOffset? ProcessedThrough => _processedTicks == long.MinValue ? null : new DateTimeOffset(_processedTicks, TimeSpan.Zero);
+    /// <summary>The watermark: the event time up to which timers have fired and state may be dropped, or <see langword="null"/> before any event.</summary>
+    public DateTimeOffset? Watermark => _watermarkTicks == long.MinValue ? null : new DateTimeOffset(_watermarkTicks, TimeSpan.Zero);
 
-    /// <summary>The oldest event time that open state (windows, partial sequences, suppressions, the buffer) depends on; replay from here to rebuild it.</summary>
+    /// <summary>The oldest event time that open state (windows, partial sequences, suppressions) depends on; replay from here to rebuild it.</summary>
     public DateTimeOffset? ReplayFrom
     {
         get
         {
-            var oldest = _buffer.TryPeek(out var e, out _) ? e.Timestamp.UtcTicks : long.MaxValue;
+            var oldest = long.MaxValue;
             foreach (var evaluator in _evaluators)
             {
                 oldest = Math.Min(oldest, evaluator.OldestTicks());
@@ -96,15 +98,13 @@ public sealed class RuleEngine
     public RuleEngineStatistics Statistics => new(
         _accepted,
         _late,
-        _processed,
-        _buffer.Count,
         _evaluators.Sum(e => (long)e.GroupCount) + _combiners.Sum(c => (long)c.GroupCount),
         _detections,
         _idleAdvances);
 
-    /// <summary>Takes one event and returns the detections that became due (for this or earlier events).</summary>
+    /// <summary>Evaluates one event and returns the detections it completed, with any timers the watermark passed.</summary>
     /// <param name="value">The event.</param>
-    /// <returns>The detections, in event-time order; empty when nothing fired.</returns>
+    /// <returns>The detections, in the order found; empty when nothing fired.</returns>
     public IReadOnlyList<RuleDetection> Add(NormalizedEvent value)
     {
         ArgumentNullException.ThrowIfNull(value);
@@ -118,14 +118,23 @@ public sealed class RuleEngine
 
         _accepted++;
         _maxTicks = Math.Max(_maxTicks, ticks);
-        _buffer.Enqueue(value, value);
-        Release(_maxTicks - _options.Lateness.Ticks, inclusive: false);
+
+        // An event out of order (or older than an idle advance) is evaluated at the clock, so windows stay ordered.
+        _clockTicks = Math.Max(_clockTicks, ticks);
+        var start = _pending.Count;
+        foreach (var evaluator in _evaluators)
+        {
+            evaluator.OnEvent(value, _clockTicks, _pending);
+        }
+
+        Combine(start);
+        Advance(SaturatingSubtract(_maxTicks, _options.Lateness.Ticks));
         return TakePending();
     }
 
     /// <summary>
-    /// Checks the wall clock: after <see cref="RuleEngineOptions.IdleAdvance"/> without events, evaluates every
-    /// buffered event and moves event time on by the wall time since the last event, firing due timers.
+    /// Checks the wall clock: after <see cref="RuleEngineOptions.IdleAdvance"/> without events, moves event time and
+    /// the watermark past the newest event by the wall time since it arrived, firing due timers.
     /// </summary>
     /// <returns>The detections that became due.</returns>
     public IReadOnlyList<RuleDetection> Tick()
@@ -142,42 +151,24 @@ public sealed class RuleEngine
         }
 
         _idleAdvances++;
-        Release(_maxTicks, inclusive: true);
-        Advance(_maxTicks + idle.Ticks);
+        _clockTicks = Math.Max(_clockTicks, _maxTicks + idle.Ticks);
+        Advance(_clockTicks);
         return TakePending();
     }
 
-    /// <summary>Ends the input: evaluates every buffered event and closes every window and absence step.</summary>
+    /// <summary>Ends the input: closes every window and absence step.</summary>
     /// <returns>The detections that became due.</returns>
     public IReadOnlyList<RuleDetection> Flush()
     {
-        Release(long.MaxValue, inclusive: true);
         Advance(long.MaxValue);
         return TakePending();
     }
 
-    private void Release(long watermark, bool inclusive)
-    {
-        while (_buffer.TryPeek(out var next, out _) && (next.Timestamp.UtcTicks < watermark || (inclusive && next.Timestamp.UtcTicks <= watermark)))
-        {
-            _buffer.Dequeue();
-            // After an idle advance an event may be older than the clock; it is evaluated at the clock so windows stay ordered.
-            var at = Math.Max(next.Timestamp.UtcTicks, _processedTicks);
-            Advance(at);
-            _processed++;
-            var start = _pending.Count;
-            foreach (var evaluator in _evaluators)
-            {
-                evaluator.OnEvent(next, at, _pending);
-            }
-
-            Combine(start);
-        }
-    }
+    private static long SaturatingSubtract(long ticks, long minus) => ticks < long.MinValue + minus ? long.MinValue : ticks - minus;
 
     private void Advance(long now)
     {
-        if (now <= _processedTicks)
+        if (now <= _watermarkTicks)
         {
             return;
         }
@@ -194,7 +185,7 @@ public sealed class RuleEngine
             combiner.OnTime(now, _pending);
         }
 
-        _processedTicks = now;
+        _watermarkTicks = now;
     }
 
     private void Combine(int start)
@@ -245,22 +236,4 @@ public sealed class RuleEngine
         RuleType.Run => new RunEvaluator(rule, _options),
         _ => throw new ArgumentOutOfRangeException(nameof(rule), rule.Type, "unknown rule type"),
     };
-
-    /// <summary>Orders events by time, then source and id, so ties do not depend on arrival.</summary>
-    private sealed class EventOrder : IComparer<NormalizedEvent>
-    {
-        public static EventOrder Instance { get; } = new();
-
-        public int Compare(NormalizedEvent? x, NormalizedEvent? y)
-        {
-            var byTime = x!.Timestamp.UtcTicks.CompareTo(y!.Timestamp.UtcTicks);
-            if (byTime != 0)
-            {
-                return byTime;
-            }
-
-            var bySource = string.CompareOrdinal(x.Source, y.Source);
-            return bySource != 0 ? bySource : string.CompareOrdinal(x.Id, y.Id);
-        }
-    }
 }

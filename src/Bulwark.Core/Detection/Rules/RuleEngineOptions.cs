@@ -4,15 +4,15 @@ namespace Bulwark.Detection.Rules;
 public sealed record RuleEngineOptions
 {
     /// <summary>
-    /// How far behind the newest event time an event may arrive and still be used. Events wait this long (in event
-    /// time) in a reorder buffer, so any arrival order within it gives the same detections; older ones are counted as late.
+    /// How far behind the newest event time an event may arrive and still be used; older ones are counted as late. Absence
+    /// steps fire, and state is dropped, only once the newest event time has moved this far past them.
     /// </summary>
     /// <value>Defaults to 2 minutes.</value>
     public TimeSpan Lateness { get; init; } = TimeSpan.FromMinutes(2);
 
     /// <summary>
-    /// After this much wall time without events, <see cref="RuleEngine.Tick"/> releases the buffer and moves event
-    /// time on with the wall clock, so due windows close and absence steps fire on a quiet input.
+    /// After this much wall time without events, <see cref="RuleEngine.Tick"/> moves event time and the watermark on
+    /// with the wall clock, so due windows close and absence steps fire on a quiet input.
     /// </summary>
     /// <value>Defaults to 5 seconds.</value>
     public TimeSpan IdleAdvance { get; init; } = TimeSpan.FromSeconds(5);
@@ -39,11 +39,9 @@ public sealed record RuleEngineOptions
 }
 
 /// <summary>Counters of a <see cref="RuleEngine"/>.</summary>
-/// <param name="Accepted">Events taken into the buffer.</param>
+/// <param name="Accepted">Events evaluated by the rules.</param>
 /// <param name="Late">Events older than the newest event time minus the lateness, not used.</param>
-/// <param name="Processed">Events evaluated by the rules.</param>
-/// <param name="Buffered">Events waiting in the reorder buffer.</param>
 /// <param name="ActiveGroups">Groups with state, over all rules.</param>
 /// <param name="Detections">Detections returned.</param>
 /// <param name="IdleAdvances">Times the watermark moved on for lack of events.</param>
-public sealed record RuleEngineStatistics(long Accepted, long Late, long Processed, int Buffered, long ActiveGroups, long Detections, long IdleAdvances);
+public sealed record RuleEngineStatistics(long Accepted, long Late, long ActiveGroups, long Detections, long IdleAdvances);

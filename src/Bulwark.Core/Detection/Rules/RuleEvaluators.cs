@@ -5,22 +5,32 @@ using Bulwark.Ingest;
 
 namespace Bulwark.Detection.Rules;
 
-/// <summary>What state keeps of a matched event: enough to explain a detection, not the event.</summary>
-internal sealed class EventRef(string id, string accountId, string? ip, long ticks, string eventType, string platform)
+/// <summary>What state keeps of a matched event: enough to explain a detection, not the event. A value kept inline in its owner's arrays.</summary>
+internal readonly record struct EventRef(string Id, string AccountId, string? Ip, long Ticks, string Platform)
 {
-    public string Id { get; } = id;
+    private const int MaxPlatforms = 1024;
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> Platforms = new(StringComparer.Ordinal);
 
-    public string AccountId { get; } = accountId;
+    /// <summary>
+    /// What to keep of <paramref name="e"/>, evaluated at <paramref name="at"/> for the group <paramref name="key"/>.
+    /// Each event read from the log has strings of its own, so equal strings are shared where that is free: the
+    /// group key's instance for an account or IP equal to it, and one instance per platform (up to 1,024 of them).
+    /// </summary>
+    public static EventRef Of(NormalizedEvent e, long at, string key)
+    {
+        var ip = e.Actor?.Ip;
+        return new(
+            e.Id,
+            string.Equals(e.AccountId, key, StringComparison.Ordinal) ? key : e.AccountId,
+            ip is not null && string.Equals(ip, key, StringComparison.Ordinal) ? key : ip,
+            at,
+            SharedPlatform(e.Platform));
+    }
 
-    public string? Ip { get; } = ip;
-
-    public long Ticks { get; } = ticks;
-
-    public string EventType { get; } = eventType;
-
-    public string Platform { get; } = platform;
-
-    public static EventRef Of(NormalizedEvent e, long at) => new(e.Id, e.AccountId, e.Actor?.Ip, at, e.EventType, e.Platform);
+    private static string SharedPlatform(string platform) =>
+        Platforms.TryGetValue(platform, out var shared) ? shared
+        : Platforms.Count < MaxPlatforms ? Platforms.GetOrAdd(platform, platform)
+        : platform;
 }
 
 /// <summary>State common to every group: when it may be dropped and until when it is quiet.</summary>
@@ -220,21 +230,114 @@ internal abstract class KeyedEvaluator<TGroup>(RuleDefinition rule, RuleEngineOp
     protected override void Remove(string key) => Groups.Remove(key);
 }
 
-/// <summary>Events in a window per group (count, distinct).</summary>
+/// <summary>
+/// Events in a window per group (count, distinct), oldest first, in a ring of inline entries: a group of one event is
+/// one object and one small array. A distinct group counts its values by scanning while it is small, and with a
+/// dictionary once it holds more than <see cref="ScanLimit"/> events.
+/// </summary>
 internal class WindowGroup : GroupState
 {
-    public Queue<EventRef> Events { get; } = new(1);
+    private const int ScanLimit = 8;
+    private (EventRef Event, string? Value)[] _items = new (EventRef, string?)[1];
+    private int _head;
+    private Dictionary<string, int>? _values;
 
-    public override long ExpiresAt(long window) => Events.Count == 0 ? long.MinValue : Events.Last().Ticks + window;
+    public int Count { get; private set; }
 
-    public void Prune(long at, long window, Action<EventRef>? removed = null)
+    /// <summary>The distinct values of the events in the window (distinct groups).</summary>
+    public int DistinctCount
     {
-        while (Events.TryPeek(out var oldest) && oldest.Ticks <= at - window)
+        get
         {
-            Events.Dequeue();
-            removed?.Invoke(oldest);
+            if (_values is not null)
+            {
+                return _values.Count;
+            }
+
+            var distinct = 0;
+            for (var i = 0; i < Count; i++)
+            {
+                var value = At(i).Value;
+                var seen = false;
+                for (var j = 0; j < i && !seen; j++)
+                {
+                    seen = string.Equals(At(j).Value, value, StringComparison.Ordinal);
+                }
+
+                distinct += seen ? 0 : 1;
+            }
+
+            return distinct;
         }
     }
+
+    public override long ExpiresAt(long window) => Count == 0 ? long.MinValue : At(Count - 1).Event.Ticks + window;
+
+    public long OldestTicks(long otherwise) => Count == 0 ? otherwise : At(0).Event.Ticks;
+
+    public void Add(EventRef e, string? value = null)
+    {
+        if (Count == _items.Length)
+        {
+            var grown = new (EventRef, string?)[Count * 2];
+            for (var i = 0; i < Count; i++)
+            {
+                grown[i] = At(i);
+            }
+
+            (_items, _head) = (grown, 0);
+        }
+
+        _items[(_head + Count) % _items.Length] = (e, value);
+        Count++;
+        if (value is null)
+        {
+            return;
+        }
+
+        if (_values is not null)
+        {
+            _values[value] = _values.GetValueOrDefault(value) + 1;
+        }
+        else if (Count > ScanLimit)
+        {
+            _values = new Dictionary<string, int>(StringComparer.Ordinal);
+            for (var i = 0; i < Count; i++)
+            {
+                var v = At(i).Value!;
+                _values[v] = _values.GetValueOrDefault(v) + 1;
+            }
+        }
+    }
+
+    /// <summary>Drops the events at or before <paramref name="at"/> minus <paramref name="window"/>.</summary>
+    public void Prune(long at, long window)
+    {
+        while (Count > 0 && At(0).Event.Ticks <= at - window)
+        {
+            var value = At(0).Value;
+            _items[_head] = default;
+            _head = (_head + 1) % _items.Length;
+            Count--;
+            if (_values is not null && value is not null && --_values[value] == 0)
+            {
+                _values.Remove(value);
+            }
+        }
+    }
+
+    public List<EventRef> Events()
+    {
+        var events = new List<EventRef>(Count);
+        for (var i = 0; i < Count; i++)
+        {
+            events.Add(At(i).Event);
+        }
+
+        return events;
+    }
+
+    private (EventRef Event, string? Value) At(int index) => _items[(_head + index) % _items.Length];
 }
 
 internal sealed class CountEvaluator(RuleDefinition rule, RuleEngineOptions options) : KeyedEvaluator<WindowGroup>(rule, options)
@@ -248,26 +351,19 @@ internal sealed class CountEvaluator(RuleDefinition rule, RuleEngineOptions opti
 
         var group = GetOrAdd(key, at);
         group.Prune(at, WindowTicks);
-        group.Events.Enqueue(EventRef.Of(e, at));
-        if (group.Events.Count >= Rule.Threshold && !Suppressed(group, at))
+        group.Add(EventRef.Of(e, at, key));
+        if (group.Count >= Rule.Threshold && !Suppressed(group, at))
         {
             Suppress(group, at);
-            output.Add(Detect(key, group.Events, at, group.Events.Count, Rule.Threshold,
-                $"{group.Events.Count} matching events within {Manifests.Durations.Format(Rule.Window)} for {GroupByText} = '{key}' (threshold {Rule.Threshold})"));
+            output.Add(Detect(key, group.Events(), at, group.Count, Rule.Threshold,
+                $"{group.Count} matching events within {Manifests.Durations.Format(Rule.Window)} for {GroupByText} = '{key}' (threshold {Rule.Threshold})"));
         }
     }
 
-    public override long OldestTicks() => Groups.Count == 0 ? long.MaxValue : Groups.Values.Min(g => g.Events.TryPeek(out var e) ? e.Ticks : g.SuppressedUntil - Rule.Suppress.Ticks);
+    public override long OldestTicks() => Groups.Count == 0 ? long.MaxValue : Groups.Values.Min(g => g.OldestTicks(g.SuppressedUntil - Rule.Suppress.Ticks));
 }
 
-internal sealed class DistinctGroup : WindowGroup
-{
-    public Dictionary<string, int> Values { get; } = new(1, StringComparer.Ordinal);
-
-    public Queue<string> EventValues { get; } = new(1);
-}
-
-internal sealed class DistinctEvaluator(RuleDefinition rule, RuleEngineOptions options) : KeyedEvaluator<DistinctGroup>(rule, options)
+internal sealed class DistinctEvaluator(RuleDefinition rule, RuleEngineOptions options) : KeyedEvaluator<WindowGroup>(rule, options)
 {
     private readonly Func<NormalizedEvent, string?> _value = EventFields.Compile(rule.Field!);
 
@@ -279,35 +375,31 @@ internal sealed class DistinctEvaluator(RuleDefinition rule, RuleEngineOptions o
         }
 
         var group = GetOrAdd(key, at);
-        group.Prune(at, WindowTicks, _ =>
-        {
-            var old = group.EventValues.Dequeue();
-            if (--group.Values[old] == 0)
-            {
-                group.Values.Remove(old);
-            }
-        });
-        group.Events.Enqueue(EventRef.Of(e, at));
-        group.EventValues.Enqueue(value);
-        group.Values[value] = group.Values.GetValueOrDefault(value) + 1;
-        if (group.Values.Count >= Rule.Threshold && !Suppressed(group, at))
+        group.Prune(at, WindowTicks);
+        group.Add(EventRef.Of(e, at, key), value);
+        var distinct = group.DistinctCount;
+        if (distinct >= Rule.Threshold && !Suppressed(group, at))
         {
             Suppress(group, at);
-            output.Add(Detect(key, group.Events, at, group.Values.Count, Rule.Threshold,
-                $"{group.Values.Count} distinct {Rule.Field} within {Manifests.Durations.Format(Rule.Window)} for {GroupByText} = '{key}' (threshold {Rule.Threshold}; {group.Events.Count} events)"));
+            output.Add(Detect(key, group.Events(), at, distinct, Rule.Threshold,
+                $"{distinct} distinct {Rule.Field} within {Manifests.Durations.Format(Rule.Window)} for {GroupByText} = '{key}' (threshold {Rule.Threshold}; {group.Count} events)"));
         }
     }
 
-    public override long OldestTicks() => Groups.Count == 0 ? long.MaxValue : Groups.Values.Min(g => g.Events.TryPeek(out var e) ? e.Ticks : g.SuppressedUntil - Rule.Suppress.Ticks);
+    public override long OldestTicks() => Groups.Count == 0 ? long.MaxValue : Groups.Values.Min(g => g.OldestTicks(g.SuppressedUntil - Rule.Suppress.Ticks));
 }
 
 internal sealed class RunGroup : GroupState
 {
+    /// <summary>The latest event of each number in the window.</summary>
     public Dictionary<long, EventRef> Numbers { get; } = new(1);
 
-    public Queue<(long Number, EventRef Event)> Order { get; } = new(1);
+    /// <summary>Numbers in arrival order with their events' times, to drop them when they leave the window.</summary>
+    public Queue<(long Number, long Ticks)> Order { get; } = new(1);
 
-    public override long ExpiresAt(long window) => Order.Count == 0 ? long.MinValue : Order.Last().Event.Ticks + window;
+    public long LastTicks { get; set; } = long.MinValue;
+
+    public override long ExpiresAt(long window) => Order.Count == 0 ? long.MinValue : LastTicks + window;
 }
 
 internal sealed class RunEvaluator(RuleDefinition rule, RuleEngineOptions options) : KeyedEvaluator<RunGroup>(rule, options)
@@ -322,18 +414,19 @@ internal sealed class RunEvaluator(RuleDefinition rule, RuleEngineOptions option
         }
 
         var group = GetOrAdd(key, at);
-        while (group.Order.TryPeek(out var oldest) && oldest.Event.Ticks <= at - WindowTicks)
+        while (group.Order.TryPeek(out var oldest) && oldest.Ticks <= at - WindowTicks)
         {
             group.Order.Dequeue();
-            if (group.Numbers.TryGetValue(oldest.Number, out var current) && ReferenceEquals(current, oldest.Event))
+            if (group.Numbers.TryGetValue(oldest.Number, out var current) && current.Ticks == oldest.Ticks)
             {
                 group.Numbers.Remove(oldest.Number);
             }
         }
 
-        var reference = EventRef.Of(e, at);
+        var reference = EventRef.Of(e, at, key);
         group.Numbers[number] = reference;
-        group.Order.Enqueue((number, reference));
+        group.Order.Enqueue((number, at));
+        group.LastTicks = at;
         if (Suppressed(group, at))
         {
             return;
@@ -367,7 +460,7 @@ internal sealed class RunEvaluator(RuleDefinition rule, RuleEngineOptions option
         }
     }
 
-    public override long OldestTicks() => Groups.Count == 0 ? long.MaxValue : Groups.Values.Min(g => g.Order.TryPeek(out var e) ? e.Event.Ticks : g.SuppressedUntil - Rule.Suppress.Ticks);
+    public override long OldestTicks() => Groups.Count == 0 ? long.MaxValue : Groups.Values.Min(g => g.Order.TryPeek(out var e) ? e.Ticks : g.SuppressedUntil - Rule.Suppress.Ticks);
 }
 
 internal sealed class FirstSeenGroup : GroupState
@@ -406,7 +499,7 @@ internal sealed class FirstSeenEvaluator(RuleDefinition rule, RuleEngineOptions 
         if (group.Values.Count > 0 && at >= _learningEnds && !Suppressed(group, at))
         {
             Suppress(group, at);
-            output.Add(Detect(key, [EventRef.Of(e, at)], at, 1, 1,
+            output.Add(Detect(key, [EventRef.Of(e, at, key)], at, 1, 1,
                 $"{Rule.Field} '{value}' is new for {GroupByText} = '{key}' (known: {string.Join(", ", group.Values)})"));
         }
 

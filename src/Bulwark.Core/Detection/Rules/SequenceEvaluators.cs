@@ -3,11 +3,14 @@ using Bulwark.Ingest;
 
 namespace Bulwark.Detection.Rules;
 
-internal sealed class Partial
+internal sealed class Partial(int steps)
 {
     public required long Start { get; init; }
 
-    public List<EventRef> Events { get; } = new(2);
+    /// <summary>The events of the steps matched so far: the first <see cref="Next"/>.</summary>
+    public EventRef[] Events { get; } = new EventRef[steps];
+
+    public ArraySegment<EventRef> Matched => new(Events, 0, Next);
 
     public int Next { get; set; }
 
@@ -56,8 +59,10 @@ internal sealed class SequenceEvaluator : KeyedEvaluator<SequenceGroup>
             group.Partials.RemoveAll(p => !p.Awaiting && at - p.Start > WindowTicks);
             if (absent)
             {
-                // A missing-event step is broken by any such event up to and including the deadline.
-                group.Partials.RemoveAll(p => p.Awaiting && at <= p.Deadline);
+                // A missing-event step is broken by any such event up to and including the deadline, in event time:
+                // the deadline fires only once the watermark has passed it, so a B up to the lateness late still counts.
+                var ticks = e.Timestamp.UtcTicks;
+                group.Partials.RemoveAll(p => p.Awaiting && ticks <= p.Deadline);
             }
 
             for (var i = _positive - 1; i >= 1; i--)
@@ -75,7 +80,7 @@ internal sealed class SequenceEvaluator : KeyedEvaluator<SequenceGroup>
                         continue;
                     }
 
-                    partial.Events.Add(EventRef.Of(e, at));
+                    partial.Events[partial.Next] = EventRef.Of(e, at, key);
                     partial.Next++;
                     partial.AdvancedBy = stamp;
                     if (Complete(key, group, partial, at, output))
@@ -94,8 +99,8 @@ internal sealed class SequenceEvaluator : KeyedEvaluator<SequenceGroup>
                 group.Partials.RemoveAt(0);
             }
 
-            var partial = new Partial { Start = at, Next = 1, AdvancedBy = stamp };
-            partial.Events.Add(EventRef.Of(e, at));
+            var partial = new Partial(_positive) { Start = at, Next = 1, AdvancedBy = stamp };
+            partial.Events[0] = EventRef.Of(e, at, key);
             if (!Complete(key, group, partial, at, output))
             {
                 group.Partials.Add(partial);
@@ -118,7 +123,7 @@ internal sealed class SequenceEvaluator : KeyedEvaluator<SequenceGroup>
             if (!Suppressed(group, deadline))
             {
                 Suppress(group, deadline);
-                output.Add(Detect(entry.Key, entry.Partial.Events, deadline, 1, 1, Explain(entry.Partial, absentMissing: true)));
+                output.Add(Detect(entry.Key, entry.Partial.Matched, deadline, 1, 1, Explain(entry.Partial, absentMissing: true)));
             }
         }
 
@@ -159,7 +164,7 @@ internal sealed class SequenceEvaluator : KeyedEvaluator<SequenceGroup>
         if (!Suppressed(group, at))
         {
             Suppress(group, at);
-            output.Add(Detect(key, partial.Events, at, 1, 1, Explain(partial, absentMissing: false)));
+            output.Add(Detect(key, partial.Matched, at, 1, 1, Explain(partial, absentMissing: false)));
         }
 
         return true;
@@ -169,7 +174,7 @@ internal sealed class SequenceEvaluator : KeyedEvaluator<SequenceGroup>
     {
         var text = new StringBuilder();
         var positive = Rule.Steps.Where(s => !s.Absent).ToList();
-        for (var i = 0; i < partial.Events.Count; i++)
+        for (var i = 0; i < partial.Next; i++)
         {
             if (i > 0)
             {
