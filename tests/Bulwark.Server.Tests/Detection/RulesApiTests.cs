@@ -156,7 +156,11 @@ public sealed class RulesApiTests : IAsyncLifetime
         events.Add(TestEvents.Json("q-1", "acct_0", "198.51.100.1", "session_new", "2026-03-02T01:10:00.000Z"));
         await PushAsync([.. events]);
 
-        var detection = (await Http.ReadJsonAsync(await admin.GetAsync("v1/detections", Ct)))["items"]!.AsArray().ShouldHaveSingleItem()!;
+        // Newest first: the whole minute when it closed, and before it the same minute when its count reached 20.
+        var detections = (await Http.ReadJsonAsync(await admin.GetAsync("v1/detections", Ct)))["items"]!.AsArray();
+        detections.Select(d => d!["event_count"]!.GetValue<long>()).ShouldBe([40, 20]);
+        detections[1]!["detected_event_at"]!.GetValue<string>().ShouldStartWith("2026-03-02T01:00:19");
+        var detection = detections[0]!;
         detection["origin"]!.GetValue<string>().ShouldBe("detector");
         detection["group"]!.GetValue<string>().ShouldBe("platform=internal");
         detection["event_count"]!.GetValue<long>().ShouldBe(40);
@@ -167,5 +171,38 @@ public sealed class RulesApiTests : IAsyncLifetime
         incident["accounts"]!.AsArray().Count.ShouldBe(40);
         incident["title"]!.GetValue<string>().ShouldBe("reset-volume: platform=internal");
         (await admin.GetStringAsync("v1/audit?limit=1000", Ct)).ShouldContain("detector.create");
+    }
+
+    [Fact]
+    public async Task ADetectorAcrossARestart_IsRebuiltFromTheLog_SoItsModelIsWarmAndTheOpenBucketIsScoredOnce()
+    {
+        using (var admin = _server.CreateAdminClient())
+        {
+            var detector = """
+                {"description":"resets per platform per minute","severity":"high","model":"ewma","group_by":["platform"],"bucket":"1m",
+                 "min_count":20,"warm_up":30,"match":{"field":"event_type","equals":"password_reset"}}
+                """;
+            (await admin.PutAsync("v1/detectors/reset-volume", BulwarkTestServer.Json(detector), Ct)).StatusCode.ShouldBe(HttpStatusCode.Created);
+        }
+
+        // An hour of quiet and 19 resets of a burst before the restart (one short of firing); the other 21 and a later
+        // event after it. A detector started afresh would have no history (no warm model) and would count only 21.
+        var before = new List<string> { TestEvents.Json("q-0", "acct_0", "198.51.100.1", "session_new", "2026-03-02T00:00:00.000Z") };
+        var after = new List<string>();
+        for (var i = 0; i < 40; i++)
+        {
+            (i < 19 ? before : after).Add(TestEvents.Json($"r-{i}", $"acct_{i}", $"203.0.113.{i % 5}", "password_reset", $"2026-03-02T01:00:{i:D2}.000Z"));
+        }
+
+        after.Add(TestEvents.Json("q-1", "acct_0", "198.51.100.1", "session_new", "2026-03-02T01:10:00.000Z"));
+        await PushAsync([.. before]);
+        await _server.DisposeAsync();
+        _server = await BulwarkTestServer.StartAsync(_data.Path);
+        await PushAsync([.. after]);
+
+        using var client = _server.CreateAdminClient();
+        var detections = (await Http.ReadJsonAsync(await client.GetAsync("v1/detections", Ct)))["items"]!.AsArray();
+        detections.Select(d => d!["event_count"]!.GetValue<long>()).ShouldBe([40, 20]);
+        _server.Services.GetServices<IDetectionEngine>().OfType<RateDetectionEngine>().Single().Replayed.ShouldBe(20);
     }
 }

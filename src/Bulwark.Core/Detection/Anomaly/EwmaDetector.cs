@@ -30,6 +30,18 @@ internal sealed class EwmaDetector(EwmaDetectorOptions options) : ISeriesDetecto
     private long _count;
     private PeakFilter _peaks;
 
+    public SeriesScore Peek(DateTimeOffset timestamp, double value)
+    {
+        if (_count < options.WarmUp)
+        {
+            return new SeriesScore(0, SeriesMath.Inverse(options.Transform, _mean), value, 0, false);
+        }
+
+        var z = (SeriesMath.Forward(options.Transform, value) - _mean) / SeriesMath.Deviation(_variance, _mean, options.MinStandardDeviation, options.RelativeStandardDeviationFloor);
+        var score = value >= options.MinObserved ? SeriesMath.ScoreOf(z, options.Direction, options.ZAtHalfScore) : 0;
+        return new SeriesScore(score, SeriesMath.Inverse(options.Transform, _mean), value, z, true);
+    }
+
     public SeriesScore Score(DateTimeOffset timestamp, double value)
     {
         var modelled = SeriesMath.Forward(options.Transform, value);

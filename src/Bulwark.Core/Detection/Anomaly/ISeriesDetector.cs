@@ -12,6 +12,15 @@ public interface ISeriesDetector
     /// <param name="value">The observed value (a count per bucket, a gauge reading, …).</param>
     /// <returns>The score with its explanation.</returns>
     SeriesScore Score(DateTimeOffset timestamp, double value);
+
+    /// <summary>
+    /// Scores a point as <see cref="Score"/> would, without learning from it and without damping repeated peaks: for
+    /// a bucket still filling, whose count so far is a lower bound of its final count.
+    /// </summary>
+    /// <param name="timestamp">The point's time.</param>
+    /// <param name="value">The value so far.</param>
+    /// <returns>The score with its explanation.</returns>
+    SeriesScore Peek(DateTimeOffset timestamp, double value);
 }
 
 /// <summary>A detector's verdict on one point, with what it expected so that a detection can explain itself.</summary>

@@ -13,7 +13,11 @@ namespace Bulwark.Detection.Anomaly;
 /// buckets; when event time passes a bucket's end (by the lateness), the bucket's count is scored by the key's model, and
 /// empty buckets in between are scored as zeros, so a key's series has no gaps. A bucket that scores at or above the
 /// threshold with at least the minimum count fires a detection naming the accounts and IPs whose events made it up
-/// (bounded), with expected against observed. A key seen for the first time starts with the empty buckets since the
+/// (bounded), with expected against observed. A bucket need not close to fire: its count so far is a lower bound of
+/// its final count, so as soon as that count alone scores at or above the threshold (the models look for surges) the
+/// bucket fires at the event that took it there; when it closes with more events, a second detection of the same
+/// bucket lists them all. Every bucket of an episode (a run of anomalous buckets) fires, so that its incident lists every
+/// account of the surge; the suppression period keeps a new episode of the key from firing until it has passed. A key seen for the first time starts with the empty buckets since the
 /// engine's first event as its history (up to the warm-up), so a burst on a key that was silent until then is measured
 /// against silence. Not thread-safe: one consumer feeds it.
 /// </summary>
@@ -89,6 +93,7 @@ public sealed class RateDetectorEngine
             }
 
             state.Add(value);
+            FireEarly(detector, key, state, ticks, fired);
         }
 
         if (ticks > _watermarkTicks)
@@ -139,17 +144,55 @@ public sealed class RateDetectorEngine
         }
     }
 
+    /// <summary>Fires the key's open bucket before it closes when its count so far is already anomalous.</summary>
+    private static void FireEarly(Compiled detector, string key, KeyState state, long ticks, List<DetectionRecord> fired)
+    {
+        var definition = detector.Definition;
+        if (state.FiredAt is not null || state.Count < definition.MinCount)
+        {
+            return;
+        }
+
+        var start = detector.StartOf(state.Bucket);
+        if (start < state.QuietUntil && !state.InEpisode)
+        {
+            return;
+        }
+
+        var score = state.Model.Peek(start, state.Count);
+        if (score.Ready && score.Score >= definition.Threshold)
+        {
+            var at = new DateTimeOffset(ticks, TimeSpan.Zero);
+            fired.Add(Detection(detector, key, state, start, score, at, closed: false));
+            state.FiredAt = state.Count;
+            state.QuietUntil = start + definition.Suppress;
+        }
+    }
+
     /// <summary>Scores the key's open bucket, then the empty buckets up to <paramref name="next"/>, and opens <paramref name="next"/>.</summary>
     private static void Close(Compiled detector, string key, KeyState state, long next, List<DetectionRecord> fired)
     {
         var definition = detector.Definition;
         var start = detector.StartOf(state.Bucket);
         var score = state.Model.Score(start, state.Count);
-        if (score.Ready && score.Score >= definition.Threshold && state.Count >= definition.MinCount && start >= state.QuietUntil)
+        var end = start + definition.Bucket;
+        if (state.FiredAt is { } early)
         {
-            fired.Add(Detection(detector, key, state, start, score));
+            // It fired while filling: now that it is complete, list what came after, if anything did.
+            if (state.Count > early)
+            {
+                fired.Add(Detection(detector, key, state, start, score, end, closed: true));
+            }
+        }
+        else if (score.Ready && score.Score >= definition.Threshold && state.Count >= definition.MinCount && (start >= state.QuietUntil || state.InEpisode))
+        {
+            fired.Add(Detection(detector, key, state, start, score, end, closed: false));
             state.QuietUntil = start + definition.Suppress;
         }
+
+        // An episode is a run of anomalous buckets: each of them fires (so its accounts are listed), and suppression
+        // keeps a new episode from starting until it has passed.
+        state.InEpisode = state.FiredAt is not null || (score.Ready && score.Score >= definition.Threshold && state.Count >= definition.MinCount);
 
         var gap = Math.Min(next - state.Bucket - 1, MaxGapBuckets);
         for (var i = 1; i <= gap; i++)
@@ -157,14 +200,23 @@ public sealed class RateDetectorEngine
             state.Model.Score(detector.StartOf(state.Bucket + i), 0);
         }
 
+        state.InEpisode &= gap == 0;
+
         state.Reset(next);
     }
 
-    private static DetectionRecord Detection(Compiled detector, string key, KeyState state, DateTimeOffset start, SeriesScore score)
+    /// <summary>
+    /// The detection of a bucket: when it fired (<paramref name="closed"/> false; one per bucket, whether it fired while
+    /// filling or at its end), or the complete bucket after an early firing (<paramref name="closed"/> true).
+    /// </summary>
+    private static DetectionRecord Detection(Compiled detector, string key, KeyState state, DateTimeOffset start, SeriesScore score, DateTimeOffset at, bool closed)
     {
         var definition = detector.Definition;
         var group = key.Length == 0 ? "all" : key;
-        var id = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{definition.Name}\n{group}\n{start.UtcTicks}")).AsSpan(0, 12));
+        var id = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{definition.Name}\n{group}\n{start.UtcTicks}{(closed ? "\nclosed" : "")}")).AsSpan(0, 12));
+        var so = at < start + definition.Bucket
+            ? string.Create(CultureInfo.InvariantCulture, $" so far (bucket of {definition.Bucket.TotalSeconds:0} s still filling)")
+            : closed ? string.Create(CultureInfo.InvariantCulture, $" (the whole bucket; it fired at {state.FiredAt} events)") : string.Create(CultureInfo.InvariantCulture, $" in {definition.Bucket.TotalSeconds:0} s");
         return new DetectionRecord
         {
             Id = "det_" + id,
@@ -179,10 +231,10 @@ public sealed class RateDetectorEngine
             EventIds = [.. state.EventIds],
             EventCount = state.Count,
             FirstEventAt = state.FirstAt,
-            DetectedEventAt = start + definition.Bucket,
+            DetectedEventAt = at,
             Explanation = string.Create(
                 CultureInfo.InvariantCulture,
-                $"{state.Count} events in {definition.Bucket.TotalSeconds:0} s for {group}; expected {score.Expected:0.#} (z = {score.ZScore:0.#}, score {score.Score:0.00})"),
+                $"{state.Count} events{so} for {group}; expected {score.Expected:0.#} (z = {score.ZScore:0.#}, score {score.Score:0.00})"),
             Evidence = new JsonObject
             {
                 ["observed"] = state.Count,
@@ -191,6 +243,7 @@ public sealed class RateDetectorEngine
                 ["score"] = Math.Round(score.Score, 4),
                 ["bucket_start"] = Audit.AuditChain.FormatTime(start),
                 ["bucket_seconds"] = definition.Bucket.TotalSeconds,
+                ["bucket_complete"] = at >= start + definition.Bucket,
             },
             Actions = definition.Actions,
         };
@@ -230,6 +283,12 @@ public sealed class RateDetectorEngine
 
         public DateTimeOffset QuietUntil { get; set; } = DateTimeOffset.MinValue;
 
+        /// <summary>Whether the last closed bucket was anomalous: the next one may fire although the key is quiet.</summary>
+        public bool InEpisode { get; set; }
+
+        /// <summary>The count at which the open bucket fired before closing, if it did.</summary>
+        public int? FiredAt { get; set; }
+
         public HashSet<string> Accounts { get; } = new(StringComparer.Ordinal);
 
         public HashSet<string> Ips { get; } = new(StringComparer.Ordinal);
@@ -267,6 +326,7 @@ public sealed class RateDetectorEngine
         {
             Bucket = bucket;
             Count = 0;
+            FiredAt = null;
             Accounts.Clear();
             Ips.Clear();
             Platforms.Clear();

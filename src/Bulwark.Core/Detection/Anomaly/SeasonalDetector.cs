@@ -86,6 +86,21 @@ internal sealed class SeasonalDetector : ISeriesDetector
         _seen = new byte[options.Slots];
     }
 
+    public SeriesScore Peek(DateTimeOffset timestamp, double value)
+    {
+        var slot = (int)((timestamp.UtcTicks % _options.Period.Ticks) / _slotTicks);
+        var seen = _seen[slot];
+        if (_count == 0 || seen == 0 || _count + 1 <= _options.WarmUp || seen < _options.MinSlotObservations || _residuals == 0)
+        {
+            return new SeriesScore(0, value, value, 0, false);
+        }
+
+        var expected = _level + _offsets[slot];
+        var z = (SeriesMath.Forward(_options.Transform, value) - expected) / SeriesMath.Deviation(_variance, expected, _options.MinStandardDeviation, _options.RelativeStandardDeviationFloor);
+        var score = value >= _options.MinObserved ? SeriesMath.ScoreOf(z, _options.Direction, _options.ZAtHalfScore) : 0;
+        return new SeriesScore(score, SeriesMath.Inverse(_options.Transform, expected), value, z, true);
+    }
+
     public SeriesScore Score(DateTimeOffset timestamp, double value)
     {
         var modelled = SeriesMath.Forward(_options.Transform, value);

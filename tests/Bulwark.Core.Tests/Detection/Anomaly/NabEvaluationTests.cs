@@ -104,5 +104,7 @@ public sealed class NabEvaluationTests
             Values.Add((timestamp, value));
             return new SeriesScore(0, value, value, 0, true);
         }
+
+        public SeriesScore Peek(DateTimeOffset timestamp, double value) => new(0, value, value, 0, true);
     }
 }
