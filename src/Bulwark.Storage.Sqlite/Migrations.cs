@@ -172,6 +172,35 @@ internal static class Migrations
                 PRIMARY KEY (kind, name)
             );
             """),
+        (7, """
+            CREATE TABLE runs (
+                seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+                id          TEXT NOT NULL UNIQUE,
+                playbook    TEXT NOT NULL,
+                incident_id TEXT NOT NULL,
+                status      TEXT NOT NULL,
+                active      INTEGER NOT NULL,
+                created_at  INTEGER NOT NULL,
+                updated_at  INTEGER NOT NULL,
+                doc         TEXT NOT NULL
+            );
+            CREATE UNIQUE INDEX runs_by_playbook_incident ON runs (playbook, incident_id);
+            CREATE INDEX runs_by_incident ON runs (incident_id, seq);
+            CREATE INDEX runs_active ON runs (active, seq);
+            CREATE TABLE approvals (
+                seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+                id         TEXT NOT NULL UNIQUE,
+                run_id     TEXT NOT NULL,
+                step_id    TEXT,
+                status     TEXT NOT NULL,
+                expires_at INTEGER NOT NULL,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                doc        TEXT NOT NULL
+            );
+            CREATE INDEX approvals_by_status ON approvals (status, seq);
+            CREATE INDEX approvals_by_run ON approvals (run_id, seq);
+            """),
     ];
 
     public static int Latest => Steps[^1].Version;

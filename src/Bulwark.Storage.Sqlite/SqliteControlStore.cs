@@ -238,6 +238,29 @@ public sealed class SqliteControlStore : IControlStore
     }
 
     /// <inheritdoc />
+    public Task<Bulwark.Response.StoredRun?> GetRunAsync(string id, CancellationToken cancellationToken = default) =>
+        ReadAsync(c => SqliteRunRows.GetRun(c, null, id), cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<Positioned<Bulwark.Response.StoredRun>>> ListRunsAsync(Bulwark.Response.RunQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        return ReadAsync<IReadOnlyList<Positioned<Bulwark.Response.StoredRun>>>(c => SqliteRunRows.QueryRuns(c, null, query), cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<Bulwark.Response.StoredRun>> ListActiveRunsAsync(CancellationToken cancellationToken = default) =>
+        ReadAsync<IReadOnlyList<Bulwark.Response.StoredRun>>(c => SqliteRunRows.ActiveRuns(c, null), cancellationToken);
+
+    /// <inheritdoc />
+    public Task<Bulwark.Response.StoredApproval?> GetApprovalAsync(string id, CancellationToken cancellationToken = default) =>
+        ReadAsync(c => SqliteRunRows.GetApproval(c, null, id), cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<Positioned<Bulwark.Response.StoredApproval>>> ListApprovalsAsync(string? status, string? runId, long? before, int limit, CancellationToken cancellationToken = default) =>
+        ReadAsync<IReadOnlyList<Positioned<Bulwark.Response.StoredApproval>>>(c => SqliteRunRows.QueryApprovals(c, null, status, runId, before, limit), cancellationToken);
+
+    /// <inheritdoc />
     public Task<PendingChange?> GetChangeAsync(string id, CancellationToken cancellationToken = default) =>
         ReadAsync(c => SqliteFlagRows.QueryChanges(c, null, "WHERE id = $p", id).FirstOrDefault(), cancellationToken);
 

@@ -149,6 +149,26 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Sqlite
         commands.Execute(SqliteDetectionRows.PutIncidentSql, transaction, SqliteDetectionRows.Parameters(incident));
     }
 
+    public Bulwark.Response.StoredRun? GetRun(string id) => SqliteRunRows.GetRun(connection, transaction, id);
+
+    public Bulwark.Response.StoredRun? FindRun(string playbook, string incidentId) => SqliteRunRows.FindRun(connection, transaction, playbook, incidentId);
+
+    public void PutRun(Bulwark.Response.StoredRun run)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        StateChanges++;
+        commands.Execute(SqliteRunRows.PutRunSql, transaction, SqliteRunRows.Parameters(run));
+    }
+
+    public Bulwark.Response.StoredApproval? GetApproval(string id) => SqliteRunRows.GetApproval(connection, transaction, id);
+
+    public void PutApproval(Bulwark.Response.StoredApproval approval)
+    {
+        ArgumentNullException.ThrowIfNull(approval);
+        StateChanges++;
+        commands.Execute(SqliteRunRows.PutApprovalSql, transaction, SqliteRunRows.Parameters(approval));
+    }
+
     public MassActionRecord? GetMassAction(string idOrName) =>
         SqliteMassActionRows.Query(connection, transaction, "WHERE id = $p OR name = $p", idOrName).FirstOrDefault();
 

@@ -630,6 +630,105 @@ public abstract class ControlStoreContract : IAsyncLifetime
         (await store.WriteAsync(tx => tx.GetIncident("inc_2")))!.Severity.ShouldBe(Severity.Medium);
     }
 
+    private static Bulwark.Response.StoredRun StoredRun(string id, string playbook, string incident, string status, bool active, DateTimeOffset at) => new()
+    {
+        Id = id,
+        Playbook = playbook,
+        IncidentId = incident,
+        Status = status,
+        Active = active,
+        CreatedAt = AuditChain.Truncate(at),
+        UpdatedAt = AuditChain.Truncate(at),
+        Document = new System.Text.Json.Nodes.JsonObject { ["id"] = id, ["steps"] = new System.Text.Json.Nodes.JsonArray() },
+    };
+
+    [Fact]
+    public async Task PutRun_InsertsThenReplaces_KeepingItsPosition_FindsByPlaybookAndIncident_AndListsActiveOldestFirst()
+    {
+        var store = await OpenStoreAsync();
+        var at = Time.GetUtcNow();
+        await store.WriteAsync(tx =>
+        {
+            tx.PutRun(StoredRun("run_1", "contain", "inc_1", "running", true, at));
+            tx.PutRun(StoredRun("run_2", "notify", "inc_1", "succeeded", false, at));
+            tx.PutRun(StoredRun("run_3", "contain", "inc_2", "waiting_approval", true, at));
+            return tx.Append(Draft("runs"));
+        });
+        var before = await store.ListRunsAsync(new Bulwark.Response.RunQuery());
+
+        var done = StoredRun("run_1", "contain", "inc_1", "succeeded", false, at.AddSeconds(1)) with
+        {
+            Document = new System.Text.Json.Nodes.JsonObject { ["id"] = "run_1", ["note"] = "finished" },
+        };
+        await store.WriteAsync(tx => { tx.PutRun(done); return tx.Append(Draft("run/run_1")); });
+
+        var after = await store.ListRunsAsync(new Bulwark.Response.RunQuery());
+        after.Select(r => (r.Seq, r.Value.Id)).ShouldBe(before.Select(r => (r.Seq, r.Value.Id)));
+        after.Select(r => r.Value.Id).ShouldBe(["run_3", "run_2", "run_1"]);
+        (await store.ListRunsAsync(new Bulwark.Response.RunQuery(IncidentId: "inc_1"))).Select(r => r.Value.Id).ShouldBe(["run_2", "run_1"]);
+        (await store.ListRunsAsync(new Bulwark.Response.RunQuery(Status: "succeeded"))).Select(r => r.Value.Id).ShouldBe(["run_2", "run_1"]);
+        (await store.ListRunsAsync(new Bulwark.Response.RunQuery(Before: after[0].Seq, Limit: 1))).Select(r => r.Value.Id).ShouldBe(["run_2"]);
+        (await store.ListActiveRunsAsync()).Select(r => r.Id).ShouldBe(["run_3"]);
+        var read = (await store.GetRunAsync("run_1")).ShouldNotBeNull();
+        read.Document["note"]!.GetValue<string>().ShouldBe("finished");
+        read.Status.ShouldBe("succeeded");
+        read.UpdatedAt.ShouldBe(done.UpdatedAt);
+        read.CreatedAt.ShouldBe(AuditChain.Truncate(at));
+        (await store.WriteAsync(tx => tx.FindRun("contain", "inc_2")))!.Id.ShouldBe("run_3");
+        (await store.WriteAsync(tx => tx.FindRun("contain", "inc_9"))).ShouldBeNull();
+        (await store.GetRunAsync("run_9")).ShouldBeNull();
+    }
+
+    [Fact]
+    public async Task PutRun_ASecondRunOfOnePlaybookForOneIncident_IsRefused_AndAnUnauditedOneIsRolledBack()
+    {
+        var store = await OpenStoreAsync();
+        var at = Time.GetUtcNow();
+        await store.WriteAsync(tx => { tx.PutRun(StoredRun("run_1", "contain", "inc_1", "running", true, at)); return tx.Append(Draft("run/run_1")); });
+
+        await Should.ThrowAsync<Exception>(() => store.WriteAsync(tx => { tx.PutRun(StoredRun("run_2", "contain", "inc_1", "running", true, at)); return tx.Append(Draft("run/run_2")); }));
+        await Should.ThrowAsync<UnauditedChangeException>(() => store.WriteAsync(tx => { tx.PutRun(StoredRun("run_3", "other", "inc_1", "running", true, at)); return 0; }));
+
+        (await store.ListRunsAsync(new Bulwark.Response.RunQuery())).Select(r => r.Value.Id).ShouldBe(["run_1"]);
+    }
+
+    [Fact]
+    public async Task PutApproval_InsertsThenAnswers_AndListsFilterByStatusAndRun()
+    {
+        var store = await OpenStoreAsync();
+        var at = AuditChain.Truncate(Time.GetUtcNow());
+        Bulwark.Response.StoredApproval Approval(string id, string run, string? step, string status) => new()
+        {
+            Id = id,
+            RunId = run,
+            StepId = step,
+            Status = status,
+            ExpiresAt = at.AddMinutes(15),
+            CreatedAt = at,
+            UpdatedAt = at,
+            Document = new System.Text.Json.Nodes.JsonObject { ["roles"] = new System.Text.Json.Nodes.JsonArray("responder") },
+        };
+        await store.WriteAsync(tx =>
+        {
+            tx.PutApproval(Approval("apr_1", "run_1", null, "pending"));
+            tx.PutApproval(Approval("apr_2", "run_1", "page", "pending"));
+            tx.PutApproval(Approval("apr_3", "run_2", null, "pending"));
+            return tx.Append(Draft("approvals"));
+        });
+
+        await store.WriteAsync(tx => { tx.PutApproval(Approval("apr_2", "run_1", "page", "approved") with { UpdatedAt = at.AddMinutes(1) }); return tx.Append(Draft("approval/apr_2")); });
+
+        (await store.ListApprovalsAsync("pending", null, null, 100)).Select(a => a.Value.Id).ShouldBe(["apr_3", "apr_1"]);
+        (await store.ListApprovalsAsync(null, "run_1", null, 100)).Select(a => a.Value.Id).ShouldBe(["apr_2", "apr_1"]);
+        var answered = (await store.GetApprovalAsync("apr_2")).ShouldNotBeNull();
+        answered.Status.ShouldBe("approved");
+        answered.StepId.ShouldBe("page");
+        answered.ExpiresAt.ShouldBe(at.AddMinutes(15));
+        answered.UpdatedAt.ShouldBe(at.AddMinutes(1));
+        (await store.WriteAsync(tx => tx.GetApproval("apr_1")))!.StepId.ShouldBeNull();
+        (await store.GetApprovalAsync("apr_9")).ShouldBeNull();
+    }
+
     [Fact]
     public async Task PutDefinition_VersionsEachKindApart_AndReplacesKeepingCreation()
     {

@@ -160,6 +160,38 @@ public interface IControlStore : IAsyncDisposable
     /// <returns>The detections.</returns>
     Task<IReadOnlyList<Positioned<DetectionRecord>>> ListDetectionsAsync(DetectionQuery query, CancellationToken cancellationToken = default);
 
+    /// <summary>Reads a playbook run.</summary>
+    /// <param name="id">Its id.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The run, or <see langword="null"/>.</returns>
+    Task<Bulwark.Response.StoredRun?> GetRunAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>Lists playbook runs, newest first.</summary>
+    /// <param name="query">The filter.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The runs with their positions.</returns>
+    Task<IReadOnlyList<Positioned<Bulwark.Response.StoredRun>>> ListRunsAsync(Bulwark.Response.RunQuery query, CancellationToken cancellationToken = default);
+
+    /// <summary>Every run that is not finished, oldest first: what the executor resumes after a start.</summary>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The runs.</returns>
+    Task<IReadOnlyList<Bulwark.Response.StoredRun>> ListActiveRunsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Reads an approval.</summary>
+    /// <param name="id">Its id.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The approval, or <see langword="null"/>.</returns>
+    Task<Bulwark.Response.StoredApproval?> GetApprovalAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>Lists approvals, newest first.</summary>
+    /// <param name="status">Only this status (<c>pending</c>, …), or <see langword="null"/> for all.</param>
+    /// <param name="runId">Only this run's, or <see langword="null"/>.</param>
+    /// <param name="before">Only approvals stored before this position (paging).</param>
+    /// <param name="limit">At most this many.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The approvals with their positions.</returns>
+    Task<IReadOnlyList<Positioned<Bulwark.Response.StoredApproval>>> ListApprovalsAsync(string? status, string? runId, long? before, int limit, CancellationToken cancellationToken = default);
+
     /// <summary>Reads the stored response for an idempotency key.</summary>
     /// <param name="scope">Whose key it is (the identity name).</param>
     /// <param name="key">The <c>Idempotency-Key</c> header value.</param>
@@ -319,6 +351,30 @@ public interface IWriteTransaction
     /// <summary>Inserts or replaces an incident (its position is kept once inserted). A state change: must be audited.</summary>
     /// <param name="incident">The incident.</param>
     void PutIncident(IncidentRecord incident);
+
+    /// <summary>Reads a playbook run.</summary>
+    /// <param name="id">Its id.</param>
+    /// <returns>The run, or <see langword="null"/>.</returns>
+    Bulwark.Response.StoredRun? GetRun(string id);
+
+    /// <summary>Reads the run of a playbook for an incident (there is at most one).</summary>
+    /// <param name="playbook">The playbook.</param>
+    /// <param name="incidentId">The incident.</param>
+    /// <returns>The run, or <see langword="null"/>.</returns>
+    Bulwark.Response.StoredRun? FindRun(string playbook, string incidentId);
+
+    /// <summary>Inserts or replaces a run (its position is kept once inserted). A state change: must be audited.</summary>
+    /// <param name="run">The run.</param>
+    void PutRun(Bulwark.Response.StoredRun run);
+
+    /// <summary>Reads an approval.</summary>
+    /// <param name="id">Its id.</param>
+    /// <returns>The approval, or <see langword="null"/>.</returns>
+    Bulwark.Response.StoredApproval? GetApproval(string id);
+
+    /// <summary>Inserts or replaces an approval (its position is kept once inserted). A state change: must be audited.</summary>
+    /// <param name="approval">The approval.</param>
+    void PutApproval(Bulwark.Response.StoredApproval approval);
 
     /// <summary>Stores a response for an idempotency key (not a state change; not audited).</summary>
     /// <param name="record">The record.</param>
