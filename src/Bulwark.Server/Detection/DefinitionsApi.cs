@@ -1,9 +1,12 @@
 using System.Text.Json.Nodes;
+using Bulwark.Detection.Anomaly;
+using Bulwark.Detection.Rules;
 using Bulwark.Identity;
 using Bulwark.Server.Http;
 using Bulwark.Server.Security;
 using Bulwark.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Bulwark.Server.Detection;
 
@@ -12,19 +15,31 @@ internal static class DefinitionsApi
 {
     public static IEndpointRouteBuilder MapDefinitionsApi(this IEndpointRouteBuilder routes)
     {
-        var rules = routes.MapGroup("/v1/rules").WithTags("Rules");
-        rules.MapGet("/", (HttpContext context, IControlStore store, RuleService service) => ListAsync(context, store, service)).RequireCapability(Capability.Read);
-        rules.MapGet("/{name}", (string name, HttpContext context, IControlStore store, RuleService service) => GetAsync(name, context, store, service)).RequireCapability(Capability.Read);
-        rules.MapPut("/{name}", (string name, HttpContext context, RuleService service) => PutAsync(name, context, service))
-            .RequireCapability(Capability.Configure).Accepts<JsonObject>("application/json");
-
-        var detectors = routes.MapGroup("/v1/detectors").WithTags("Detectors");
-        detectors.MapGet("/", (HttpContext context, IControlStore store, DetectorService service) => ListAsync(context, store, service)).RequireCapability(Capability.Read);
-        detectors.MapGet("/{name}", (string name, HttpContext context, IControlStore store, DetectorService service) => GetAsync(name, context, store, service)).RequireCapability(Capability.Read);
-        detectors.MapPut("/{name}", (string name, HttpContext context, DetectorService service) => PutAsync(name, context, service))
-            .RequireCapability(Capability.Configure).Accepts<JsonObject>("application/json");
+        routes.MapDefinitions<RuleService, RuleDefinition>("Rules");
+        routes.MapDefinitions<DetectorService, DetectorDefinition>("Detectors");
         return routes;
     }
+
+    /// <summary>
+    /// <c>GET /v1/{plural}</c>, <c>GET /v1/{plural}/{name}</c> (read) and <c>PUT /v1/{plural}/{name}</c> (configure) for
+    /// the definitions that <typeparamref name="TService"/> keeps.
+    /// </summary>
+    public static void MapDefinitions<TService, T>(this IEndpointRouteBuilder routes, string tag)
+        where TService : DefinitionService<T>
+        where T : class
+    {
+        var group = routes.MapGroup("/v1/" + PluralOf<TService, T>(routes)).WithTags(tag);
+        static TService Service(HttpContext context) => context.RequestServices.GetRequiredService<TService>();
+        group.MapGet("/", (HttpContext context, IControlStore store) => ListAsync(context, store, Service(context))).RequireCapability(Capability.Read);
+        group.MapGet("/{name}", (string name, HttpContext context, IControlStore store) => GetAsync(name, context, store, Service(context))).RequireCapability(Capability.Read);
+        group.MapPut("/{name}", (string name, HttpContext context) => PutAsync(name, context, Service(context)))
+            .RequireCapability(Capability.Configure).Accepts<JsonObject>("application/json");
+    }
+
+    private static string PluralOf<TService, T>(IEndpointRouteBuilder routes)
+        where TService : DefinitionService<T>
+        where T : class =>
+        routes.ServiceProvider.GetRequiredService<TService>().Kind.Plural;
 
     private static async Task<IResult> ListAsync<T>(HttpContext context, IControlStore store, DefinitionService<T> service)
         where T : class

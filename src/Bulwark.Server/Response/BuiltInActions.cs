@@ -1,0 +1,159 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Bulwark.Flags;
+using Bulwark.Identity;
+using Bulwark.Manifests;
+using Bulwark.Problems;
+using Bulwark.Response;
+using Bulwark.Server.Flags;
+using Bulwark.Server.Hosting;
+using Bulwark.Server.Http;
+using Bulwark.Server.MassActions;
+using Bulwark.Server.Throttles;
+using Bulwark.Storage;
+
+namespace Bulwark.Server.Response;
+
+/// <summary>
+/// The actions that act on Bulwark itself, through the same services (and so the same audit entries and rules) as
+/// the API: <c>flag.kill</c> and <c>flag.set_state</c>, <c>throttle.tighten</c> and <c>throttle.relax</c>,
+/// <c>mass_action.halt</c>. The playbook acts as <c>system:playbook/&lt;name&gt;</c> with the responder and operator
+/// roles, so a transition that needs a second person (per the flag rules) is left pending and the call fails visibly.
+/// Each call records in its output what its compensation needs (the flag's previous state, the throttle's previous
+/// tightening), and a repeated call is harmless: killing a killed flag, halting a halted action succeed.
+/// </summary>
+internal sealed class BuiltInActions(IControlStore store, FlagService flags, ThrottleService throttles, MassActionService massActions, TimeProvider time) : IActionHandler
+{
+    public IReadOnlyCollection<string> Actions { get; } =
+        ["flag.kill", "flag.set_state", "throttle.tighten", "throttle.relax", "mass_action.halt"];
+
+    public async Task<ActionOutcome> ExecuteAsync(ActionCall call, CancellationToken cancellationToken)
+    {
+        var context = new ChangeContext("system:playbook/" + call.Playbook, call.CorrelationId, $"run {call.RunId}, step {call.StepId}, incident {call.Incident.Id}");
+        try
+        {
+            return call.Action switch
+            {
+                "flag.kill" => await SetFlagAsync(call, Text(call, "flag"), new FlagStatus(FlagState.EmergencyOff, 0), context, cancellationToken).ConfigureAwait(false),
+                "flag.set_state" => await SetFlagAsync(call, Text(call, "flag"), TargetState(call), context, cancellationToken).ConfigureAwait(false),
+                "throttle.tighten" => await TightenAsync(call, context, cancellationToken).ConfigureAwait(false),
+                "throttle.relax" => await RelaxAsync(call, context, cancellationToken).ConfigureAwait(false),
+                "mass_action.halt" => await HaltAsync(call, context, cancellationToken).ConfigureAwait(false),
+                _ => ActionOutcome.Failed(RetryOn.None, $"'{call.Action}' is not a built-in action"),
+            };
+        }
+        catch (ProblemException e)
+        {
+            // Not found, conflict, forbidden, invalid: no retry can fix these.
+            return ActionOutcome.Failed(RetryOn.None, e.Message);
+        }
+        catch (ArgumentException e)
+        {
+            return ActionOutcome.Failed(RetryOn.None, e.Message);
+        }
+    }
+
+    public JsonObject Describe(ActionCall call) => new()
+    {
+        ["action"] = call.Action,
+        ["target"] = call.Target,
+        ["parameters"] = call.Parameters.DeepClone(),
+        ["actor"] = "system:playbook/" + call.Playbook,
+    };
+
+    private IdentityRecord Caller(ActionCall call) => new()
+    {
+        Name = "system:playbook/" + call.Playbook,
+        Roles = [Role.Responder, Role.Operator],
+        CreatedAt = time.GetUtcNow(),
+        UpdatedAt = time.GetUtcNow(),
+    };
+
+    private async Task<ActionOutcome> SetFlagAsync(ActionCall call, string key, FlagStatus to, ChangeContext context, CancellationToken cancellationToken)
+    {
+        var before = await store.GetFlagAsync(key, cancellationToken).ConfigureAwait(false)
+            ?? throw new ProblemException(ProblemKind.NotFound, $"Flag '{key}' does not exist.");
+        var output = new JsonObject
+        {
+            ["flag"] = key,
+            ["previous_state"] = StateName(before.Status.State),
+            ["previous_millipercent"] = before.Status.Millipercent,
+        };
+        if (before.Status == to)
+        {
+            return ActionOutcome.Success(output: output);
+        }
+
+        var result = await flags.RequestStateAsync(key, to, breakGlass: false, Caller(call), context, cancellationToken).ConfigureAwait(false);
+        return result.Pending is { } pending
+            ? ActionOutcome.Failed(RetryOn.None, $"Changing flag '{key}' to {StateName(to.State)} needs a second person's approval: change {pending.Id} is pending.")
+            : ActionOutcome.Success(output: output);
+    }
+
+    /// <summary>The state asked for, or (a compensation without one) the state the forward call recorded.</summary>
+    private static FlagStatus TargetState(ActionCall call)
+    {
+        var source = call.Parameters.ContainsKey("state") ? call.Parameters : call.Previous
+            ?? throw new ArgumentException("flag.set_state needs 'state' (OFF, CANARY, GRADUAL, GLOBAL)");
+        var name = source["state"]?.GetValue<string>() ?? source["previous_state"]?.GetValue<string>()
+            ?? throw new ArgumentException("flag.set_state needs 'state' (OFF, CANARY, GRADUAL, GLOBAL)");
+        if (!FlagNames.States.TryGetValue(name.ToUpperInvariant(), out var state))
+        {
+            throw new ArgumentException($"'{name}' is not a flag state (OFF, CANARY, GRADUAL, GLOBAL, EMERGENCY_OFF)");
+        }
+
+        var millipercent = source["millipercent"]?.GetValue<int>() ?? source["previous_millipercent"]?.GetValue<int>()
+            ?? (int)Math.Round((source["percent"]?.GetValue<double>() ?? (state == FlagState.Global ? 100 : 0)) * 1000);
+        return new FlagStatus(state, millipercent);
+    }
+
+    private async Task<ActionOutcome> TightenAsync(ActionCall call, ChangeContext context, CancellationToken cancellationToken)
+    {
+        var name = Text(call, "throttle");
+        var factor = call.Parameters["factor"]?.GetValue<double>() ?? 0.5;
+        if (factor is <= 0 or > 1)
+        {
+            throw new ArgumentException("throttle.tighten needs a 'factor' in (0, 1]");
+        }
+
+        var ttl = call.Parameters["ttl"] is { } ttlNode && Durations.TryParse(ttlNode.GetValue<string>(), out var parsed) ? parsed : TimeSpan.FromHours(1);
+        var layers = call.Parameters["layers"] is JsonArray list ? list.Select(l => l!.GetValue<string>()).ToList() : null;
+        var tightened = await throttles.TightenAsync(name, factor, layers, ttl, context, cancellationToken).ConfigureAwait(false);
+        return ActionOutcome.Success(output: new JsonObject
+        {
+            ["throttle"] = name,
+            ["factor"] = factor,
+            ["until"] = Bulwark.Audit.AuditChain.FormatTime(tightened.Tightening!.Tightening.Until),
+        });
+    }
+
+    private async Task<ActionOutcome> RelaxAsync(ActionCall call, ChangeContext context, CancellationToken cancellationToken)
+    {
+        var name = call.Parameters["throttle"]?.GetValue<string>() ?? call.Previous?["throttle"]?.GetValue<string>()
+            ?? throw new ArgumentException("throttle.relax needs 'throttle'");
+        await throttles.RelaxAsync(name, context, cancellationToken).ConfigureAwait(false);
+        return ActionOutcome.Success(output: new JsonObject { ["throttle"] = name });
+    }
+
+    private async Task<ActionOutcome> HaltAsync(ActionCall call, ChangeContext context, CancellationToken cancellationToken)
+    {
+        var name = Text(call, "mass_action");
+        try
+        {
+            var halted = await massActions.HaltAsync(name, Caller(call), context, cancellationToken).ConfigureAwait(false);
+            return ActionOutcome.Success(output: new JsonObject { ["mass_action"] = halted.Name, ["id"] = halted.Id });
+        }
+        catch (ProblemException e) when (e.Kind == ProblemKind.Conflict)
+        {
+            // Already halted (or finished): the action's purpose holds.
+            return ActionOutcome.Success(output: new JsonObject { ["mass_action"] = name, ["note"] = e.Message });
+        }
+    }
+
+    private static string StateName(FlagState state) => FlagNames.States.First(p => p.Value == state).Key;
+
+    private static string Text(ActionCall call, string parameter) =>
+        call.Parameters[parameter] is JsonValue value && value.TryGetValue<string>(out var text) && text.Length > 0
+            ? text
+            : throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"{call.Action} needs '{parameter}'"));
+}
