@@ -37,6 +37,7 @@ public sealed class RuleEngine
     private readonly RuleEvaluator[] _evaluators;
     private readonly KOfNEvaluator[] _combiners;
     private readonly List<RuleDetection> _pending = [];
+    private readonly StringPool _pool = new();
     private long _maxTicks = long.MinValue;
     private long _clockTicks = long.MinValue;
     private long _watermarkTicks = long.MinValue;
@@ -66,6 +67,10 @@ public sealed class RuleEngine
 
         _evaluators = [.. list.Where(r => r.Type != RuleType.KOfN).Select(Create)];
         _combiners = [.. list.Where(r => r.Type == RuleType.KOfN).Select(r => new KOfNEvaluator(r, _options))];
+        foreach (var evaluator in _evaluators.Concat<RuleEvaluator>(_combiners))
+        {
+            evaluator.Pool = _pool;
+        }
     }
 
     /// <summary>The newest event time accepted, or <see langword="null"/> before the first event.</summary>
@@ -121,6 +126,7 @@ public sealed class RuleEngine
 
         // An event out of order (or older than an idle advance) is evaluated at the clock, so windows stay ordered.
         _clockTicks = Math.Max(_clockTicks, ticks);
+        _pool.Enter(value);
         var start = _pending.Count;
         foreach (var evaluator in _evaluators)
         {

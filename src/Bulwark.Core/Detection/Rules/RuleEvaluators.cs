@@ -12,20 +12,10 @@ internal readonly record struct EventRef(string Id, string AccountId, string? Ip
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> Platforms = new(StringComparer.Ordinal);
 
     /// <summary>
-    /// What to keep of <paramref name="e"/>, evaluated at <paramref name="at"/> for the group <paramref name="key"/>.
-    /// Each event read from the log has strings of its own, so equal strings are shared where that is free: the
-    /// group key's instance for an account or IP equal to it, and one instance per platform (up to 1,024 of them).
+    /// What to keep of <paramref name="e"/> (the event the engine is evaluating), at <paramref name="at"/>: its
+    /// account and IP as the engine's <paramref name="pool"/> shares them, and one instance per platform (up to 1,024).
     /// </summary>
-    public static EventRef Of(NormalizedEvent e, long at, string key)
-    {
-        var ip = e.Actor?.Ip;
-        return new(
-            e.Id,
-            string.Equals(e.AccountId, key, StringComparison.Ordinal) ? key : e.AccountId,
-            ip is not null && string.Equals(ip, key, StringComparison.Ordinal) ? key : ip,
-            at,
-            SharedPlatform(e.Platform));
-    }
+    public static EventRef Of(NormalizedEvent e, long at, StringPool pool) => new(e.Id, pool.Account, pool.Ip, at, SharedPlatform(e.Platform));
 
     private static string SharedPlatform(string platform) =>
         Platforms.TryGetValue(platform, out var shared) ? shared
@@ -58,6 +48,9 @@ internal abstract class RuleEvaluator
 
     public RuleDefinition Rule { get; }
 
+    /// <summary>The engine's pool, shared by every rule: group keys of one field and event refs take their strings from it.</summary>
+    public StringPool Pool { get; set; } = new(1);
+
     public abstract int GroupCount { get; }
 
     protected RuleEngineOptions Options { get; }
@@ -86,7 +79,7 @@ internal abstract class RuleEvaluator
 
         if (_groupBy.Length == 1)
         {
-            return _groupBy[0](e);
+            return _groupBy[0](e) is { } value ? Pool.Share(value) : null;
         }
 
         var parts = new string[_groupBy.Length];
@@ -238,7 +231,10 @@ internal abstract class KeyedEvaluator<TGroup>(RuleDefinition rule, RuleEngineOp
 internal class WindowGroup : GroupState
 {
     private const int ScanLimit = 8;
-    private (EventRef Event, string? Value)[] _items = new (EventRef, string?)[1];
+
+    // One event inline (most groups hold one); from the second, a ring of entries.
+    private (EventRef Event, string? Value) _single;
+    private (EventRef Event, string? Value)[]? _items;
     private int _head;
     private Dictionary<string, int>? _values;
 
@@ -277,18 +273,26 @@ internal class WindowGroup : GroupState
 
     public void Add(EventRef e, string? value = null)
     {
-        if (Count == _items.Length)
+        if (_items is null && Count == 0)
         {
-            var grown = new (EventRef, string?)[Count * 2];
-            for (var i = 0; i < Count; i++)
+            _single = (e, value);
+        }
+        else
+        {
+            if (_items is null || Count == _items.Length)
             {
-                grown[i] = At(i);
+                var grown = new (EventRef, string?)[Math.Max(4, Count * 2)];
+                for (var i = 0; i < Count; i++)
+                {
+                    grown[i] = At(i);
+                }
+
+                (_items, _head, _single) = (grown, 0, default);
             }
 
-            (_items, _head) = (grown, 0);
+            _items[(_head + Count) % _items.Length] = (e, value);
         }
 
-        _items[(_head + Count) % _items.Length] = (e, value);
         Count++;
         if (value is null)
         {
@@ -316,8 +320,16 @@ internal class WindowGroup : GroupState
         while (Count > 0 && At(0).Event.Ticks <= at - window)
         {
             var value = At(0).Value;
-            _items[_head] = default;
-            _head = (_head + 1) % _items.Length;
+            if (_items is null)
+            {
+                _single = default;
+            }
+            else
+            {
+                _items[_head] = default;
+                _head = (_head + 1) % _items.Length;
+            }
+
             Count--;
             if (_values is not null && value is not null && --_values[value] == 0)
             {
@@ -337,7 +349,7 @@ internal class WindowGroup : GroupState
         return events;
     }
 
-    private (EventRef Event, string? Value) At(int index) => _items[(_head + index) % _items.Length];
+    private (EventRef Event, string? Value) At(int index) => _items is null ? _single : _items[(_head + index) % _items.Length];
 }
 
 internal sealed class CountEvaluator(RuleDefinition rule, RuleEngineOptions options) : KeyedEvaluator<WindowGroup>(rule, options)
@@ -351,7 +363,7 @@ internal sealed class CountEvaluator(RuleDefinition rule, RuleEngineOptions opti
 
         var group = GetOrAdd(key, at);
         group.Prune(at, WindowTicks);
-        group.Add(EventRef.Of(e, at, key));
+        group.Add(EventRef.Of(e, at, Pool));
         if (group.Count >= Rule.Threshold && !Suppressed(group, at))
         {
             Suppress(group, at);
@@ -376,7 +388,7 @@ internal sealed class DistinctEvaluator(RuleDefinition rule, RuleEngineOptions o
 
         var group = GetOrAdd(key, at);
         group.Prune(at, WindowTicks);
-        group.Add(EventRef.Of(e, at, key), value);
+        group.Add(EventRef.Of(e, at, Pool), Pool.Share(value));
         var distinct = group.DistinctCount;
         if (distinct >= Rule.Threshold && !Suppressed(group, at))
         {
@@ -423,7 +435,7 @@ internal sealed class RunEvaluator(RuleDefinition rule, RuleEngineOptions option
             }
         }
 
-        var reference = EventRef.Of(e, at, key);
+        var reference = EventRef.Of(e, at, Pool);
         group.Numbers[number] = reference;
         group.Order.Enqueue((number, at));
         group.LastTicks = at;
@@ -499,7 +511,7 @@ internal sealed class FirstSeenEvaluator(RuleDefinition rule, RuleEngineOptions 
         if (group.Values.Count > 0 && at >= _learningEnds && !Suppressed(group, at))
         {
             Suppress(group, at);
-            output.Add(Detect(key, [EventRef.Of(e, at, key)], at, 1, 1,
+            output.Add(Detect(key, [EventRef.Of(e, at, Pool)], at, 1, 1,
                 $"{Rule.Field} '{value}' is new for {GroupByText} = '{key}' (known: {string.Join(", ", group.Values)})"));
         }
 

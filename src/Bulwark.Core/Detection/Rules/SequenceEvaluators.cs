@@ -7,10 +7,28 @@ internal sealed class Partial(int steps)
 {
     public required long Start { get; init; }
 
-    /// <summary>The events of the steps matched so far: the first <see cref="Next"/>.</summary>
-    public EventRef[] Events { get; } = new EventRef[steps];
+    // The first step's event inline (most partials never get further); the later steps' once one matches.
+    private EventRef _first;
+    private EventRef[]? _later;
 
-    public ArraySegment<EventRef> Matched => new(Events, 0, Next);
+    /// <summary>The event of matched step <paramref name="index"/> (below <see cref="Next"/>).</summary>
+    public EventRef this[int index] => index == 0 ? _first : _later![index - 1];
+
+    /// <summary>The events of the steps matched so far, in step order.</summary>
+    public List<EventRef> Matched => [.. Enumerable.Range(0, Next).Select(i => this[i])];
+
+    /// <summary>Records the event of step <paramref name="index"/>.</summary>
+    public void Set(int index, EventRef e)
+    {
+        if (index == 0)
+        {
+            _first = e;
+        }
+        else
+        {
+            (_later ??= new EventRef[steps - 1])[index - 1] = e;
+        }
+    }
 
     public int Next { get; set; }
 
@@ -21,11 +39,86 @@ internal sealed class Partial(int steps)
     public long AdvancedBy { get; set; } = -1;
 }
 
+/// <summary>A group's partial matches, oldest first; the first is kept inline (most groups have one), more in a list.</summary>
 internal sealed class SequenceGroup : GroupState
 {
-    public List<Partial> Partials { get; } = new(1);
+    private Partial? _first;
+    private List<Partial>? _rest;
 
-    public override long ExpiresAt(long window) => Partials.Count == 0 ? long.MinValue : Partials.Max(p => p.Start) + window + 1;
+    public int Count => (_first is null ? 0 : 1) + (_rest?.Count ?? 0);
+
+    public Partial this[int index] => index == 0 ? _first! : _rest![index - 1];
+
+    public override long ExpiresAt(long window)
+    {
+        var latest = long.MinValue;
+        for (var i = 0; i < Count; i++)
+        {
+            latest = Math.Max(latest, this[i].Start);
+        }
+
+        return Count == 0 ? long.MinValue : latest + window + 1;
+    }
+
+    public long OldestStart()
+    {
+        var oldest = long.MaxValue;
+        for (var i = 0; i < Count; i++)
+        {
+            oldest = Math.Min(oldest, this[i].Start);
+        }
+
+        return oldest;
+    }
+
+    public void Add(Partial partial)
+    {
+        if (_first is null)
+        {
+            _first = partial;
+        }
+        else
+        {
+            (_rest ??= new List<Partial>(1)).Add(partial);
+        }
+    }
+
+    public void RemoveAt(int index)
+    {
+        if (index > 0)
+        {
+            _rest!.RemoveAt(index - 1);
+            return;
+        }
+
+        _first = _rest is { Count: > 0 } ? _rest[0] : null;
+        _rest?.RemoveAt(0);
+    }
+
+    public bool Remove(Partial partial)
+    {
+        for (var i = 0; i < Count; i++)
+        {
+            if (ReferenceEquals(this[i], partial))
+            {
+                RemoveAt(i);
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    public void RemoveAll(Func<Partial, bool> match)
+    {
+        for (var i = Count - 1; i >= 0; i--)
+        {
+            if (match(this[i]))
+            {
+                RemoveAt(i);
+            }
+        }
+    }
 }
 
 internal sealed class SequenceEvaluator : KeyedEvaluator<SequenceGroup>
@@ -56,13 +149,13 @@ internal sealed class SequenceEvaluator : KeyedEvaluator<SequenceGroup>
         var stamp = ++_sequence;
         if (group is not null)
         {
-            group.Partials.RemoveAll(p => !p.Awaiting && at - p.Start > WindowTicks);
+            group.RemoveAll(p => !p.Awaiting && at - p.Start > WindowTicks);
             if (absent)
             {
                 // A missing-event step is broken by any such event up to and including the deadline, in event time:
                 // the deadline fires only once the watermark has passed it, so a B up to the lateness late still counts.
                 var ticks = e.Timestamp.UtcTicks;
-                group.Partials.RemoveAll(p => p.Awaiting && ticks <= p.Deadline);
+                group.RemoveAll(p => p.Awaiting && ticks <= p.Deadline);
             }
 
             for (var i = _positive - 1; i >= 1; i--)
@@ -72,20 +165,20 @@ internal sealed class SequenceEvaluator : KeyedEvaluator<SequenceGroup>
                     continue;
                 }
 
-                for (var p = 0; p < group.Partials.Count; p++)
+                for (var p = 0; p < group.Count; p++)
                 {
-                    var partial = group.Partials[p];
+                    var partial = group[p];
                     if (partial.Awaiting || partial.Next != i || partial.AdvancedBy == stamp)
                     {
                         continue;
                     }
 
-                    partial.Events[partial.Next] = EventRef.Of(e, at, key);
+                    partial.Set(partial.Next, EventRef.Of(e, at, Pool));
                     partial.Next++;
                     partial.AdvancedBy = stamp;
                     if (Complete(key, group, partial, at, output))
                     {
-                        group.Partials.RemoveAt(p--);
+                        group.RemoveAt(p--);
                     }
                 }
             }
@@ -94,16 +187,16 @@ internal sealed class SequenceEvaluator : KeyedEvaluator<SequenceGroup>
         if (_steps[0](e))
         {
             group ??= GetOrAdd(key, at);
-            if (group.Partials.Count >= Options.MaxPartialsPerGroup)
+            if (group.Count >= Options.MaxPartialsPerGroup)
             {
-                group.Partials.RemoveAt(0);
+                group.RemoveAt(0);
             }
 
             var partial = new Partial(_positive) { Start = at, Next = 1, AdvancedBy = stamp };
-            partial.Events[0] = EventRef.Of(e, at, key);
+            partial.Set(0, EventRef.Of(e, at, Pool));
             if (!Complete(key, group, partial, at, output))
             {
-                group.Partials.Add(partial);
+                group.Add(partial);
             }
 
             ScheduleExpiry(key, at + WindowTicks + 1);
@@ -115,7 +208,7 @@ internal sealed class SequenceEvaluator : KeyedEvaluator<SequenceGroup>
         while (_deadlines.TryPeek(out var entry, out var deadline) && deadline < now)
         {
             _deadlines.Dequeue();
-            if (!Groups.TryGetValue(entry.Key, out var group) || !group.Partials.Remove(entry.Partial))
+            if (!Groups.TryGetValue(entry.Key, out var group) || !group.Remove(entry.Partial))
             {
                 continue;
             }
@@ -130,7 +223,7 @@ internal sealed class SequenceEvaluator : KeyedEvaluator<SequenceGroup>
         base.OnTime(now, output);
     }
 
-    public override long OldestTicks() => Groups.Count == 0 ? long.MaxValue : Groups.Values.Min(g => g.Partials.Count > 0 ? g.Partials.Min(p => p.Start) : g.SuppressedUntil - Rule.Suppress.Ticks);
+    public override long OldestTicks() => Groups.Count == 0 ? long.MaxValue : Groups.Values.Min(g => g.Count > 0 ? g.OldestStart() : g.SuppressedUntil - Rule.Suppress.Ticks);
 
     private bool AnyStep(NormalizedEvent e)
     {
@@ -181,7 +274,7 @@ internal sealed class SequenceEvaluator : KeyedEvaluator<SequenceGroup>
                 text.Append(" then ");
             }
 
-            text.Append(positive[i].Name).Append(" (").Append(partial.Events[i].Id).Append(" at ").Append(Format(partial.Events[i].Ticks)).Append(')');
+            text.Append(positive[i].Name).Append(" (").Append(partial[i].Id).Append(" at ").Append(Format(partial[i].Ticks)).Append(')');
         }
 
         if (absentMissing)

@@ -330,3 +330,45 @@ public sealed class RuleEngineTests
         GC.KeepAlive(engine);
     }
 }
+
+public sealed class StringPoolTests
+{
+    [Fact]
+    public void Share_ReturnsOneInstancePerValue_AndForgetsTheGenerationBeforeLast()
+    {
+        var pool = new StringPool(generation: 2);
+        var first = new string("acct_1".AsSpan());
+
+        pool.Share(first).ShouldBeSameAs(first);
+        pool.Share(new string("acct_1".AsSpan())).ShouldBeSameAs(first);
+
+        // Two more values fill the generation; "acct_1" moves to the previous one and is still shared (and promoted).
+        pool.Share("acct_2");
+        pool.Share("acct_3");
+        pool.Share(new string("acct_1".AsSpan())).ShouldBeSameAs(first);
+
+        // Enough new values push it out of both generations: an equal string is then a new instance of the pool.
+        foreach (var i in Enumerable.Range(4, 6))
+        {
+            pool.Share($"acct_{i}");
+        }
+
+        var later = new string("acct_1".AsSpan());
+        pool.Share(later).ShouldBeSameAs(later);
+    }
+
+    [Fact]
+    public void Enter_SharesAnEventsAccountAndIpOnlyWhenAsked()
+    {
+        var pool = new StringPool();
+        var account = pool.Share(new string("acct_1".AsSpan()));
+        var e = new NormalizedEvent("e1", "src", "internal", "password_reset", new string("acct_1".AsSpan()), DateTimeOffset.UnixEpoch, new EventActor(null, "203.0.113.7"));
+
+        pool.Enter(e);
+
+        pool.Account.ShouldBeSameAs(account);
+        pool.Ip.ShouldBe("203.0.113.7");
+        pool.Enter(e with { Actor = null });
+        pool.Ip.ShouldBeNull();
+    }
+}
