@@ -171,6 +171,7 @@ public sealed partial class PlaybookKind : ManifestKind<PlaybookDefinition>
                 continue;
             }
 
+            var valid = new List<string>(step.DependsOn.Count);
             for (var d = 0; d < step.DependsOn.Count; d++)
             {
                 var dependency = step.DependsOn[d];
@@ -186,9 +187,14 @@ public sealed partial class PlaybookKind : ManifestKind<PlaybookDefinition>
                 {
                     stepReader.ItemError("depends_on", d, $"'{dependency}' is listed twice");
                 }
+                else
+                {
+                    valid.Add(dependency);
+                }
             }
 
-            dependsOn.TryAdd(step.Id, step.DependsOn);
+            // Only edges that exist form the graph: a self-reference is reported once, above, not again as a cycle.
+            dependsOn.TryAdd(step.Id, valid);
         }
 
         foreach (var (step, stepReader) in steps)

@@ -78,10 +78,11 @@ public static class Templates
 
     /// <summary>Compiles one string, throwing when it is not a template.</summary>
     /// <param name="text">The string.</param>
+    /// <param name="parameters">Whether it may read <c>with.&lt;field&gt;</c> (a connector's HTTP mapping).</param>
     /// <returns>The template.</returns>
     /// <exception cref="FormatException">The string is not a valid template.</exception>
-    public static CompiledTemplate Compile(string text) =>
-        TryCompile(text, out var template, out var error) ? template : throw new FormatException(error);
+    public static CompiledTemplate Compile(string text, bool parameters = false) =>
+        TryCompile(text, out var template, out var error, visibleSteps: null, parameters) ? template : throw new FormatException(error);
 
     /// <summary>
     /// Compiles every string of a JSON object (in nested objects and arrays too), reporting each invalid one at its
@@ -105,12 +106,13 @@ public static class Templates
 
     /// <summary>Compiles every string of a JSON object, throwing at the first invalid one.</summary>
     /// <param name="value">The object.</param>
+    /// <param name="parameters">Whether it may read <c>with.&lt;field&gt;</c> (a connector's HTTP mapping).</param>
     /// <returns>The compiled object.</returns>
     /// <exception cref="FormatException">A string is not a valid template.</exception>
-    public static CompiledObjectTemplate Compile(JsonObject value)
+    public static CompiledObjectTemplate Compile(JsonObject value, bool parameters = false)
     {
         var errors = new List<ManifestError>();
-        return Compile(value, string.Empty, errors) ?? throw new FormatException(errors[0].ToString());
+        return Compile(value, string.Empty, errors, visibleSteps: null, parameters) ?? throw new FormatException(errors[0].ToString());
     }
 
     private static TemplateNode CompileNode(JsonNode? node, string location, List<ManifestError> errors, IReadOnlySet<string>? visibleSteps, bool parameters)
