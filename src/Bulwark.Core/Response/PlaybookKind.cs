@@ -162,6 +162,15 @@ public sealed partial class PlaybookKind : ManifestKind<PlaybookDefinition>
             steps.Add((step, readers[i]));
         }
 
+        // A step with an error elsewhere still has its id: its dependents are not told that it does not exist.
+        for (var i = 0; i < readers.Count; i++)
+        {
+            if (steps[i].Step is null && readers[i].Object["id"] is JsonValue idValue && idValue.TryGetValue<string>(out var rawId))
+            {
+                ids.TryAdd(rawId, i);
+            }
+        }
+
         // The graph and the templates need every step's id: check them once all steps are read.
         var dependsOn = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
         foreach (var (step, stepReader) in steps)
@@ -354,7 +363,8 @@ public sealed partial class PlaybookKind : ManifestKind<PlaybookDefinition>
         }
 
         var on = defaults.On;
-        if (retry.ReadStringArray("on") is { } names)
+        // YAML reads a bare 429 as a number: take scalars as their text.
+        if (retry.ReadScalarArray("on") is { } names)
         {
             on = RetryOn.None;
             for (var i = 0; i < names.Count; i++)

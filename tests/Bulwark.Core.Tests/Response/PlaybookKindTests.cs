@@ -159,6 +159,22 @@ public sealed class PlaybookKindTests
     }
 
     [Fact]
+    public void Read_RetryOn_TakesABare429_AsYamlWritesIt()
+    {
+        var step = ReadSteps("""[{"id":"s","action":"evidence.snapshot","retry":{"on":["timeout",429]}}]""").Value!.Steps[0];
+
+        step.Retry.On.ShouldBe(RetryOn.Timeout | RetryOn.TooManyRequests);
+    }
+
+    [Fact]
+    public void Read_AStepWithAnError_StillCountsAsExisting_ForItsDependents()
+    {
+        var result = ReadSteps("""[{"id":"a","action":"platform.nuke"},{"id":"b","action":"evidence.snapshot","depends_on":["a"]}]""");
+
+        result.Errors.ShouldHaveSingleItem().Path.ShouldBe("/steps/0/action");
+    }
+
+    [Fact]
     public void Read_DuplicateStepIds_NameTheFirst()
     {
         var result = ReadSteps("""[{"id":"a","action":"evidence.snapshot"},{"id":"a","action":"evidence.snapshot"}]""");
