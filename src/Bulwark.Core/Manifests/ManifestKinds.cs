@@ -9,8 +9,8 @@ namespace Bulwark.Manifests;
 public static class ManifestKinds
 {
     /// <summary>The kinds, in the order <c>apply</c> applies them (identities first, so later kinds can name owners;
-    /// mass actions and sources after the flags and throttles they name).</summary>
-    public static IReadOnlyList<ManifestKind> All { get; } = [IdentityKind.Instance, FlagKind.Instance, ThrottleKind.Instance, MassActionKind.Instance, Ingest.SourceKind.Instance, Detection.Rules.RuleManifestKind.Instance, Detection.Anomaly.DetectorKind.Instance];
+    /// mass actions and sources after the flags and throttles they name; playbooks after the rules and connectors they name).</summary>
+    public static IReadOnlyList<ManifestKind> All { get; } = [IdentityKind.Instance, FlagKind.Instance, ThrottleKind.Instance, MassActionKind.Instance, Ingest.SourceKind.Instance, Detection.Rules.RuleManifestKind.Instance, Detection.Anomaly.DetectorKind.Instance, Response.ConnectorKind.Instance, Response.PlaybookKind.Instance];
 
     /// <summary>Finds a kind by its <c>kind:</c> name.</summary>
     /// <param name="kind">For example <c>Identity</c>.</param>

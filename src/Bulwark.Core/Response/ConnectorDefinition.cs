@@ -66,6 +66,31 @@ public sealed record ConnectorDefinition
 
     /// <summary>The manifest as given (without <c>kind</c>), for the API and the store.</summary>
     public required JsonObject Document { get; init; }
+
+    /// <summary>
+    /// The PagerDuty Events API v2 endpoint, the default <see cref="Url"/> of a <see cref="ConnectorType.PagerDuty"/> connector.
+    /// </summary>
+    public static Uri PagerDutyEventsUrl { get; } = new("https://events.pagerduty.com/v2/enqueue");
+
+    /// <summary>
+    /// The default HTTP calls of the platform actions (the seeds' account API): <c>POST /v1/accounts/{id}/revoke_tokens</c>,
+    /// <c>…/expire_sessions</c>, <c>…/force_password_reset</c>, and <c>PATCH /v1/accounts/{id}</c> with
+    /// <c>{"suspended": true, "suspended_until": …}</c> (from the step's <c>with.until</c>) or <c>{"suspended": false}</c>.
+    /// </summary>
+    public static IReadOnlyDictionary<string, HttpMapping> DefaultPlatformMappings { get; } = new Dictionary<string, HttpMapping>(StringComparer.Ordinal)
+    {
+        ["platform.revoke_tokens"] = new("POST", "/v1/accounts/{{target}}/revoke_tokens", null),
+        ["platform.expire_sessions"] = new("POST", "/v1/accounts/{{target}}/expire_sessions", null),
+        ["platform.force_password_reset"] = new("POST", "/v1/accounts/{{target}}/force_password_reset", null),
+        ["platform.suspend"] = new("PATCH", "/v1/accounts/{{target}}", new JsonObject { ["suspended"] = true, ["suspended_until"] = "{{with.until}}" }),
+        ["platform.unsuspend"] = new("PATCH", "/v1/accounts/{{target}}", new JsonObject { ["suspended"] = false }),
+    };
+
+    /// <summary>The HTTP call a platform action makes through this connector: its own mapping, else the default.</summary>
+    /// <param name="action">A platform action, such as <c>platform.suspend</c>.</param>
+    /// <returns>The mapping (possibly <see cref="HttpMapping.Ticket"/>), or <see langword="null"/> for an action with neither.</returns>
+    public HttpMapping? MappingFor(string action) =>
+        Actions.TryGetValue(action, out var mapping) ? mapping : DefaultPlatformMappings.GetValueOrDefault(action);
 }
 
 /// <summary>The kinds of outside service a connector reaches.</summary>

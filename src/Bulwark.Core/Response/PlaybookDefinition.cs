@@ -31,6 +31,14 @@ public sealed record PlaybookDefinition
     /// <value>Defaults to 0.95.</value>
     public double IrreversibleThreshold { get; init; } = 0.95;
 
+    /// <summary>
+    /// Who answers the approvals the confidence gates ask for: the whole run below <see cref="AutoThreshold"/>, and an
+    /// irreversible step below <see cref="IrreversibleThreshold"/> (a step's own
+    /// <see cref="PlaybookStep.RequiresApproval"/> takes precedence for that step).
+    /// </summary>
+    /// <value>Defaults to <see cref="ApprovalRequirement.Default"/>.</value>
+    public ApprovalRequirement Approval { get; init; } = ApprovalRequirement.Default;
+
     /// <summary>Whether every run of this playbook is a dry run: it records what it would call and calls nothing.</summary>
     public bool DryRun { get; init; }
 
@@ -45,7 +53,19 @@ public sealed record PlaybookDefinition
 /// <param name="Rules">Rule and detector names whose incidents it answers; empty for any.</param>
 /// <param name="MinSeverity">The least severity.</param>
 /// <param name="MinConfidence">The least confidence (0..1).</param>
-public sealed record PlaybookTrigger(IReadOnlyList<string> Rules, Severity MinSeverity, double MinConfidence);
+public sealed record PlaybookTrigger(IReadOnlyList<string> Rules, Severity MinSeverity, double MinConfidence)
+{
+    /// <summary>Whether an incident starts a run: one of its rules is named (or none are), and its severity and confidence reach the minimums.</summary>
+    /// <param name="incident">The incident.</param>
+    /// <returns>Whether it matches.</returns>
+    public bool Matches(IncidentRecord incident)
+    {
+        ArgumentNullException.ThrowIfNull(incident);
+        return (Rules.Count == 0 || incident.Rules.Any(r => Rules.Contains(r, StringComparer.Ordinal)))
+            && incident.Severity >= MinSeverity
+            && incident.Confidence >= MinConfidence;
+    }
+}
 
 /// <summary>One step of a playbook.</summary>
 public sealed record PlaybookStep
@@ -111,7 +131,11 @@ public sealed record StepCompensation(string Action, JsonObject With);
 /// <param name="Ttl">How long the question stays open.</param>
 /// <param name="OnExpiry">What happens when nobody answers in time: never silent, always recorded.</param>
 /// <param name="EscalateTo">With <see cref="ApprovalExpiry.Escalate"/>: the roles asked next, with a new TTL of the same length.</param>
-public sealed record ApprovalRequirement(IReadOnlyList<Role> Roles, TimeSpan Ttl, ApprovalExpiry OnExpiry, IReadOnlyList<Role> EscalateTo);
+public sealed record ApprovalRequirement(IReadOnlyList<Role> Roles, TimeSpan Ttl, ApprovalExpiry OnExpiry, IReadOnlyList<Role> EscalateTo)
+{
+    /// <summary>Responders answer within 30 minutes; unanswered, the question is denied.</summary>
+    public static ApprovalRequirement Default { get; } = new([Role.Responder], TimeSpan.FromMinutes(30), ApprovalExpiry.Deny, []);
+}
 
 /// <summary>What an unanswered approval does at its expiry.</summary>
 public enum ApprovalExpiry
@@ -136,6 +160,46 @@ public sealed record RetryPolicy(int Count, TimeSpan Initial, TimeSpan Max, Retr
 {
     /// <summary>3 retries from 0.5 s up to 30 s, on timeouts, 5xx and 429.</summary>
     public static RetryPolicy Default { get; } = new(3, TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(30), RetryOn.Timeout | RetryOn.ServerError | RetryOn.TooManyRequests);
+
+    /// <summary>Whether a failed attempt is retried: its failure is one of <see cref="On"/> and retries are left.</summary>
+    /// <param name="failure">How the attempt failed (one flag; <see cref="RetryOn.None"/> for a failure no retry can fix).</param>
+    /// <param name="attempt">The attempt that failed, from 1 (the first call).</param>
+    /// <returns><see langword="true"/> when attempt <paramref name="attempt"/> + 1 should be made.</returns>
+    public bool ShouldRetry(RetryOn failure, int attempt)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(attempt, 1);
+        return failure != RetryOn.None && (On & failure) == failure && attempt <= Count;
+    }
+
+    /// <summary>
+    /// The wait before retry <paramref name="retry"/>: with a <c>Retry-After</c> from the service, that (capped at
+    /// <see cref="Max"/>); otherwise full jitter, a uniform draw from zero to <c>min(Max, Initial × 2^(retry−1))</c>.
+    /// </summary>
+    /// <param name="retry">The retry, from 1 (the second attempt).</param>
+    /// <param name="random">The source of jitter (injected so that tests and replays are deterministic).</param>
+    /// <param name="retryAfter">The service's <c>Retry-After</c>, if it sent one.</param>
+    /// <returns>The delay.</returns>
+    public TimeSpan DelayBeforeRetry(int retry, Random random, TimeSpan? retryAfter = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(retry, 1);
+        ArgumentNullException.ThrowIfNull(random);
+        if (retryAfter is { } after)
+        {
+            return after <= TimeSpan.Zero ? TimeSpan.Zero : after < Max ? after : Max;
+        }
+
+        return TimeSpan.FromTicks((long)(random.NextDouble() * BackoffCeiling(retry).Ticks));
+    }
+
+    /// <summary>The longest wait before retry <paramref name="retry"/> without a <c>Retry-After</c>: <c>min(Max, Initial × 2^(retry−1))</c>.</summary>
+    /// <param name="retry">The retry, from 1.</param>
+    /// <returns>The ceiling of the jittered delay.</returns>
+    public TimeSpan BackoffCeiling(int retry)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(retry, 1);
+        var ticks = Initial.Ticks * Math.Pow(2, Math.Min(retry - 1, 62));
+        return ticks >= Max.Ticks ? Max : TimeSpan.FromTicks((long)ticks);
+    }
 }
 
 /// <summary>Failures a retry policy retries.</summary>

@@ -94,7 +94,14 @@ public sealed class ManifestApplier
         var applied = new List<AppliedManifest>(valid.Count);
         foreach (var manifest in valid)
         {
-            var outcome = await _handlers[manifest.Kind.Kind].ApplyAsync(manifest.Definition, context, cancellationToken).ConfigureAwait(false);
+            // A kind Core knows but this server does not serve yet is reported, not fatal (the response kinds land in two steps).
+            if (!_handlers.TryGetValue(manifest.Kind.Kind, out var handler))
+            {
+                applied.Add(new AppliedManifest(manifest.Kind.Kind, manifest.Name, "skipped: not served by this server yet"));
+                continue;
+            }
+
+            var outcome = await handler.ApplyAsync(manifest.Definition, context, cancellationToken).ConfigureAwait(false);
             applied.Add(new AppliedManifest(manifest.Kind.Kind, manifest.Name, outcome.ToString().ToLowerInvariant()));
         }
 

@@ -63,7 +63,7 @@ public sealed class MassActionKindTests
     [Fact]
     public void ManifestKinds_ListMassActionsAfterThrottles()
     {
-        ManifestKinds.All.Select(k => k.Kind).ShouldBe(["Identity", "Flag", "Throttle", "MassAction", "Source", "Rule", "Detector"]);
+        ManifestKinds.All.Select(k => k.Kind).ShouldBe(["Identity", "Flag", "Throttle", "MassAction", "Source", "Rule", "Detector", "Connector", "Playbook"]);
         ManifestKinds.Find("MassAction").ShouldBeSameAs(MassActionKind.Instance);
         MassActionKind.Instance.Plural.ShouldBe("mass-actions");
     }
