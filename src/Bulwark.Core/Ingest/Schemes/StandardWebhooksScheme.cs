@@ -148,7 +148,7 @@ public sealed class StandardWebhooksScheme : IWebhookScheme
     }
 
     /// <summary>The HMAC key of a <c>whsec_</c> secret, padding-tolerant; <see langword="null"/> when unusable.</summary>
-    private static byte[]? DeriveKey(string secret)
+    internal static byte[]? DeriveKey(string secret)
     {
         if (!secret.StartsWith(SecretPrefix, StringComparison.Ordinal))
         {
