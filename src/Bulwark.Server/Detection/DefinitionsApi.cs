@@ -10,13 +10,15 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Bulwark.Server.Detection;
 
-/// <summary><c>/v1/rules</c> and <c>/v1/detectors</c>: definitions kept by a <see cref="DefinitionService{T}"/>.</summary>
+/// <summary><c>/v1/rules</c>, <c>/v1/detectors</c>, <c>/v1/connectors</c>, <c>/v1/playbooks</c>: definitions kept by a <see cref="DefinitionService{T}"/>.</summary>
 internal static class DefinitionsApi
 {
     public static IEndpointRouteBuilder MapDefinitionsApi(this IEndpointRouteBuilder routes)
     {
         routes.MapDefinitions<RuleService, RuleDefinition>("Rules");
         routes.MapDefinitions<DetectorService, DetectorDefinition>("Detectors");
+        routes.MapDefinitions<Response.ConnectorService, Bulwark.Response.ConnectorDefinition>("Connectors");
+        routes.MapDefinitions<Response.PlaybookService, Bulwark.Response.PlaybookDefinition>("Playbooks");
         return routes;
     }
 

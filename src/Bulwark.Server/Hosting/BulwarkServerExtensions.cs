@@ -70,6 +70,13 @@ public static class BulwarkServerExtensions
         services.AddSingleton<DetectionPipeline>();
         services.AddSingleton<IEventConsumer>(sp => sp.GetRequiredService<DetectionPipeline>());
         services.AddHostedService<DetectionClock>();
+        services.AddSingleton<Response.ConnectorService>();
+        services.AddSingleton<Response.Connectors.IConnectorCatalog>(sp => sp.GetRequiredService<Response.ConnectorService>());
+        services.AddSingleton<IManifestHandler>(sp => new DefinitionManifestHandler<Bulwark.Response.ConnectorDefinition>(sp.GetRequiredService<Response.ConnectorService>()));
+        services.AddSingleton<Response.PlaybookService>();
+        services.AddSingleton<IManifestHandler>(sp => new DefinitionManifestHandler<Bulwark.Response.PlaybookDefinition>(sp.GetRequiredService<Response.PlaybookService>()));
+        services.AddSingleton<Response.IActionHandler, Response.BuiltInActions>();
+        Response.Connectors.ConnectorActionsServices.AddConnectorActions(services);
         services.AddSourcePoller();
         services.AddSingleton(sp => new ManifestApplier(sp.GetServices<IManifestHandler>()));
         services.AddHostedService<IdempotencySweeper>();
