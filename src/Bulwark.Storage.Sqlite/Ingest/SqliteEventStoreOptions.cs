@@ -9,13 +9,18 @@ public sealed class SqliteEventStoreOptions
     public const string FileName = "events.db";
 
     /// <summary>
+    /// The name of the ingest store's raw file (raw snapshots and delivery ids), in the directory of the event log's file.
+    /// </summary>
+    public const string RawFileName = "raw.db";
+
+    /// <summary>
     /// Whether every commit is flushed to the disk before it is acknowledged (<c>synchronous=FULL</c>); when false,
     /// <c>synchronous=NORMAL</c> survives a process crash but may lose the last commits on power loss.
     /// </summary>
     /// <value>Default <see langword="true"/>.</value>
     public bool FlushEachCommit { get; set; } = true;
 
-    /// <summary>How many callers' writes may share one transaction, so one flush (group commit).</summary>
+    /// <summary>How many callers' writes may share one transaction, so one flush (group commit), in each of the two files.</summary>
     /// <value>Default 512.</value>
     public int MaxWritesPerCommit { get; set; } = 512;
 
