@@ -183,6 +183,24 @@ internal static class SqliteEventRows
         return list;
     }
 
+    public static List<LoggedEventKey> QueryEventKeys(SqliteConnection connection, long afterOffset, int limit)
+    {
+        using var command = Command(
+            connection,
+            "SELECT \"offset\", source, id, platform, event_type, account_id, ts FROM events WHERE \"offset\" > $after ORDER BY \"offset\" LIMIT $limit",
+            ("$after", afterOffset),
+            ("$limit", limit));
+        using var reader = command.ExecuteReader();
+        var list = new List<LoggedEventKey>();
+        while (reader.Read())
+        {
+            list.Add(new LoggedEventKey(
+                reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5), FromMillis(reader.GetInt64(6))));
+        }
+
+        return list;
+    }
+
     public static List<QuarantineEntry> QueryQuarantine(SqliteConnection connection, string where, params ReadOnlySpan<(string Name, object? Value)> parameters)
     {
         using var command = Command(connection, $"SELECT {QuarantineColumns} FROM quarantine {where}", parameters);

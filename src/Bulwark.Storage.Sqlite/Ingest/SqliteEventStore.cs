@@ -219,6 +219,13 @@ public sealed class SqliteEventStore : IEventStore
     }
 
     /// <inheritdoc />
+    public Task<IReadOnlyList<LoggedEventKey>> ReadEventKeysAsync(long afterOffset, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        return ReadAsync<IReadOnlyList<LoggedEventKey>>(_log, c => SqliteEventRows.QueryEventKeys(c, afterOffset, limit), cancellationToken);
+    }
+
+    /// <inheritdoc />
     /// <remarks>At most <see cref="MaxQueryLimit"/> events are returned, whatever <see cref="EventQuery.Limit"/> asks.</remarks>
     public Task<IReadOnlyList<LoggedEvent>> QueryEventsAsync(EventQuery query, CancellationToken cancellationToken = default)
     {
