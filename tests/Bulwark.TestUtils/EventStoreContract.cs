@@ -283,7 +283,7 @@ public abstract class EventStoreContract : IAsyncLifetime
         [
             Event("e-1", account: "acct-1", type: "login_failed", platform: "okta", source: "okta-prod", at: at),
             Event("e-2", account: "acct-2", type: "password_reset", platform: "auth0", source: "auth0-eu", at: at.AddSeconds(1)),
-            Event("e-3", account: "acct-3", type: "custom.thing", platform: "internal", source: "svc", at: at.AddSeconds(2)),
+            Event("e-3", account: "acct-3", type: "x-thing", platform: "internal", source: "svc", at: at.AddSeconds(2)),
         ];
         await store.AppendEventsAsync(appended, Ct);
         var logged = await store.ReadEventsAsync(0, 10, Ct);
