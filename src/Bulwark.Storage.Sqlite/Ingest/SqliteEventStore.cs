@@ -27,6 +27,7 @@ public sealed class SqliteEventStore : IEventStore
     private readonly SqliteGroupWriter _log;
     private readonly CommitSignal _snapshots = new();
     private readonly CommitSignal _events = new();
+    private readonly SnapshotTail _tail;
     private readonly Lock _openGate = new();
     private int _disposed;
 
@@ -46,8 +47,10 @@ public sealed class SqliteEventStore : IEventStore
         _time = time ?? throw new ArgumentNullException(nameof(time));
         _options = options ?? new SqliteEventStoreOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxWritesPerCommit, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(_options.RecentSnapshots, 1, nameof(options));
         var rawPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(databasePath)) ?? ".", SqliteEventStoreOptions.RawFileName);
-        _raw = new SqliteGroupWriter("raw file", rawPath, _options, Positions, w => _snapshots.Advance(w.LastSeq), Stop);
+        _tail = new SnapshotTail(_options.RecentSnapshots);
+        _raw = new SqliteGroupWriter("raw file", rawPath, _options, Positions, Committed, Stop);
         _log = new SqliteGroupWriter("event log", databasePath, _options, Positions, w => _events.Advance(w.LastOffset), Stop);
     }
 
@@ -100,6 +103,7 @@ public sealed class SqliteEventStore : IEventStore
                 ApplyMigrations(log, EventStoreMigrations.Steps, int.MaxValue);
                 _events.Advance(SqliteEventRows.Scalar(log, "SELECT MAX(\"offset\") FROM events"));
             });
+            _tail.Reset(_snapshots.Position);
             _raw.Start();
             _log.Start();
             return Task.FromResult(EventStoreMigrations.Latest);
@@ -128,6 +132,12 @@ public sealed class SqliteEventStore : IEventStore
     public Task<IReadOnlyList<RawSnapshot>> ReadSnapshotsAsync(long afterSeq, int limit, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ThrowIfDisposed();
+        if (_tail.TryRead(afterSeq, limit, out var recent))
+        {
+            return Task.FromResult<IReadOnlyList<RawSnapshot>>(recent);
+        }
+
         return ReadAsync<IReadOnlyList<RawSnapshot>>(
             _raw,
             c => SqliteEventRows.QuerySnapshots(c, "WHERE seq > $after ORDER BY seq LIMIT $limit", ("$after", afterSeq), ("$limit", limit)),
@@ -449,6 +459,13 @@ public sealed class SqliteEventStore : IEventStore
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 
     private (long Seq, long Offset) Positions() => (_snapshots.Position, _events.Position);
+
+    /// <summary>After a raw commit: the tail first, then the position, so that a reader woken by it finds the snapshots there.</summary>
+    private void Committed(SqliteEventWriter writes)
+    {
+        _tail.Add(writes.Accepted);
+        _snapshots.Advance(writes.LastSeq);
+    }
 
     private void Stop(Exception error)
     {

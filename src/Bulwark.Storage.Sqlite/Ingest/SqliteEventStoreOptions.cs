@@ -24,6 +24,13 @@ public sealed class SqliteEventStoreOptions
     /// <value>Default 512.</value>
     public int MaxWritesPerCommit { get; set; } = 512;
 
+    /// <summary>
+    /// How many of the snapshots committed last are kept in memory, so that reading them in order (the normalizer,
+    /// right behind the deliveries) needs no query; reads further back go to the file.
+    /// </summary>
+    /// <value>Default 2,048.</value>
+    public int RecentSnapshots { get; set; } = 2048;
+
     /// <summary>The randomness in snapshot and quarantine ids.</summary>
     /// <value>Default <see cref="SystemRandomSource.Instance"/>.</value>
     public IRandomSource Random { get; set; } = SystemRandomSource.Instance;

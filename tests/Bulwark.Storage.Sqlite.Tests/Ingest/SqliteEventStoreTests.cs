@@ -23,9 +23,9 @@ public sealed class SqliteEventStoreTests : EventStoreContract
         _directory.Dispose();
     }
 
-    private static async Task<SqliteEventStore> OpenSqliteAsync(string path, TimeProvider time)
+    private static async Task<SqliteEventStore> OpenSqliteAsync(string path, TimeProvider time, SqliteEventStoreOptions? options = null)
     {
-        var store = new SqliteEventStore(path, time);
+        var store = new SqliteEventStore(path, time, options);
         await store.MigrateAsync();
         return store;
     }
@@ -113,6 +113,50 @@ public sealed class SqliteEventStoreTests : EventStoreContract
         (await reopened.AcceptDeliveryAsync(Delivery("d-1"), Ct)).ShouldBe(new DeliveryReceipt(DeliveryStatus.Duplicate, first.SnapshotId));
         (await reopened.AppendEventsAsync([Event("e-3"), Event("e-4")], Ct)).ShouldBe(new AppendReceipt(1, 1, 4));
         reopened.WaitForEventsAsync(3, Ct).IsCompletedSuccessfully.ShouldBeTrue();
+    }
+
+    [Fact]
+    public async Task ReadSnapshotsAsync_JustCommittedFromMemory_EqualTheSnapshotsTheFileHolds()
+    {
+        var store = await OpenSqliteStoreAsync();
+        for (var i = 0; i < 20; i++)
+        {
+            await store.AcceptDeliveryAsync(Delivery("d-" + i, "{\"n\":" + i + "}"), Ct);
+        }
+
+        var recent = await store.ReadSnapshotsAsync(0, 100, Ct);
+        var middle = await store.ReadSnapshotsAsync(recent[4].Seq, 3, Ct);
+        await store.DisposeAsync();
+        await using var reopened = await OpenSqliteAsync(DatabasePath, Time);
+
+        var stored = await reopened.ReadSnapshotsAsync(0, 100, Ct);
+        stored.Count.ShouldBe(20);
+        recent.ShouldBeEquivalentTo(stored);
+        middle.ShouldBeEquivalentTo(stored.Skip(5).Take(3).ToList());
+    }
+
+    [Fact]
+    public async Task ReadSnapshotsAsync_FurtherBackThanTheRecentOnesKept_ReadsThemFromTheFile()
+    {
+        var store = await OpenSqliteAsync(DatabasePath, Time, new SqliteEventStoreOptions { RecentSnapshots = 4 });
+        try
+        {
+            var receipts = new List<DeliveryReceipt>();
+            for (var i = 0; i < 10; i++)
+            {
+                receipts.Add(await store.AcceptDeliveryAsync(Delivery("d-" + i), Ct));
+            }
+
+            (await store.ReadSnapshotsAsync(0, 100, Ct)).Select(s => s.Id).ShouldBe(receipts.Select(r => r.SnapshotId));
+            (await store.ReadSnapshotsAsync(2, 3, Ct)).Select(s => s.Seq).ShouldBe([3L, 4L, 5L]);
+            (await store.ReadSnapshotsAsync(5, 100, Ct)).Select(s => s.Seq).ShouldBe([6L, 7L, 8L, 9L, 10L]);
+            (await store.ReadSnapshotsAsync(7, 100, Ct)).Select(s => s.Id).ShouldBe(receipts.Skip(7).Select(r => r.SnapshotId));
+            (await store.ReadSnapshotsAsync(10, 100, Ct)).ShouldBeEmpty();
+        }
+        finally
+        {
+            await store.DisposeAsync();
+        }
     }
 
     [Fact]
