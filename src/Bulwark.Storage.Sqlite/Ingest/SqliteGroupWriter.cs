@@ -59,17 +59,6 @@ internal sealed class SqliteGroupWriter : IAsyncDisposable
 
     public bool IsReady => _ready;
 
-    public bool IsOpen
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _writer is not null;
-            }
-        }
-    }
-
     /// <summary>How many transactions this writer has committed.</summary>
     public long Commits => Interlocked.Read(ref _commits);
 
