@@ -50,7 +50,7 @@ internal static class EventsIngest
 
         var serverDescription = options.InProcess
             ? "in the load tool's process (workstation GC), with the load generator"
-            : "the load tool's check-server host in its own process (composed as bulwark serve, server GC), SQLite stores (events.db: WAL, synchronous=FULL, group commit)";
+            : "the load tool's check-server host in its own process (composed as bulwark serve, server GC), SQLite stores (raw.db and events.db: WAL, synchronous=FULL, one writer each with group commit)";
         Console.WriteLine($"server: {serverDescription}; client: {load.Description}; {Environment.ProcessorCount} cores, load average {loadAtStart}");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"events: {batches.MeanEventBytes:F0} bytes a line on average, from {tracePath}; flush probe: {flush.ToJsonString()}"));
 

@@ -18,7 +18,7 @@ using Microsoft.Extensions.DependencyInjection;
 /// without storing anything (401 when the signature does not verify). It carries the real endpoint's raw-body metadata,
 /// so the body-limit middleware treats both alike. The difference between the two is then the source lookup, dedupe,
 /// the durable snapshot (group commit) and the JSON answer — not the crypto.</item>
-/// <item><c>GET /bench/ingest</c> (anonymous): the event store's commits, snapshot sequence and offset, the normalizer's
+/// <item><c>GET /bench/ingest</c> (anonymous): the event store's commits (raw file, event log), snapshot sequence and offset, the normalizer's
 /// position, and the server runtime's collections, allocations, pauses and thread-pool state.</item>
 /// <item><c>POST /bench/normalizer?paused=true|false</c> (anonymous): shuts or opens the <see cref="NormalizerGate"/>
 /// (a diagnostic; there is a gate only when the server was started with it).</item>
@@ -91,12 +91,14 @@ internal static class IngestBenchEndpoints
         var gated = services.GetRequiredService<IEventStore>();
         var store = gated is NormalizerGate gate ? gate.Inner : gated;
         var commits = store.GetType().GetProperty("Commits", BindingFlags.NonPublic | BindingFlags.Instance)?.GetValue(store) as long?;
+        var logCommits = store.GetType().GetProperty("LogCommits", BindingFlags.NonPublic | BindingFlags.Instance)?.GetValue(store) as long?;
         var normalizer = services.GetService(ServerType("Bulwark.Server.Ingest.NormalizerWorker"));
         var normalized = normalizer?.GetType().GetProperty("Normalized")?.GetValue(normalizer) as long?;
         using var process = Process.GetCurrentProcess();
         return new JsonObject
         {
             ["commits"] = commits,
+            ["log_commits"] = logCommits,
             ["last_snapshot_seq"] = store.LastSnapshotSeq,
             ["normalized_seq"] = normalized,
             ["normalizer_paused"] = gated is NormalizerGate { Paused: true },

@@ -85,6 +85,9 @@ internal sealed class NormalizerGate(IEventStore inner) : IEventStore
     public Task<IReadOnlyList<LoggedEvent>> ReadEventsAsync(long afterOffset, int limit, CancellationToken cancellationToken = default) =>
         Inner.ReadEventsAsync(afterOffset, limit, cancellationToken);
 
+    public Task<IReadOnlyList<LoggedEventKey>> ReadEventKeysAsync(long afterOffset, int limit, CancellationToken cancellationToken = default) =>
+        Inner.ReadEventKeysAsync(afterOffset, limit, cancellationToken);
+
     public Task<IReadOnlyList<LoggedEvent>> QueryEventsAsync(EventQuery query, CancellationToken cancellationToken = default) =>
         Inner.QueryEventsAsync(query, cancellationToken);
 

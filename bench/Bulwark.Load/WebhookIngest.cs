@@ -1,5 +1,5 @@
 // Webhook ingest throughput and latency: signed Standard Webhooks deliveries to `POST /v1/webhooks/{source}` (throttle
-// check, media type, bounded body, verification, dedupe and raw snapshot written durably in events.db, 200) against
+// check, media type, bounded body, verification, dedupe and raw snapshot written durably in raw.db, 200) against
 // `POST /bench/webhook-bare` of the same server (the same body read and the same verification, then 204, nothing
 // stored), with the same client, connections and deliveries, each delivery with its own webhook-id and signed when sent.
 // Open loop at fixed arrival rates (latency from the scheduled send time), then closed loop at high concurrency for the
@@ -78,7 +78,7 @@ internal static class WebhookIngest
 
         var serverDescription = options.InProcess
             ? "in the load tool's process (workstation GC), with the load generator"
-            : "the load tool's check-server host in its own process (composed as bulwark serve, server GC), SQLite stores (events.db: WAL, synchronous=FULL, group commit)";
+            : "the load tool's check-server host in its own process (composed as bulwark serve, server GC), SQLite stores (raw.db and events.db: WAL, synchronous=FULL, one writer each with group commit)";
         Console.WriteLine($"server: {serverDescription}; client: {load.Description}; {Environment.ProcessorCount} cores, load average {loadAtStart}");
         if (options.PauseNormalizer)
         {
@@ -253,6 +253,7 @@ internal static class WebhookIngest
             ["duplicates"] = (long)counted.Total("bulwark_webhook_deliveries_total", ("source", Source), ("outcome", "duplicate")),
             ["commits"] = commits,
             ["commits_per_second"] = Math.Round(commits / seconds.TotalSeconds, 1),
+            ["event_log_commits"] = statsAfter["log_commits"] is { } logAfter && statsBefore["log_commits"] is { } logBefore ? logAfter.GetValue<long>() - logBefore.GetValue<long>() : null,
             ["deliveries_per_commit"] = commits > 0 ? Math.Round((double)accepted / commits, 2) : null,
             ["normalized_during_run"] = Delta("normalized_seq"),
             ["normalizer_backlog_at_end"] = statsAfter["last_snapshot_seq"]!.GetValue<long>() - statsAfter["normalized_seq"]!.GetValue<long>(),

@@ -275,6 +275,27 @@ public abstract class EventStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ReadEventKeysAsync_AfterAnOffset_GivesEachEventsIndexedFieldsInOffsetOrder()
+    {
+        var store = await OpenStoreAsync();
+        var at = Time.GetUtcNow().AddMinutes(-3);
+        NormalizedEvent[] appended =
+        [
+            Event("e-1", account: "acct-1", type: "login_failed", platform: "okta", source: "okta-prod", at: at),
+            Event("e-2", account: "acct-2", type: "password_reset", platform: "auth0", source: "auth0-eu", at: at.AddSeconds(1)),
+            Event("e-3", account: "acct-3", type: "x-thing", platform: "internal", source: "svc", at: at.AddSeconds(2)),
+        ];
+        await store.AppendEventsAsync(appended, Ct);
+        var logged = await store.ReadEventsAsync(0, 10, Ct);
+
+        var keys = await store.ReadEventKeysAsync(logged[0].Offset, 10, Ct);
+
+        keys.ShouldBe(logged.Skip(1).Select(l => new LoggedEventKey(l.Offset, l.Event.Source, l.Event.Id, l.Event.Platform, l.Event.EventType, l.Event.AccountId, l.Event.Timestamp)));
+        keys.Select(k => (k.Id, k.Platform, k.EventType, k.AccountId, k.Timestamp)).ShouldBe(appended.Skip(1).Select(e => (e.Id, e.Platform, e.EventType, e.AccountId, e.Timestamp)));
+        (await store.ReadEventKeysAsync(0, 1, Ct)).ShouldHaveSingleItem().Id.ShouldBe("e-1");
+    }
+
+    [Fact]
     public async Task CompleteNormalizationAsync_EventWithoutReceiveTime_TakesTheSnapshots()
     {
         var store = await OpenStoreAsync();

@@ -10,7 +10,7 @@
 import collections, os, re, sys
 
 KERNEL = [
-    ("kernel: fsync (events.db WAL at each commit, database at checkpoints)", r"\bdo_fsync\b|__x64_sys_fsync|__x64_sys_fdatasync"),
+    ("kernel: fsync (raw.db and events.db WALs at each commit, databases at checkpoints)", r"\bdo_fsync\b|__x64_sys_fsync|__x64_sys_fdatasync"),
     ("kernel: file writes and reads (WAL frames, checkpoint copies)", r"ext4_file_write_iter|ext4_file_read_iter|generic_perform_write|filemap_read|ext4_da_write"),
     ("kernel: futex (threads sleeping and waking)", r"__x64_sys_futex|do_futex"),
     ("kernel: sched_yield (spinning threads)", r"__x64_sys_sched_yield|do_sched_yield"),

@@ -63,6 +63,19 @@ public sealed record DeliveryReceipt(DeliveryStatus Status, string SnapshotId);
 /// <param name="SnapshotId">The raw snapshot it was normalized from, when it came through a webhook.</param>
 public sealed record LoggedEvent(long Offset, NormalizedEvent Event, string? SnapshotId);
 
+/// <summary>
+/// An event's indexed fields as the log keeps them, without its document: what a consumer that only counts or routes
+/// needs (<see cref="IEventStore.ReadEventKeysAsync"/>), at a fraction of the cost of reading whole events.
+/// </summary>
+/// <param name="Offset">Its position in the log.</param>
+/// <param name="Source">The source it came from.</param>
+/// <param name="Id">Its id within the source.</param>
+/// <param name="Platform">Its platform.</param>
+/// <param name="EventType">Its type.</param>
+/// <param name="AccountId">The account it is about.</param>
+/// <param name="Timestamp">Its event time.</param>
+public sealed record LoggedEventKey(long Offset, string Source, string Id, string Platform, string EventType, string AccountId, DateTimeOffset Timestamp);
+
 /// <summary>What <see cref="IEventStore.AppendEventsAsync"/> did.</summary>
 /// <param name="Appended">Events new to the log.</param>
 /// <param name="Duplicates">Events whose (source, id) the log already had (left as they were).</param>
@@ -208,6 +221,13 @@ public interface IEventStore : IAsyncDisposable
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The events.</returns>
     Task<IReadOnlyList<LoggedEvent>> ReadEventsAsync(long afterOffset, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>Reads the log's keys in offset order, without documents, for consumers that need no more.</summary>
+    /// <param name="afterOffset">Only events after this offset.</param>
+    /// <param name="limit">At most this many.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The keys, one per event <see cref="ReadEventsAsync"/> would return.</returns>
+    Task<IReadOnlyList<LoggedEventKey>> ReadEventKeysAsync(long afterOffset, int limit, CancellationToken cancellationToken = default);
 
     /// <summary>Reads events matching a filter, in offset order.</summary>
     /// <param name="query">The filter.</param>

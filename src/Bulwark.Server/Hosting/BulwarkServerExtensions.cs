@@ -56,7 +56,7 @@ public static class BulwarkServerExtensions
         services.AddSingleton<IngestInstruments>();
         services.AddSingleton<NormalizerWorker>();
         services.AddHostedService(sp => sp.GetRequiredService<NormalizerWorker>());
-        services.AddSingleton<IEventConsumer, EventCounter>();
+        services.AddSingleton<IEventKeyConsumer, EventCounter>();
         services.AddHostedService<EventConsumerHost>();
         services.AddHostedService<DeliveryIdSweeper>();
         services.TryAddSingleton(new IncidentCorrelatorOptions());

@@ -15,15 +15,39 @@ internal interface IEventConsumer
     ValueTask HandleAsync(IReadOnlyList<LoggedEvent> batch, CancellationToken cancellationToken);
 }
 
-/// <summary>Runs every registered <see cref="IEventConsumer"/>: read after its offset, handle, commit the offset.</summary>
-internal sealed partial class EventConsumerHost(IEventStore events, IEnumerable<IEventConsumer> consumers, ILogger<EventConsumerHost> logger) : BackgroundService
+/// <summary>
+/// An <see cref="IEventConsumer"/> that needs only each event's indexed fields (counting, routing): it reads keys, not
+/// documents, with the same at-least-once delivery in offset order.
+/// </summary>
+internal interface IEventKeyConsumer
+{
+    /// <summary>The consumer's offset name.</summary>
+    string Name { get; }
+
+    /// <summary>Handles a batch; the offset moves past it only when this returns.</summary>
+    ValueTask HandleAsync(IReadOnlyList<LoggedEventKey> batch, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Runs every registered <see cref="IEventConsumer"/> and <see cref="IEventKeyConsumer"/>: read after its offset,
+/// handle, commit the offset.
+/// </summary>
+internal sealed partial class EventConsumerHost(
+    IEventStore events, IEnumerable<IEventConsumer> consumers, IEnumerable<IEventKeyConsumer> keyConsumers, ILogger<EventConsumerHost> logger) : BackgroundService
 {
     private const int Batch = 500;
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(consumers.Select(c => RunAsync(c, stoppingToken)));
+        Task.WhenAll(
+            consumers.Select(c => RunAsync(c.Name, events.ReadEventsAsync, c.HandleAsync, e => e.Offset, stoppingToken)).Concat(
+            keyConsumers.Select(c => RunAsync(c.Name, events.ReadEventKeysAsync, c.HandleAsync, e => e.Offset, stoppingToken))));
 
-    private async Task RunAsync(IEventConsumer consumer, CancellationToken stoppingToken)
+    private async Task RunAsync<T>(
+        string name,
+        Func<long, int, CancellationToken, Task<IReadOnlyList<T>>> read,
+        Func<IReadOnlyList<T>, CancellationToken, ValueTask> handle,
+        Func<T, long> offsetOf,
+        CancellationToken stoppingToken)
     {
         await Task.Yield();
         while (!stoppingToken.IsCancellationRequested)
@@ -31,16 +55,16 @@ internal sealed partial class EventConsumerHost(IEventStore events, IEnumerable<
             try
             {
                 // Read the committed offset each round: a replay may have moved it back.
-                var offset = await events.GetOffsetAsync(consumer.Name, stoppingToken).ConfigureAwait(false);
+                var offset = await events.GetOffsetAsync(name, stoppingToken).ConfigureAwait(false);
                 await events.WaitForEventsAsync(offset, stoppingToken).ConfigureAwait(false);
-                var batch = await events.ReadEventsAsync(offset, Batch, stoppingToken).ConfigureAwait(false);
+                var batch = await read(offset, Batch, stoppingToken).ConfigureAwait(false);
                 if (batch.Count == 0)
                 {
                     continue;
                 }
 
-                await consumer.HandleAsync(batch, stoppingToken).ConfigureAwait(false);
-                await events.SetOffsetAsync(consumer.Name, batch[^1].Offset, stoppingToken).ConfigureAwait(false);
+                await handle(batch, stoppingToken).ConfigureAwait(false);
+                await events.SetOffsetAsync(name, offsetOf(batch[^1]), stoppingToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -50,7 +74,7 @@ internal sealed partial class EventConsumerHost(IEventStore events, IEnumerable<
             catch (Exception error)
 #pragma warning restore CA1031
             {
-                LogFailed(logger, error, consumer.Name);
+                LogFailed(logger, error, name);
                 await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ConfigureAwait(false);
             }
         }
@@ -62,9 +86,10 @@ internal sealed partial class EventConsumerHost(IEventStore events, IEnumerable<
 
 /// <summary>
 /// Counts events by platform and type for <c>/metrics</c> (<c>bulwark_events_total</c>): core types by name, custom
-/// ones as <c>custom</c>, and at most 32 platforms (then <c>other</c>), so labels stay bounded whatever arrives.
+/// ones as <c>custom</c>, and at most 32 platforms (then <c>other</c>), so labels stay bounded whatever arrives. It reads
+/// keys only: parsing every document again just to count it cost as much as normalizing it.
 /// </summary>
-internal sealed class EventCounter : IEventConsumer
+internal sealed class EventCounter : IEventKeyConsumer
 {
     private const int MaxPlatforms = 32;
     private readonly System.Diagnostics.Metrics.Counter<long> _events;
@@ -76,17 +101,17 @@ internal sealed class EventCounter : IEventConsumer
 
     public string Name => "metrics";
 
-    public ValueTask HandleAsync(IReadOnlyList<LoggedEvent> batch, CancellationToken cancellationToken)
+    public ValueTask HandleAsync(IReadOnlyList<LoggedEventKey> batch, CancellationToken cancellationToken)
     {
         foreach (var logged in batch)
         {
-            var platform = logged.Event.Platform;
+            var platform = logged.Platform;
             if (!_platforms.Contains(platform))
             {
                 platform = _platforms.Count < MaxPlatforms && _platforms.Add(platform) ? platform : "other";
             }
 
-            var type = _coreTypes.Contains(logged.Event.EventType) ? logged.Event.EventType : "custom";
+            var type = _coreTypes.Contains(logged.EventType) ? logged.EventType : "custom";
             _events.Add(1, new("platform", platform), new("type", type));
         }
 

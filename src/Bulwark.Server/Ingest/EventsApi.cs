@@ -222,7 +222,12 @@ internal static class EventsApi
     }
 
     private static async Task<IResult> ReplayAsync(
-        HttpContext context, IEventStore events, IControlStore store, IEnumerable<IEventConsumer> consumers, NormalizerWorker normalizer)
+        HttpContext context,
+        IEventStore events,
+        IControlStore store,
+        IEnumerable<IEventConsumer> consumers,
+        IEnumerable<IEventKeyConsumer> keyConsumers,
+        NormalizerWorker normalizer)
     {
         var (body, problem) = await RequestJson.ReadObjectAsync(context).ConfigureAwait(false);
         if (problem is not null)
@@ -238,7 +243,7 @@ internal static class EventsApi
         var renormalize = reader.ReadBoolean("renormalize") ?? false;
         var reason = reader.ReadString("reason", maxLength: 1000);
         reader.RejectUnknownFields();
-        var known = consumers.Select(c => c.Name).ToList();
+        var known = consumers.Select(c => c.Name).Concat(keyConsumers.Select(c => c.Name)).ToList();
         foreach (var unknown in names?.Except(known) ?? [])
         {
             reader.Error("consumers", $"there is no consumer '{unknown}' (there are: {string.Join(", ", known)})");

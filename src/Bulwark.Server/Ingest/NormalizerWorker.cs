@@ -13,7 +13,7 @@ internal sealed partial class NormalizerWorker(
     IEventStore events, SourceRegistry sources, IngestInstruments instruments, TimeProvider time, ILogger<NormalizerWorker> logger) : BackgroundService
 {
     public const string Consumer = "normalizer";
-    public const int Batch = 64;
+    public const int Batch = 256;
 
     /// <summary>How long the worker pauses after a failed round before it tries again.</summary>
     public static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(1);

@@ -1,10 +1,11 @@
 using System.Security.Cryptography;
-using System.Text.Json.Nodes;
+using System.Text;
 using Bulwark.Ingest;
 using Bulwark.Problems;
 using Bulwark.Server.Http;
 using Bulwark.Server.Throttles;
 using Bulwark.Throttling;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Primitives;
 
 namespace Bulwark.Server.Ingest;
@@ -130,12 +131,17 @@ internal static partial class WebhooksApi
             new RawDelivery(source, now, [.. headers.Where(h => !SecretHeaders.Contains(h.Key))], body, request.ContentType, verification.Outcome, deliveryId, now + definition.DedupeRetention),
             CancellationToken.None).ConfigureAwait(false);
         instruments.Accepted(source, receipt.Status, body.Length);
-        return TypedResults.Ok(new JsonObject
-        {
-            ["duplicate"] = receipt.Status == DeliveryStatus.Duplicate,
-            ["snapshot"] = receipt.SnapshotId,
-        });
+        return Answer(receipt);
     }
+
+    /// <summary>
+    /// <c>{"duplicate":…,"snapshot":"raw_…"}</c>, written as text: snapshot ids are lower-case base32 after a fixed
+    /// prefix, so nothing needs escaping, and the hottest answer of the server skips building a JSON tree.
+    /// </summary>
+    private static ContentHttpResult Answer(DeliveryReceipt receipt) => TypedResults.Text(
+        string.Concat(receipt.Status == DeliveryStatus.Duplicate ? "{\"duplicate\":true,\"snapshot\":\"" : "{\"duplicate\":false,\"snapshot\":\"", receipt.SnapshotId, "\"}"),
+        "application/json",
+        Encoding.UTF8);
 
     private static bool Accepts(LiveSource live, string? contentType)
     {

@@ -8,8 +8,9 @@ internal static class EventDocument
 {
     public static string Serialize(NormalizedEvent e) => Encoding.UTF8.GetString(EventJson.ToUtf8Bytes(e));
 
-    public static NormalizedEvent Deserialize(string json) =>
-        EventJson.TryRead(Encoding.UTF8.GetBytes(json), out var value, out var errors)
+    /// <summary>Reads a stored document from its UTF-8 bytes (SQLite hands TEXT over as UTF-8: no transcoding).</summary>
+    public static NormalizedEvent Deserialize(ReadOnlySpan<byte> utf8Json) =>
+        EventJson.TryRead(utf8Json, out var value, out var errors)
             ? value
             : throw new InvalidDataException($"A stored event no longer reads as v1: {string.Join("; ", errors.Select(e => $"{e.Pointer} {e.Message}"))}");
 }

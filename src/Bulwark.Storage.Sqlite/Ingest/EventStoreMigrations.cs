@@ -1,12 +1,17 @@
 namespace Bulwark.Storage.Sqlite.Ingest;
 
 /// <summary>
-/// The ingest database's schema, as numbered steps that only ever get appended to (its own series, recorded in its own
-/// <c>schema_migrations</c>). Times are Unix milliseconds. Raw snapshots refuse every UPDATE and DELETE, and an
-/// INSERT OR REPLACE over an existing one (REPLACE deletes without firing delete triggers).
+/// The event log file's schema (<c>events.db</c>: events, consumer offsets, quarantine, cursors), as numbered steps
+/// that only ever get appended to (its own series, recorded in its own <c>schema_migrations</c>). Times are Unix
+/// milliseconds. Steps 1 and 2 are the one-file layout, which also held the raw snapshots and delivery ids; step 3
+/// drops those after <see cref="SqliteEventStore"/> has copied them into the raw file (<see cref="RawStoreMigrations"/>),
+/// and drops the type and platform indexes (queries on those walk the log by offset).
 /// </summary>
 internal static class EventStoreMigrations
 {
+    /// <summary>The step that drops the raw tables: their rows are copied into the raw file before it runs.</summary>
+    public const int DropsRawTables = 3;
+
     public static IReadOnlyList<(int Version, string Sql)> Steps { get; } =
     [
         (1, """
@@ -79,6 +84,55 @@ internal static class EventStoreMigrations
                 value      TEXT NOT NULL,
                 updated_at INTEGER NOT NULL
             );
+            """),
+        (DropsRawTables, """
+            DROP TABLE raw_snapshots;
+            DROP TABLE delivery_ids;
+            DROP INDEX events_by_type;
+            DROP INDEX events_by_platform;
+            """),
+    ];
+
+    public static int Latest => Steps[^1].Version;
+}
+
+/// <summary>
+/// The raw file's schema (<c>raw.db</c>: raw snapshots and delivery ids), its own series like
+/// <see cref="EventStoreMigrations"/>. Raw snapshots refuse every UPDATE and DELETE, and an INSERT OR REPLACE over an
+/// existing one (REPLACE deletes without firing delete triggers). Delivery ids are one B-tree keyed by (source, id).
+/// </summary>
+internal static class RawStoreMigrations
+{
+    public static IReadOnlyList<(int Version, string Sql)> Steps { get; } =
+    [
+        (1, """
+            CREATE TABLE raw_snapshots (
+                seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+                id           TEXT NOT NULL UNIQUE,
+                source       TEXT NOT NULL,
+                received_at  INTEGER NOT NULL,
+                headers      TEXT NOT NULL,
+                body         BLOB NOT NULL,
+                sha256       BLOB NOT NULL,
+                content_type TEXT,
+                verification INTEGER NOT NULL,
+                delivery_id  TEXT
+            );
+            CREATE TRIGGER raw_snapshots_no_update BEFORE UPDATE ON raw_snapshots
+                BEGIN SELECT RAISE(ABORT, 'raw snapshots are immutable'); END;
+            CREATE TRIGGER raw_snapshots_no_delete BEFORE DELETE ON raw_snapshots
+                BEGIN SELECT RAISE(ABORT, 'raw snapshots are immutable'); END;
+            CREATE TRIGGER raw_snapshots_no_replace BEFORE INSERT ON raw_snapshots
+                WHEN EXISTS (SELECT 1 FROM raw_snapshots WHERE seq = NEW.seq OR id = NEW.id)
+                BEGIN SELECT RAISE(ABORT, 'raw snapshots are immutable'); END;
+            CREATE TABLE delivery_ids (
+                source      TEXT NOT NULL,
+                delivery_id TEXT NOT NULL,
+                snapshot_id TEXT NOT NULL,
+                expires_at  INTEGER NOT NULL,
+                PRIMARY KEY (source, delivery_id)
+            ) WITHOUT ROWID;
+            CREATE INDEX delivery_ids_by_expiry ON delivery_ids (expires_at);
             """),
     ];
 

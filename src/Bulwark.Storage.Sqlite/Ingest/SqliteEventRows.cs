@@ -159,7 +159,7 @@ internal static class SqliteEventRows
                 reader.GetString(1),
                 reader.GetString(2),
                 FromMillis(reader.GetInt64(3)),
-                ReadHeaders(reader.GetString(4)),
+                new StoredHeaders(reader.GetString(4)),
                 Blob(reader, 5),
                 Blob(reader, 6),
                 reader.IsDBNull(7) ? null : reader.GetString(7),
@@ -177,7 +177,25 @@ internal static class SqliteEventRows
         var list = new List<LoggedEvent>();
         while (reader.Read())
         {
-            list.Add(new LoggedEvent(reader.GetInt64(0), EventDocument.Deserialize(reader.GetString(1)), reader.IsDBNull(2) ? null : reader.GetString(2)));
+            list.Add(new LoggedEvent(reader.GetInt64(0), EventDocument.Deserialize(reader.GetFieldValue<byte[]>(1)), reader.IsDBNull(2) ? null : reader.GetString(2)));
+        }
+
+        return list;
+    }
+
+    public static List<LoggedEventKey> QueryEventKeys(SqliteConnection connection, long afterOffset, int limit)
+    {
+        using var command = Command(
+            connection,
+            "SELECT \"offset\", source, id, platform, event_type, account_id, ts FROM events WHERE \"offset\" > $after ORDER BY \"offset\" LIMIT $limit",
+            ("$after", afterOffset),
+            ("$limit", limit));
+        using var reader = command.ExecuteReader();
+        var list = new List<LoggedEventKey>();
+        while (reader.Read())
+        {
+            list.Add(new LoggedEventKey(
+                reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5), FromMillis(reader.GetInt64(6))));
         }
 
         return list;
@@ -215,7 +233,7 @@ internal static class SqliteEventRows
 
     private static byte[] Blob(SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? [] : (byte[])reader.GetValue(ordinal);
 
-    private static List<KeyValuePair<string, string>> ReadHeaders(string json)
+    public static List<KeyValuePair<string, string>> ReadHeaders(string json)
     {
         using var document = JsonDocument.Parse(json);
         var headers = new List<KeyValuePair<string, string>>(document.RootElement.GetArrayLength());
@@ -238,4 +256,23 @@ internal static class SqliteEventRows
 
         return issues;
     }
+}
+
+/// <summary>
+/// A snapshot's headers as stored (<see cref="SqliteEventRows.HeadersJson"/>), parsed on first use: the normalizer reads
+/// every snapshot and never looks at its headers.
+/// </summary>
+internal sealed class StoredHeaders(string json) : IReadOnlyList<KeyValuePair<string, string>>
+{
+    private List<KeyValuePair<string, string>>? _parsed;
+
+    private List<KeyValuePair<string, string>> Parsed => _parsed ??= SqliteEventRows.ReadHeaders(json);
+
+    public int Count => Parsed.Count;
+
+    public KeyValuePair<string, string> this[int index] => Parsed[index];
+
+    public IEnumerator<KeyValuePair<string, string>> GetEnumerator() => Parsed.GetEnumerator();
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }

@@ -1,16 +1,19 @@
 using System.Text;
-using System.Threading.Channels;
 using Bulwark.Ingest;
 using Microsoft.Data.Sqlite;
 
 namespace Bulwark.Storage.Sqlite.Ingest;
 
 /// <summary>
-/// The embedded ingest store: its own SQLite file (WAL), apart from the control store's, so a webhook flood never
-/// queues behind a kill switch. Writes go through one writer that commits every queued caller's work in one transaction,
-/// so one flush (group commit), each caller's work inside its own savepoint so one failure rolls back only that work;
-/// nothing is acknowledged before its commit. Reads use pooled connections of their own and see committed data only.
-/// Raw snapshots cannot be changed or deleted, even with SQL: triggers refuse it.
+/// The embedded ingest store, in two SQLite files (WAL) of its own, apart from the control store's, so a webhook flood
+/// never queues behind a kill switch: <c>raw.db</c> holds the raw snapshots and delivery ids, <c>events.db</c> the event
+/// log, consumer offsets, quarantine and cursors. Each file has one writer that commits every queued caller's work in
+/// one transaction, so one flush (group commit), each caller's work inside its own savepoint so one failure rolls back
+/// only that work; nothing is acknowledged before its commit. Two writers, so acknowledging a delivery never waits
+/// behind the normalizer's writes or flushes, nor they behind it. The normalizer's offset is written in the same
+/// transaction as the events it made, so a crash between the two files repeats normalization of snapshots already
+/// stored (whose events the log dedupes) and never skips one. Reads use pooled connections of their own and see
+/// committed data only. Raw snapshots cannot be changed or deleted, even with SQL: triggers refuse it.
 /// </summary>
 public sealed class SqliteEventStore : IEventStore
 {
@@ -20,23 +23,21 @@ public sealed class SqliteEventStore : IEventStore
     private readonly string _databasePath;
     private readonly TimeProvider _time;
     private readonly SqliteEventStoreOptions _options;
-    private readonly string _connectionString;
-    private readonly string _writerConnectionString;
-    private readonly Channel<EventWrite> _queue = Channel.CreateUnbounded<EventWrite>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly SqliteGroupWriter _raw;
+    private readonly SqliteGroupWriter _log;
     private readonly CommitSignal _snapshots = new();
     private readonly CommitSignal _events = new();
+    private readonly SnapshotTail _tail;
     private readonly Lock _openGate = new();
-    private SqliteConnection? _writer;
-    private SqliteCommandCache? _commands;
-    private Task? _writerLoop;
-    private volatile bool _ready;
     private int _disposed;
-    private long _commits;
 
     static SqliteEventStore() => SQLitePCL.Batteries_V2.Init();
 
-    /// <summary>Creates the store over a database file; call <see cref="MigrateAsync"/> before use.</summary>
-    /// <param name="databasePath">The database file (usually <c>DATA/events.db</c>); its directory is created if missing.</param>
+    /// <summary>Creates the store over its files; call <see cref="MigrateAsync"/> before use.</summary>
+    /// <param name="databasePath">
+    /// The event log file (usually <c>DATA/events.db</c>); the raw file (<see cref="SqliteEventStoreOptions.RawFileName"/>)
+    /// lives beside it. The directory is created if missing.
+    /// </param>
     /// <param name="time">The clock for migration records and for events that arrive without a receive time.</param>
     /// <param name="options">How to store; defaults when <see langword="null"/>.</param>
     public SqliteEventStore(string databasePath, TimeProvider time, SqliteEventStoreOptions? options = null)
@@ -46,23 +47,24 @@ public sealed class SqliteEventStore : IEventStore
         _time = time ?? throw new ArgumentNullException(nameof(time));
         _options = options ?? new SqliteEventStoreOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxWritesPerCommit, 1, nameof(options));
-        _connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = databasePath,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Cache = SqliteCacheMode.Private,
-            Pooling = true,
-        }.ToString();
-
-        // The writer holds its connection for the store's life; unpooled, so that a reset really reopens the file.
-        _writerConnectionString = new SqliteConnectionStringBuilder(_connectionString) { Pooling = false }.ToString();
+        ArgumentOutOfRangeException.ThrowIfLessThan(_options.RecentSnapshots, 1, nameof(options));
+        var rawPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(databasePath)) ?? ".", SqliteEventStoreOptions.RawFileName);
+        _tail = new SnapshotTail(_options.RecentSnapshots);
+        _raw = new SqliteGroupWriter("raw file", rawPath, _options, Positions, Committed, Stop);
+        _log = new SqliteGroupWriter("event log", databasePath, _options, Positions, w => _events.Advance(w.LastOffset), Stop);
     }
 
-    /// <summary>Whether the store is migrated and its writer is running.</summary>
-    public bool IsReady => _ready;
+    /// <summary>Whether the store is migrated and both its writers are running.</summary>
+    public bool IsReady => _raw.IsReady && _log.IsReady;
 
-    /// <summary>How many transactions the writer has committed (group commit shares one among many callers).</summary>
-    internal long Commits => Interlocked.Read(ref _commits);
+    /// <summary>The raw file (snapshots and delivery ids), beside the event log's.</summary>
+    public string RawDatabasePath => _raw.Path;
+
+    /// <summary>How many transactions the raw file's writer has committed (group commit shares one among many deliveries).</summary>
+    internal long Commits => _raw.Commits;
+
+    /// <summary>How many transactions the event log's writer has committed.</summary>
+    internal long LogCommits => _log.Commits;
 
     /// <inheritdoc />
     public long LastSnapshotSeq => _snapshots.Position;
@@ -77,7 +79,7 @@ public sealed class SqliteEventStore : IEventStore
         cancellationToken.ThrowIfCancellationRequested();
         lock (_openGate)
         {
-            if (_writer is not null)
+            if (_raw.IsReady && _log.IsReady)
             {
                 return Task.FromResult(EventStoreMigrations.Latest);
             }
@@ -88,22 +90,22 @@ public sealed class SqliteEventStore : IEventStore
                 Directory.CreateDirectory(directory);
             }
 
-            var writer = OpenWriterConnection();
-            try
+            // The raw file first: the one-file layout's raw tables are copied into it before the log file drops them.
+            _raw.Open(raw =>
             {
-                ApplyMigrations(writer);
-                LoadPositions(writer);
-            }
-            catch
+                ApplyMigrations(raw, RawStoreMigrations.Steps, int.MaxValue);
+                _snapshots.Advance(SqliteEventRows.Scalar(raw, "SELECT MAX(seq) FROM raw_snapshots"));
+            });
+            _log.Open(log =>
             {
-                writer.Dispose();
-                throw;
-            }
-
-            _writer = writer;
-            _commands = new SqliteCommandCache(writer);
-            _writerLoop = Task.Run(WriterLoopAsync, CancellationToken.None);
-            _ready = true;
+                ApplyMigrations(log, EventStoreMigrations.Steps, EventStoreMigrations.DropsRawTables - 1);
+                _snapshots.Advance(MoveRawTables(log, _raw.Path));
+                ApplyMigrations(log, EventStoreMigrations.Steps, int.MaxValue);
+                _events.Advance(SqliteEventRows.Scalar(log, "SELECT MAX(\"offset\") FROM events"));
+            });
+            _tail.Reset(_snapshots.Position);
+            _raw.Start();
+            _log.Start();
             return Task.FromResult(EventStoreMigrations.Latest);
         }
     }
@@ -116,21 +118,28 @@ public sealed class SqliteEventStore : IEventStore
 
         // Hashing, copying and id making happen on the caller's thread: the writer only runs statements.
         var pending = SqliteEventRows.Prepare(delivery, IngestIds.New(IngestIds.SnapshotPrefix, delivery.ReceivedAt, _options.Random));
-        return WriteAsync(w => w.Accept(pending), cancellationToken);
+        return WriteRawAsync(w => w.Accept(pending), cancellationToken);
     }
 
     /// <inheritdoc />
     public Task<RawSnapshot?> GetSnapshotAsync(string id, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(id);
-        return ReadAsync(c => SqliteEventRows.QuerySnapshots(c, "WHERE id = $id", ("$id", id)).FirstOrDefault(), cancellationToken);
+        return ReadAsync(_raw, c => SqliteEventRows.QuerySnapshots(c, "WHERE id = $id", ("$id", id)).FirstOrDefault(), cancellationToken);
     }
 
     /// <inheritdoc />
     public Task<IReadOnlyList<RawSnapshot>> ReadSnapshotsAsync(long afterSeq, int limit, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ThrowIfDisposed();
+        if (_tail.TryRead(afterSeq, limit, out var recent))
+        {
+            return Task.FromResult<IReadOnlyList<RawSnapshot>>(recent);
+        }
+
         return ReadAsync<IReadOnlyList<RawSnapshot>>(
+            _raw,
             c => SqliteEventRows.QuerySnapshots(c, "WHERE seq > $after ORDER BY seq LIMIT $limit", ("$after", afterSeq), ("$limit", limit)),
             cancellationToken);
     }
@@ -178,7 +187,7 @@ public sealed class SqliteEventStore : IEventStore
             seq = Math.Max(seq, snapshot.Seq);
         }
 
-        return WriteAsync<IReadOnlyList<NormalizationOutcome>>(
+        return WriteLogAsync<IReadOnlyList<NormalizationOutcome>>(
             w =>
             {
                 var outcomes = new NormalizationOutcome[pending.Length];
@@ -199,7 +208,7 @@ public sealed class SqliteEventStore : IEventStore
     {
         ArgumentNullException.ThrowIfNull(events);
         var pending = PrepareEvents(events, _time.GetUtcNow(), snapshotId: null);
-        return WriteAsync(w => w.Append(pending), cancellationToken);
+        return WriteLogAsync(w => w.Append(pending), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -214,8 +223,16 @@ public sealed class SqliteEventStore : IEventStore
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         return ReadAsync<IReadOnlyList<LoggedEvent>>(
+            _log,
             c => SqliteEventRows.QueryEvents(c, "WHERE \"offset\" > $after ORDER BY \"offset\" LIMIT $limit", ("$after", afterOffset), ("$limit", limit)),
             cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<LoggedEventKey>> ReadEventKeysAsync(long afterOffset, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        return ReadAsync<IReadOnlyList<LoggedEventKey>>(_log, c => SqliteEventRows.QueryEventKeys(c, afterOffset, limit), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -258,6 +275,7 @@ public sealed class SqliteEventStore : IEventStore
         where.Append(" ORDER BY \"offset\" LIMIT $limit");
         var sql = where.ToString();
         return ReadAsync<IReadOnlyList<LoggedEvent>>(
+            _log,
             c => SqliteEventRows.QueryEvents(
                 c,
                 sql,
@@ -276,7 +294,7 @@ public sealed class SqliteEventStore : IEventStore
     public Task<long> GetOffsetAsync(string consumer, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(consumer);
-        return ReadAsync(c => SqliteEventRows.Scalar(c, "SELECT \"offset\" FROM consumer_offsets WHERE consumer = $consumer", ("$consumer", consumer)), cancellationToken);
+        return ReadAsync(_log, c => SqliteEventRows.Scalar(c, "SELECT \"offset\" FROM consumer_offsets WHERE consumer = $consumer", ("$consumer", consumer)), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -285,7 +303,7 @@ public sealed class SqliteEventStore : IEventStore
         ArgumentException.ThrowIfNullOrEmpty(consumer);
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        return WriteAsync(
+        return WriteLogAsync(
             w =>
             {
                 w.SetOffset(consumer, offset, now);
@@ -299,6 +317,7 @@ public sealed class SqliteEventStore : IEventStore
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         return ReadAsync(
+            _log,
             c =>
             {
                 using var command = c.CreateCommand();
@@ -315,7 +334,7 @@ public sealed class SqliteEventStore : IEventStore
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(value);
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        return WriteAsync(
+        return WriteLogAsync(
             w =>
             {
                 w.SetCursor(name, value, now);
@@ -330,6 +349,7 @@ public sealed class SqliteEventStore : IEventStore
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         // Two statements rather than "$status IS NULL OR …", so that each can walk its index in order.
         return ReadAsync<IReadOnlyList<QuarantineEntry>>(
+            _log,
             c => status is null
                 ? SqliteEventRows.QueryQuarantine(c, "ORDER BY created_at DESC, rowid DESC LIMIT $limit", ("$limit", limit))
                 : SqliteEventRows.QueryQuarantine(
@@ -341,14 +361,14 @@ public sealed class SqliteEventStore : IEventStore
     public Task<QuarantineEntry?> GetQuarantineAsync(string id, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(id);
-        return ReadAsync(c => SqliteEventRows.QueryQuarantine(c, "WHERE id = $id", ("$id", id)).FirstOrDefault(), cancellationToken);
+        return ReadAsync(_log, c => SqliteEventRows.QueryQuarantine(c, "WHERE id = $id", ("$id", id)).FirstOrDefault(), cancellationToken);
     }
 
     /// <inheritdoc />
     public Task<int> SweepDeliveryIdsAsync(DateTimeOffset now, CancellationToken cancellationToken = default)
     {
         var millis = now.ToUnixTimeMilliseconds();
-        return WriteAsync(w => w.SweepDeliveryIds(millis), cancellationToken);
+        return WriteRawAsync(w => w.SweepDeliveryIds(millis), cancellationToken);
     }
 
     /// <summary>
@@ -363,30 +383,25 @@ public sealed class SqliteEventStore : IEventStore
             return;
         }
 
-        _queue.Writer.TryComplete();
-        Task? loop;
-        lock (_openGate)
-        {
-            loop = _writerLoop;
-        }
-
-        if (loop is not null)
-        {
-            await loop.ConfigureAwait(false);
-        }
-
-        _ready = false;
+        await _raw.DisposeAsync().ConfigureAwait(false);
+        await _log.DisposeAsync().ConfigureAwait(false);
         var closed = new ObjectDisposedException(nameof(SqliteEventStore));
         _snapshots.Fail(closed);
         _events.Fail(closed);
-        lock (_openGate)
-        {
-            _commands?.Dispose();
-            _commands = null;
-            _writer?.Dispose();
-        }
+    }
 
-        SqliteConnection.ClearPool(new SqliteConnection(_connectionString));
+    /// <summary>Runs <paramref name="work"/> in the raw file writer's next group commit, inside its own savepoint.</summary>
+    internal Task<T> WriteRawAsync<T>(Func<SqliteEventWriter, T> work, CancellationToken cancellationToken)
+    {
+        ThrowIfDisposed();
+        return _raw.WriteAsync(work, cancellationToken);
+    }
+
+    /// <summary>Runs <paramref name="work"/> in the event log writer's next group commit, inside its own savepoint.</summary>
+    internal Task<T> WriteLogAsync<T>(Func<SqliteEventWriter, T> work, CancellationToken cancellationToken)
+    {
+        ThrowIfDisposed();
+        return _log.WriteAsync(work, cancellationToken);
     }
 
     private static List<PendingEvent> PrepareEvents(IReadOnlyList<NormalizedEvent> events, DateTimeOffset receivedAt, string? snapshotId)
@@ -400,26 +415,68 @@ public sealed class SqliteEventStore : IEventStore
         return pending;
     }
 
-    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-
-    /// <summary>Runs <paramref name="work"/> in the writer's next group commit, inside its own savepoint.</summary>
-    internal Task<T> WriteAsync<T>(Func<SqliteEventWriter, T> work, CancellationToken cancellationToken)
+    /// <summary>
+    /// Copies the raw snapshots and delivery ids of the one-file layout (steps 1–2 of <see cref="EventStoreMigrations"/>)
+    /// into the raw file, keeping their sequence numbers, before the log file's step 3 drops them. Each part is
+    /// idempotent (only snapshots past the raw file's last one; delivery ids it lacks), so a crash anywhere in between
+    /// copies again on the next start and loses nothing.
+    /// </summary>
+    /// <returns>The raw file's last sequence number after the copy (0 when there was nothing to copy).</returns>
+    private static long MoveRawTables(SqliteConnection log, string rawPath)
     {
-        ThrowIfDisposed();
-        if (!_ready)
+        if (SqliteEventRows.Scalar(log, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'raw_snapshots'") == 0)
         {
-            throw new InvalidOperationException("The event store is not open: call MigrateAsync first, or see the log for why the writer stopped.");
+            return 0;
         }
 
-        var request = new EventWrite<T>(work, cancellationToken);
-        ObjectDisposedException.ThrowIf(!_queue.Writer.TryWrite(request), this);
-        return request.Task.WaitAsync(cancellationToken);
+        using (var attach = SqliteEventRows.Command(log, "ATTACH DATABASE $path AS raw", ("$path", rawPath)))
+        {
+            attach.ExecuteNonQuery();
+        }
+
+        try
+        {
+            using var transaction = log.BeginTransaction();
+            using var copy = log.CreateCommand();
+            copy.Transaction = transaction;
+            copy.CommandText = $"""
+                INSERT INTO raw.raw_snapshots ({SqliteEventRows.SnapshotColumns})
+                SELECT {SqliteEventRows.SnapshotColumns} FROM main.raw_snapshots
+                WHERE seq > (SELECT IFNULL(MAX(seq), 0) FROM raw.raw_snapshots) ORDER BY seq;
+                INSERT OR IGNORE INTO raw.delivery_ids (source, delivery_id, snapshot_id, expires_at)
+                SELECT source, delivery_id, snapshot_id, expires_at FROM main.delivery_ids;
+                """;
+            copy.ExecuteNonQuery();
+            transaction.Commit();
+            return SqliteEventRows.Scalar(log, "SELECT MAX(seq) FROM raw.raw_snapshots");
+        }
+        finally
+        {
+            SqliteGroupWriter.Execute(log, "DETACH DATABASE raw");
+        }
     }
 
-    private async Task<T> ReadAsync<T>(Func<SqliteConnection, T> read, CancellationToken cancellationToken)
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+    private (long Seq, long Offset) Positions() => (_snapshots.Position, _events.Position);
+
+    /// <summary>After a raw commit: the tail first, then the position, so that a reader woken by it finds the snapshots there.</summary>
+    private void Committed(SqliteEventWriter writes)
+    {
+        _tail.Add(writes.Accepted);
+        _snapshots.Advance(writes.LastSeq);
+    }
+
+    private void Stop(Exception error)
+    {
+        _snapshots.Fail(error);
+        _events.Fail(error);
+    }
+
+    private async Task<T> ReadAsync<T>(SqliteGroupWriter file, Func<SqliteConnection, T> read, CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
-        var connection = new SqliteConnection(_connectionString);
+        var connection = new SqliteConnection(file.ConnectionString);
         await using (connection.ConfigureAwait(false))
         {
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -427,22 +484,9 @@ public sealed class SqliteEventStore : IEventStore
         }
     }
 
-    private SqliteConnection OpenWriterConnection()
+    private void ApplyMigrations(SqliteConnection writer, IReadOnlyList<(int Version, string Sql)> steps, int upTo)
     {
-        var writer = new SqliteConnection(_writerConnectionString);
-        writer.Open();
-        Execute(writer, "PRAGMA journal_mode=WAL;");
-        Execute(writer, _options.FlushEachCommit ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;");
-
-        // A 32 MiB page cache, and a checkpoint every 8,192 pages (32 MiB of WAL) rather than every 1,000: the random
-        // pages of the dedupe and event indexes are rewritten in many commits and copied to the database once.
-        Execute(writer, "PRAGMA cache_size=-32768; PRAGMA wal_autocheckpoint=8192;");
-        return writer;
-    }
-
-    private void ApplyMigrations(SqliteConnection writer)
-    {
-        Execute(writer, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);");
+        SqliteGroupWriter.Execute(writer, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);");
         var applied = new HashSet<long>();
         using (var command = writer.CreateCommand())
         {
@@ -454,9 +498,9 @@ public sealed class SqliteEventStore : IEventStore
             }
         }
 
-        foreach (var (version, sql) in EventStoreMigrations.Steps)
+        foreach (var (version, sql) in steps)
         {
-            if (applied.Contains(version))
+            if (version > upTo || applied.Contains(version))
             {
                 continue;
             }
@@ -470,168 +514,5 @@ public sealed class SqliteEventStore : IEventStore
             command.ExecuteNonQuery();
             transaction.Commit();
         }
-    }
-
-    private void LoadPositions(SqliteConnection connection)
-    {
-        _snapshots.Advance(SqliteEventRows.Scalar(connection, "SELECT MAX(seq) FROM raw_snapshots"));
-        _events.Advance(SqliteEventRows.Scalar(connection, "SELECT MAX(\"offset\") FROM events"));
-    }
-
-    /// <summary>
-    /// After a failed commit the connection's transaction state cannot be trusted (SQLite may have rolled back
-    /// underneath it): start over with a fresh connection and statements.
-    /// </summary>
-    private void ResetWriter()
-    {
-        _commands?.Dispose();
-        _writer?.Dispose();
-        var writer = OpenWriterConnection();
-        LoadPositions(writer);
-        _writer = writer;
-        _commands = new SqliteCommandCache(writer);
-    }
-
-    private static void Execute(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
-    }
-
-    private async Task WriterLoopAsync()
-    {
-        var batch = new List<EventWrite>(_options.MaxWritesPerCommit);
-        var reader = _queue.Reader;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
-        {
-            batch.Clear();
-            while (batch.Count < _options.MaxWritesPerCommit && reader.TryRead(out var request))
-            {
-                batch.Add(request);
-            }
-
-            try
-            {
-                CommitBatch(batch);
-            }
-#pragma warning disable CA1031 // Only reopening the database can throw here: the store stops, loudly, rather than hang callers.
-            catch (Exception error)
-#pragma warning restore CA1031
-            {
-                _ready = false;
-                _queue.Writer.TryComplete(error);
-                foreach (var request in batch)
-                {
-                    request.Fail(error);
-                }
-
-                while (reader.TryRead(out var queued))
-                {
-                    queued.Fail(error);
-                }
-
-                _snapshots.Fail(error);
-                _events.Fail(error);
-                return;
-            }
-        }
-    }
-
-    private void CommitBatch(List<EventWrite> batch)
-    {
-        var committed = new List<EventWrite>(batch.Count);
-        SqliteEventWriter writes;
-        try
-        {
-            using var transaction = _writer!.BeginTransaction();
-            writes = new SqliteEventWriter(_commands!, transaction, _snapshots.Position, _events.Position);
-            foreach (var request in batch)
-            {
-                if (request.Cancellation.IsCancellationRequested)
-                {
-                    // Its caller has stopped waiting and nothing of it is written: leave it out.
-                    request.Cancel();
-                    continue;
-                }
-
-                var mark = writes.Mark();
-                writes.Execute("SAVEPOINT work");
-                try
-                {
-                    request.Run(writes);
-                    writes.Execute("RELEASE work");
-                    committed.Add(request);
-                }
-#pragma warning disable CA1031 // The caller's own exception goes back to the caller; the batch carries on.
-                catch (Exception error)
-#pragma warning restore CA1031
-                {
-                    request.Fail(error);
-                    writes.Restore(mark);
-
-                    // If SQLite already rolled the whole transaction back (disk full, I/O error), this throws and the
-                    // batch fails as a whole below.
-                    writes.Execute("ROLLBACK TO work");
-                    writes.Execute("RELEASE work");
-                }
-            }
-
-            if (committed.Count > 0)
-            {
-                transaction.Commit();
-                Interlocked.Increment(ref _commits);
-            }
-        }
-#pragma warning disable CA1031 // A failed commit fails every caller in the batch; the writer keeps serving.
-        catch (Exception error)
-#pragma warning restore CA1031
-        {
-            // Nothing of this batch is durable: every caller still waiting learns so (completed ones are left alone).
-            foreach (var request in batch)
-            {
-                request.Fail(error);
-            }
-
-            ResetWriter();
-            return;
-        }
-
-        // Positions move only after the commit, so readers woken by them find the rows.
-        _snapshots.Advance(writes.LastSeq);
-        _events.Advance(writes.LastOffset);
-        foreach (var request in committed)
-        {
-            request.Complete();
-        }
-    }
-
-    private abstract class EventWrite(CancellationToken cancellation)
-    {
-        public CancellationToken Cancellation { get; } = cancellation;
-
-        public abstract void Run(SqliteEventWriter writes);
-
-        public abstract void Complete();
-
-        public abstract void Fail(Exception error);
-
-        public abstract void Cancel();
-    }
-
-    private sealed class EventWrite<T>(Func<SqliteEventWriter, T> work, CancellationToken cancellation) : EventWrite(cancellation)
-    {
-        private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private T _result = default!;
-
-        public Task<T> Task => _completion.Task;
-
-        public override void Run(SqliteEventWriter writes) => _result = work(writes);
-
-        public override void Complete() => _completion.TrySetResult(_result);
-
-        public override void Fail(Exception error) => _completion.TrySetException(error);
-
-        public override void Cancel() => _completion.TrySetCanceled(Cancellation);
     }
 }

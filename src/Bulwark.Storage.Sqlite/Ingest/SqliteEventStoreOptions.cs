@@ -9,15 +9,27 @@ public sealed class SqliteEventStoreOptions
     public const string FileName = "events.db";
 
     /// <summary>
+    /// The name of the ingest store's raw file (raw snapshots and delivery ids), in the directory of the event log's file.
+    /// </summary>
+    public const string RawFileName = "raw.db";
+
+    /// <summary>
     /// Whether every commit is flushed to the disk before it is acknowledged (<c>synchronous=FULL</c>); when false,
     /// <c>synchronous=NORMAL</c> survives a process crash but may lose the last commits on power loss.
     /// </summary>
     /// <value>Default <see langword="true"/>.</value>
     public bool FlushEachCommit { get; set; } = true;
 
-    /// <summary>How many callers' writes may share one transaction, so one flush (group commit).</summary>
+    /// <summary>How many callers' writes may share one transaction, so one flush (group commit), in each of the two files.</summary>
     /// <value>Default 512.</value>
     public int MaxWritesPerCommit { get; set; } = 512;
+
+    /// <summary>
+    /// How many of the snapshots committed last are kept in memory, so that reading them in order (the normalizer,
+    /// right behind the deliveries) needs no query; reads further back go to the file.
+    /// </summary>
+    /// <value>Default 2,048.</value>
+    public int RecentSnapshots { get; set; } = 2048;
 
     /// <summary>The randomness in snapshot and quarantine ids.</summary>
     /// <value>Default <see cref="SystemRandomSource.Instance"/>.</value>

@@ -69,12 +69,19 @@ internal sealed class SqliteEventWriter(SqliteCommandCache commands, SqliteTrans
 
     public long LastSeq { get; private set; } = lastSeq;
 
+    /// <summary>The snapshots this transaction stored, in sequence order (for the store's tail once committed).</summary>
+    public List<RawSnapshot> Accepted { get; } = [];
+
     public long LastOffset { get; private set; } = lastOffset;
 
     /// <summary>Where the positions stood when a caller's savepoint began, to go back to if it rolls back.</summary>
     public (long Seq, long Offset) Mark() => (LastSeq, LastOffset);
 
-    public void Restore((long Seq, long Offset) mark) => (LastSeq, LastOffset) = mark;
+    public void Restore((long Seq, long Offset) mark)
+    {
+        (LastSeq, LastOffset) = mark;
+        Accepted.RemoveAll(s => s.Seq > mark.Seq);
+    }
 
     public void Execute(string sql) => commands.Execute(sql, transaction);
 
@@ -101,7 +108,19 @@ internal sealed class SqliteEventWriter(SqliteCommandCache commands, SqliteTrans
             ("$type", delivery.ContentType),
             ("$verification", delivery.Verification),
             ("$delivery", delivery.DeliveryId));
-        LastSeq = Math.Max(LastSeq, LastInsertRowId());
+        var seq = LastInsertRowId();
+        LastSeq = Math.Max(LastSeq, seq);
+        Accepted.Add(new RawSnapshot(
+            seq,
+            delivery.SnapshotId,
+            delivery.Source,
+            SqliteEventRows.FromMillis(delivery.ReceivedAt),
+            new StoredHeaders(delivery.Headers),
+            delivery.Body,
+            delivery.Sha256,
+            delivery.ContentType,
+            (VerificationOutcome)delivery.Verification,
+            delivery.DeliveryId));
 
         if (delivery.DeliveryId is not null)
         {

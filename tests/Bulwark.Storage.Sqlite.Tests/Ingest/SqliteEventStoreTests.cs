@@ -13,6 +13,8 @@ public sealed class SqliteEventStoreTests : EventStoreContract
 
     private string DatabasePath => _directory.Combine("data", SqliteEventStoreOptions.FileName);
 
+    private string RawPath => _directory.Combine("data", SqliteEventStoreOptions.RawFileName);
+
     protected override async Task<IEventStore> OpenStoreCoreAsync(TimeProvider time) => await OpenSqliteAsync(DatabasePath, time);
 
     public override async ValueTask DisposeAsync()
@@ -21,9 +23,9 @@ public sealed class SqliteEventStoreTests : EventStoreContract
         _directory.Dispose();
     }
 
-    private static async Task<SqliteEventStore> OpenSqliteAsync(string path, TimeProvider time)
+    private static async Task<SqliteEventStore> OpenSqliteAsync(string path, TimeProvider time, SqliteEventStoreOptions? options = null)
     {
-        var store = new SqliteEventStore(path, time);
+        var store = new SqliteEventStore(path, time, options);
         await store.MigrateAsync();
         return store;
     }
@@ -44,12 +46,16 @@ public sealed class SqliteEventStoreTests : EventStoreContract
         return command.ExecuteNonQuery();
     }
 
-    /// <summary>Holds the writer inside one caller's work, so that the writes queued meanwhile share the next commit.</summary>
-    private static async Task<(Task Blocker, ManualResetEventSlim Gate)> HoldTheWriterAsync(SqliteEventStore store)
+    /// <summary>
+    /// Holds a writer (the raw file's, or the event log's) inside one caller's work, so that the writes queued
+    /// meanwhile share its next commit.
+    /// </summary>
+    private static async Task<(Task Blocker, ManualResetEventSlim Gate)> HoldTheWriterAsync(SqliteEventStore store, bool log = false)
     {
         var gate = new ManualResetEventSlim();
         var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var blocker = store.WriteAsync(
+        Func<Func<SqliteEventWriter, int>, CancellationToken, Task<int>> write = log ? store.WriteLogAsync : store.WriteRawAsync;
+        var blocker = write(
             _ =>
             {
                 entered.TrySetResult();
@@ -68,7 +74,7 @@ public sealed class SqliteEventStoreTests : EventStoreContract
         var receipt = await store.AcceptDeliveryAsync(Delivery("d-1", "{\"original\":true}"), Ct);
         var before = await store.GetSnapshotAsync(receipt.SnapshotId, Ct);
 
-        using (var connection = Connect(DatabasePath))
+        using (var connection = Connect(RawPath))
         {
             Should.Throw<SqliteException>(() => Execute(connection, "UPDATE raw_snapshots SET body = x'00'")).Message.ShouldContain("immutable");
             Should.Throw<SqliteException>(() => Execute(connection, "UPDATE raw_snapshots SET verification = 1 WHERE seq = 1")).Message.ShouldContain("immutable");
@@ -110,6 +116,50 @@ public sealed class SqliteEventStoreTests : EventStoreContract
     }
 
     [Fact]
+    public async Task ReadSnapshotsAsync_JustCommittedFromMemory_EqualTheSnapshotsTheFileHolds()
+    {
+        var store = await OpenSqliteStoreAsync();
+        for (var i = 0; i < 20; i++)
+        {
+            await store.AcceptDeliveryAsync(Delivery("d-" + i, "{\"n\":" + i + "}"), Ct);
+        }
+
+        var recent = await store.ReadSnapshotsAsync(0, 100, Ct);
+        var middle = await store.ReadSnapshotsAsync(recent[4].Seq, 3, Ct);
+        await store.DisposeAsync();
+        await using var reopened = await OpenSqliteAsync(DatabasePath, Time);
+
+        var stored = await reopened.ReadSnapshotsAsync(0, 100, Ct);
+        stored.Count.ShouldBe(20);
+        recent.ShouldBeEquivalentTo(stored);
+        middle.ShouldBeEquivalentTo(stored.Skip(5).Take(3).ToList());
+    }
+
+    [Fact]
+    public async Task ReadSnapshotsAsync_FurtherBackThanTheRecentOnesKept_ReadsThemFromTheFile()
+    {
+        var store = await OpenSqliteAsync(DatabasePath, Time, new SqliteEventStoreOptions { RecentSnapshots = 4 });
+        try
+        {
+            var receipts = new List<DeliveryReceipt>();
+            for (var i = 0; i < 10; i++)
+            {
+                receipts.Add(await store.AcceptDeliveryAsync(Delivery("d-" + i), Ct));
+            }
+
+            (await store.ReadSnapshotsAsync(0, 100, Ct)).Select(s => s.Id).ShouldBe(receipts.Select(r => r.SnapshotId));
+            (await store.ReadSnapshotsAsync(2, 3, Ct)).Select(s => s.Seq).ShouldBe([3L, 4L, 5L]);
+            (await store.ReadSnapshotsAsync(5, 100, Ct)).Select(s => s.Seq).ShouldBe([6L, 7L, 8L, 9L, 10L]);
+            (await store.ReadSnapshotsAsync(7, 100, Ct)).Select(s => s.Id).ShouldBe(receipts.Skip(7).Select(r => r.SnapshotId));
+            (await store.ReadSnapshotsAsync(10, 100, Ct)).ShouldBeEmpty();
+        }
+        finally
+        {
+            await store.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task MigrateAsync_OnAnExistingFileAgainAndAgain_AppliesEachStepOnce()
     {
         var store = await OpenSqliteStoreAsync();
@@ -127,8 +177,133 @@ public sealed class SqliteEventStoreTests : EventStoreContract
 
         SqliteFile.Query(DatabasePath, "SELECT version FROM schema_migrations ORDER BY version")
             .ShouldBe(EventStoreMigrations.Steps.Select(s => (object?)(long)s.Version));
+        SqliteFile.Query(RawPath, "SELECT version FROM schema_migrations ORDER BY version")
+            .ShouldBe(RawStoreMigrations.Steps.Select(s => (object?)(long)s.Version));
         SqliteFile.Query(DatabasePath, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-            .ShouldBe(["consumer_offsets", "cursors", "delivery_ids", "events", "quarantine", "raw_snapshots", "schema_migrations"]);
+            .ShouldBe(["consumer_offsets", "cursors", "events", "quarantine", "schema_migrations"]);
+        SqliteFile.Query(RawPath, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            .ShouldBe(["delivery_ids", "raw_snapshots", "schema_migrations"]);
+    }
+
+    /// <summary>Writes an <c>events.db</c> of the one-file layout (its steps 1 and 2) holding three snapshots, their delivery ids, an event and an offset.</summary>
+    private void WriteOneFileLayout()
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(DatabasePath)!);
+        using var connection = Connect(DatabasePath);
+        Execute(connection, "PRAGMA journal_mode=WAL; CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);");
+        foreach (var (version, sql) in EventStoreMigrations.Steps.Where(s => s.Version < EventStoreMigrations.DropsRawTables))
+        {
+            Execute(connection, sql + $"\nINSERT INTO schema_migrations VALUES ({version}, 0);");
+        }
+
+        var expires = Time.GetUtcNow().AddDays(1).ToUnixTimeMilliseconds();
+        for (var i = 1; i <= 3; i++)
+        {
+            Execute(connection, $"""
+                INSERT INTO raw_snapshots ({SqliteEventRows.SnapshotColumns}) VALUES ({i}, 'raw_old{i}', 'okta-prod', 1000, '[["x-n","{i}"]]', x'7b7d', x'00', 'application/json', 1, 'old-{i}');
+                INSERT INTO delivery_ids VALUES ('okta-prod', 'old-{i}', 'raw_old{i}', {expires});
+                """);
+        }
+
+        Execute(connection, """
+            INSERT INTO events (source, id, platform, event_type, account_id, ts, received_at, snapshot_id, doc)
+            VALUES ('okta-prod', 'e-old', 'okta', 'login_failed', 'acct-1', 0, 0, 'raw_old1', '{}');
+            INSERT INTO consumer_offsets VALUES ('normalizer', 1, 0);
+            """);
+    }
+
+    [Fact]
+    public async Task MigrateAsync_OneFileLayout_MovesSnapshotsAndDeliveryIdsIntoTheRawFile()
+    {
+        WriteOneFileLayout();
+
+        var store = await OpenSqliteStoreAsync();
+
+        store.LastSnapshotSeq.ShouldBe(3);
+        (await store.ReadSnapshotsAsync(0, 10, Ct)).Select(s => (s.Seq, s.Id, s.DeliveryId, s.Headers[0].Value))
+            .ShouldBe([(1L, "raw_old1", "old-1", "1"), (2L, "raw_old2", "old-2", "2"), (3L, "raw_old3", "old-3", "3")]);
+        (await store.AcceptDeliveryAsync(Delivery("old-2"), Ct)).ShouldBe(new DeliveryReceipt(DeliveryStatus.Duplicate, "raw_old2"));
+        (await SnapshotAsync(store, "new-1")).Seq.ShouldBe(4);
+        (await store.GetOffsetAsync("normalizer", Ct)).ShouldBe(1);
+        store.LastOffset.ShouldBe(1);
+        SqliteFile.Query(DatabasePath, "SELECT name FROM sqlite_master WHERE name IN ('raw_snapshots', 'delivery_ids', 'events_by_type', 'events_by_platform')").ShouldBeEmpty();
+        using var connection = Connect(RawPath);
+        Should.Throw<SqliteException>(() => Execute(connection, "DELETE FROM raw_snapshots WHERE seq = 1")).Message.ShouldContain("immutable");
+    }
+
+    [Fact]
+    public async Task MigrateAsync_CrashAfterCopyingBeforeDropping_CopiesOnlyWhatIsMissingAndLosesNothing()
+    {
+        WriteOneFileLayout();
+
+        // The crash left the raw file with the first two snapshots and one delivery id copied; events.db still has all.
+        using (var raw = Connect(RawPath))
+        {
+            Execute(raw, "PRAGMA journal_mode=WAL; CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);");
+            Execute(raw, RawStoreMigrations.Steps[0].Sql + "\nINSERT INTO schema_migrations VALUES (1, 0);");
+            Execute(raw, $"ATTACH DATABASE '{DatabasePath}' AS old; INSERT INTO raw_snapshots SELECT * FROM old.raw_snapshots WHERE seq <= 2; INSERT INTO delivery_ids SELECT * FROM old.delivery_ids WHERE delivery_id = 'old-1'; DETACH DATABASE old;");
+        }
+
+        var store = await OpenSqliteStoreAsync();
+
+        (await store.ReadSnapshotsAsync(0, 10, Ct)).Select(s => s.Id).ShouldBe(["raw_old1", "raw_old2", "raw_old3"]);
+        foreach (var i in new[] { 1, 2, 3 })
+        {
+            (await store.AcceptDeliveryAsync(Delivery("old-" + i), Ct)).ShouldBe(new DeliveryReceipt(DeliveryStatus.Duplicate, "raw_old" + i));
+        }
+    }
+
+    [Fact]
+    public async Task CrashBetweenTheFiles_EventLogBehindTheRawFile_NormalizesEverySnapshotAgainAndLogsEachEventOnce()
+    {
+        // Acknowledged snapshots are in the raw file; the event log's last normalization never reached its disk. On
+        // restart the normalizer's offset (kept beside the events) says where to resume: nothing skipped, nothing doubled.
+        var store = await OpenSqliteStoreAsync();
+        var snapshots = new List<RawSnapshot>();
+        for (var i = 0; i < 6; i++)
+        {
+            snapshots.Add(await SnapshotAsync(store, "d-" + i));
+        }
+
+        await store.CompleteNormalizationsAsync("normalizer", [.. snapshots.Take(2).Select(s => new Normalization(s, Clean(Event("e-" + s.Seq))))], Time.GetUtcNow(), Ct);
+        await store.DisposeAsync();
+        var logBefore = _directory.Combine("log-before");
+        Directory.CreateDirectory(logBefore);
+        foreach (var suffix in new[] { string.Empty, "-wal" })
+        {
+            if (File.Exists(DatabasePath + suffix))
+            {
+                File.Copy(DatabasePath + suffix, Path.Combine(logBefore, SqliteEventStoreOptions.FileName + suffix));
+            }
+        }
+
+        await using (var reopened = await OpenSqliteAsync(DatabasePath, Time))
+        {
+            await reopened.CompleteNormalizationsAsync("normalizer", [.. snapshots.Skip(2).Take(3).Select(s => new Normalization(s, Clean(Event("e-" + s.Seq))))], Time.GetUtcNow(), Ct);
+        }
+
+        foreach (var suffix in new[] { string.Empty, "-wal", "-shm" })
+        {
+            File.Delete(DatabasePath + suffix);
+            var saved = Path.Combine(logBefore, SqliteEventStoreOptions.FileName + suffix);
+            if (File.Exists(saved))
+            {
+                File.Copy(saved, DatabasePath + suffix);
+            }
+        }
+
+        await using var recovered = await OpenSqliteAsync(DatabasePath, Time);
+        var offset = await recovered.GetOffsetAsync("normalizer", Ct);
+        offset.ShouldBe(snapshots[1].Seq);
+        recovered.LastSnapshotSeq.ShouldBe(snapshots[^1].Seq);
+        var pending = await recovered.ReadSnapshotsAsync(offset, 100, Ct);
+        pending.Select(s => s.Id).ShouldBe(snapshots.Skip(2).Select(s => s.Id));
+
+        // The worker normalizes them again, in batches that overlap what was recorded before (as after a crash mid-batch).
+        await recovered.CompleteNormalizationsAsync("normalizer", [.. snapshots.Skip(1).Select(s => new Normalization(s, Clean(Event("e-" + s.Seq))))], Time.GetUtcNow(), Ct);
+
+        (await recovered.ReadEventsAsync(0, 100, Ct)).Select(e => e.Event.Id).ShouldBe(snapshots.Select(s => "e-" + s.Seq));
+        (await recovered.GetOffsetAsync("normalizer", Ct)).ShouldBe(snapshots[^1].Seq);
     }
 
     [Fact]
@@ -144,9 +319,13 @@ public sealed class SqliteEventStoreTests : EventStoreContract
 
         var crashed = _directory.Combine("crashed", SqliteEventStoreOptions.FileName);
         Directory.CreateDirectory(Path.GetDirectoryName(crashed)!);
-        File.Copy(DatabasePath, crashed);
-        File.Exists(DatabasePath + "-wal").ShouldBeTrue();
-        File.Copy(DatabasePath + "-wal", crashed + "-wal");
+        foreach (var name in new[] { SqliteEventStoreOptions.FileName, SqliteEventStoreOptions.RawFileName })
+        {
+            var file = _directory.Combine("data", name);
+            File.Copy(file, _directory.Combine("crashed", name));
+            File.Exists(file + "-wal").ShouldBeTrue();
+            File.Copy(file + "-wal", _directory.Combine("crashed", name) + "-wal");
+        }
 
         try
         {
@@ -178,14 +357,55 @@ public sealed class SqliteEventStoreTests : EventStoreContract
         {
             var commitsBefore = store.Commits;
             var writes = Enumerable.Range(0, 300).Select(i => store.AcceptDeliveryAsync(Delivery("d-" + i), Ct)).ToList();
-            var appends = store.AppendEventsAsync([Event("e-1")], Ct);
             gate.Set();
 
             await Task.WhenAll(writes).WaitAsync(Patience, Ct);
-            await appends.WaitAsync(Patience, Ct);
             await blocker;
             (store.Commits - commitsBefore).ShouldBe(2);
-            (store.LastSnapshotSeq, store.LastOffset).ShouldBe((300L, 1L));
+            store.LastSnapshotSeq.ShouldBe(300L);
+        }
+    }
+
+    [Fact]
+    public async Task TwoWriters_EventLogWriterBusy_DeliveriesAreStillAcceptedAndTheLogCatchesUp()
+    {
+        var store = await OpenSqliteStoreAsync();
+        var (blocker, gate) = await HoldTheWriterAsync(store, log: true);
+        using (gate)
+        {
+            var append = store.AppendEventsAsync([Event("e-1")], Ct);
+
+            // The raw file's writer commits while the event log's is held inside a caller's work.
+            var receipts = await Task.WhenAll(Enumerable.Range(0, 50).Select(i => store.AcceptDeliveryAsync(Delivery("d-" + i), Ct))).WaitAsync(Patience, Ct);
+            receipts.ShouldAllBe(r => r.Status == DeliveryStatus.Accepted);
+            store.LastSnapshotSeq.ShouldBe(50);
+            append.IsCompleted.ShouldBeFalse();
+            store.LastOffset.ShouldBe(0);
+
+            gate.Set();
+            await blocker;
+            (await append.WaitAsync(Patience, Ct)).ShouldBe(new AppendReceipt(1, 0, 1));
+        }
+    }
+
+    [Fact]
+    public async Task TwoWriters_RawFileWriterBusy_EventsAndOffsetsAreStillWritten()
+    {
+        var store = await OpenSqliteStoreAsync();
+        var snapshot = await SnapshotAsync(store, "d-1");
+        var (blocker, gate) = await HoldTheWriterAsync(store);
+        using (gate)
+        {
+            var delivery = store.AcceptDeliveryAsync(Delivery("d-2"), Ct);
+
+            await store.CompleteNormalizationAsync("normalizer", snapshot, Clean(Event("e-1")), Time.GetUtcNow(), Ct).WaitAsync(Patience, Ct);
+            await store.SetOffsetAsync("detector", 1, Ct).WaitAsync(Patience, Ct);
+            (await store.GetOffsetAsync("normalizer", Ct)).ShouldBe(snapshot.Seq);
+            delivery.IsCompleted.ShouldBeFalse();
+
+            gate.Set();
+            await blocker;
+            (await delivery.WaitAsync(Patience, Ct)).Status.ShouldBe(DeliveryStatus.Accepted);
         }
     }
 
@@ -199,10 +419,10 @@ public sealed class SqliteEventStoreTests : EventStoreContract
             snapshots.Add(await SnapshotAsync(store, "d-" + i));
         }
 
-        var commitsBefore = store.Commits;
+        var commitsBefore = store.LogCommits;
         await store.CompleteNormalizationsAsync("normalizer", [.. snapshots.Select(s => new Normalization(s, Clean(Event("e-" + s.Seq))))], Time.GetUtcNow(), Ct);
 
-        (store.Commits - commitsBefore).ShouldBe(1);
+        (store.LogCommits - commitsBefore).ShouldBe(1);
         (await store.ReadEventsAsync(0, 1000, Ct)).Count.ShouldBe(100);
         (await store.GetOffsetAsync("normalizer", Ct)).ShouldBe(snapshots[^1].Seq);
     }
@@ -259,22 +479,37 @@ public sealed class SqliteEventStoreTests : EventStoreContract
         using (gate)
         {
             var before = store.AcceptDeliveryAsync(Delivery("before"), Ct);
-            var saboteur = store.WriteAsync<DeliveryReceipt>(
+            var saboteur = store.WriteRawAsync<DeliveryReceipt>(
                 w =>
                 {
                     w.Accept(SqliteEventRows.Prepare(Delivery("sabotaged"), "raw_sabotaged"));
-                    w.Append([SqliteEventRows.Prepare(Event("sabotaged-event"), Time.GetUtcNow(), null)]);
                     throw new InvalidDataException("changed my mind");
                 },
                 Ct);
             var after = store.AcceptDeliveryAsync(Delivery("after"), Ct);
-            var events = store.AppendEventsAsync([Event("e-1")], Ct);
             gate.Set();
             await blocker;
 
             await Should.ThrowAsync<InvalidDataException>(() => saboteur.WaitAsync(Patience, Ct));
             (await before.WaitAsync(Patience, Ct)).Status.ShouldBe(DeliveryStatus.Accepted);
             (await after.WaitAsync(Patience, Ct)).Status.ShouldBe(DeliveryStatus.Accepted);
+        }
+
+        var (logBlocker, logGate) = await HoldTheWriterAsync(store, log: true);
+        using (logGate)
+        {
+            var logSaboteur = store.WriteLogAsync<AppendReceipt>(
+                w =>
+                {
+                    w.Append([SqliteEventRows.Prepare(Event("sabotaged-event"), Time.GetUtcNow(), null)]);
+                    throw new InvalidDataException("changed my mind");
+                },
+                Ct);
+            var events = store.AppendEventsAsync([Event("e-1")], Ct);
+            logGate.Set();
+            await logBlocker;
+
+            await Should.ThrowAsync<InvalidDataException>(() => logSaboteur.WaitAsync(Patience, Ct));
             (await events.WaitAsync(Patience, Ct)).Appended.ShouldBe(1);
         }
 
@@ -295,7 +530,7 @@ public sealed class SqliteEventStoreTests : EventStoreContract
         using (gate)
         {
             var before = store.AcceptDeliveryAsync(Delivery("same-batch-before"), Ct);
-            var saboteur = store.WriteAsync<int>(
+            var saboteur = store.WriteRawAsync<int>(
                 w =>
                 {
                     using var rollback = w.Connection.CreateCommand();
@@ -378,9 +613,9 @@ public sealed class SqliteEventStoreTests : EventStoreContract
         await store.CompleteNormalizationAsync("normalizer", snapshot, new NormalizeResult([e], [new NormalizeIssue(1, "no actor")]), at, Ct);
         await store.CompleteNormalizationAsync("normalizer", snapshot, NormalizeResult.Failed("bad"), at, Ct);
 
-        SqliteFile.Query(DatabasePath, "SELECT headers FROM raw_snapshots").ShouldBe(["""[["content-type","application/json"],["x-a","1"],["x-a","2"]]"""]);
-        SqliteFile.Query(DatabasePath, "SELECT received_at FROM raw_snapshots").ShouldBe([at.ToUnixTimeMilliseconds()]);
-        SqliteFile.Query(DatabasePath, "SELECT verification FROM raw_snapshots").ShouldBe([4L]);
+        SqliteFile.Query(RawPath, "SELECT headers FROM raw_snapshots").ShouldBe(["""[["content-type","application/json"],["x-a","1"],["x-a","2"]]"""]);
+        SqliteFile.Query(RawPath, "SELECT received_at FROM raw_snapshots").ShouldBe([at.ToUnixTimeMilliseconds()]);
+        SqliteFile.Query(RawPath, "SELECT verification FROM raw_snapshots").ShouldBe([4L]);
         SqliteFile.Query(DatabasePath, "SELECT doc FROM events").ShouldBe([
             """{"schema_version":"v1","id":"evt-1","source":"okta-prod","platform":"okta","event_type":"login_failed","account_id":"00u1","actor":{"ip":"192.0.2.1","user_agent":"curl/8","country":"DE"},"timestamp":"2026-11-21T09:00:00.005Z","received_at":"2026-11-21T09:30:15.042Z","correlation_id":"c-1","details":{"reason":"bad <password>","count":2}}""",
         ]);

@@ -1,0 +1,308 @@
+using System.Threading.Channels;
+using Microsoft.Data.Sqlite;
+
+namespace Bulwark.Storage.Sqlite.Ingest;
+
+/// <summary>
+/// One SQLite file of the ingest store and the one writer that owns it: every queued caller's work runs in one
+/// transaction, so one flush (group commit), each caller's work inside its own savepoint so one failure rolls back only
+/// that work; nothing is acknowledged before its commit. The store has two of these (raw snapshots, event log), so the
+/// two write paths never queue behind each other's statements or flushes.
+/// </summary>
+internal sealed class SqliteGroupWriter : IAsyncDisposable
+{
+    private readonly string _name;
+    private readonly string _writerConnectionString;
+    private readonly SqliteEventStoreOptions _options;
+    private readonly Func<(long Seq, long Offset)> _positions;
+    private readonly Action<SqliteEventWriter> _committed;
+    private readonly Action<Exception> _stopped;
+    private readonly Channel<GroupWrite> _queue = Channel.CreateUnbounded<GroupWrite>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Lock _gate = new();
+    private SqliteConnection? _writer;
+    private SqliteCommandCache? _commands;
+    private Task? _loop;
+    private volatile bool _ready;
+    private long _commits;
+
+    /// <param name="name">What the file holds, for messages.</param>
+    /// <param name="path">The database file.</param>
+    /// <param name="options">The store's options (flushing, batch size).</param>
+    /// <param name="positions">The committed positions the next transaction starts from.</param>
+    /// <param name="committed">Called after each commit with the transaction's writes (to publish positions).</param>
+    /// <param name="stopped">Called once if the writer stops for good (it could not reopen the file).</param>
+    public SqliteGroupWriter(
+        string name, string path, SqliteEventStoreOptions options, Func<(long Seq, long Offset)> positions, Action<SqliteEventWriter> committed, Action<Exception> stopped)
+    {
+        _name = name;
+        Path = path;
+        _options = options;
+        _positions = positions;
+        _committed = committed;
+        _stopped = stopped;
+        ConnectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+        }.ToString();
+
+        // The writer holds its connection for the store's life; unpooled, so that a reset really reopens the file.
+        _writerConnectionString = new SqliteConnectionStringBuilder(ConnectionString) { Pooling = false }.ToString();
+    }
+
+    public string Path { get; }
+
+    /// <summary>For the read side: pooled connections of their own, which see committed data only.</summary>
+    public string ConnectionString { get; }
+
+    public bool IsReady => _ready;
+
+    /// <summary>How many transactions this writer has committed.</summary>
+    public long Commits => Interlocked.Read(ref _commits);
+
+    /// <summary>Opens the writer connection and runs <paramref name="prepare"/> on it (migrations, positions) before any write.</summary>
+    public void Open(Action<SqliteConnection> prepare)
+    {
+        lock (_gate)
+        {
+            if (_writer is not null)
+            {
+                return;
+            }
+
+            var writer = OpenConnection();
+            try
+            {
+                prepare(writer);
+            }
+            catch
+            {
+                writer.Dispose();
+                throw;
+            }
+
+            _writer = writer;
+            _commands = new SqliteCommandCache(writer);
+        }
+    }
+
+    /// <summary>Starts the writer loop (after <see cref="Open"/>).</summary>
+    public void Start()
+    {
+        lock (_gate)
+        {
+            _loop ??= Task.Run(LoopAsync, CancellationToken.None);
+            _ready = true;
+        }
+    }
+
+    /// <summary>Runs <paramref name="work"/> in the writer's next group commit, inside its own savepoint.</summary>
+    public Task<T> WriteAsync<T>(Func<SqliteEventWriter, T> work, CancellationToken cancellationToken)
+    {
+        if (!_ready)
+        {
+            throw new InvalidOperationException($"The event store's {_name} is not open: call MigrateAsync first, or see the log for why its writer stopped.");
+        }
+
+        var request = new GroupWrite<T>(work, cancellationToken);
+        ObjectDisposedException.ThrowIf(!_queue.Writer.TryWrite(request), typeof(SqliteEventStore));
+        return request.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Stops taking writes, commits those already queued (their callers answered), then closes the file.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        Task? loop;
+        lock (_gate)
+        {
+            loop = _loop;
+        }
+
+        if (loop is not null)
+        {
+            await loop.ConfigureAwait(false);
+        }
+
+        _ready = false;
+        lock (_gate)
+        {
+            _commands?.Dispose();
+            _commands = null;
+            _writer?.Dispose();
+            _writer = null;
+        }
+
+        SqliteConnection.ClearPool(new SqliteConnection(ConnectionString));
+    }
+
+    public static void Execute(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private SqliteConnection OpenConnection()
+    {
+        var writer = new SqliteConnection(_writerConnectionString);
+        writer.Open();
+        Execute(writer, "PRAGMA journal_mode=WAL;");
+        Execute(writer, _options.FlushEachCommit ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;");
+
+        // A 32 MiB page cache, and a checkpoint every 8,192 pages (32 MiB of WAL) rather than every 1,000: the random
+        // pages of the dedupe and event indexes are rewritten in many commits and copied to the database once.
+        Execute(writer, "PRAGMA cache_size=-32768; PRAGMA wal_autocheckpoint=8192;");
+        return writer;
+    }
+
+    /// <summary>
+    /// After a failed commit the connection's transaction state cannot be trusted (SQLite may have rolled back
+    /// underneath it): start over with a fresh connection and statements.
+    /// </summary>
+    private void Reset()
+    {
+        _commands?.Dispose();
+        _writer?.Dispose();
+        var writer = OpenConnection();
+        _writer = writer;
+        _commands = new SqliteCommandCache(writer);
+    }
+
+    private async Task LoopAsync()
+    {
+        var batch = new List<GroupWrite>(_options.MaxWritesPerCommit);
+        var reader = _queue.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            batch.Clear();
+            while (batch.Count < _options.MaxWritesPerCommit && reader.TryRead(out var request))
+            {
+                batch.Add(request);
+            }
+
+            try
+            {
+                CommitBatch(batch);
+            }
+#pragma warning disable CA1031 // Only reopening the database can throw here: the store stops, loudly, rather than hang callers.
+            catch (Exception error)
+#pragma warning restore CA1031
+            {
+                _ready = false;
+                _queue.Writer.TryComplete(error);
+                foreach (var request in batch)
+                {
+                    request.Fail(error);
+                }
+
+                while (reader.TryRead(out var queued))
+                {
+                    queued.Fail(error);
+                }
+
+                _stopped(error);
+                return;
+            }
+        }
+    }
+
+    private void CommitBatch(List<GroupWrite> batch)
+    {
+        var committed = new List<GroupWrite>(batch.Count);
+        SqliteEventWriter writes;
+        try
+        {
+            using var transaction = _writer!.BeginTransaction();
+            var (seq, offset) = _positions();
+            writes = new SqliteEventWriter(_commands!, transaction, seq, offset);
+            foreach (var request in batch)
+            {
+                if (request.Cancellation.IsCancellationRequested)
+                {
+                    // Its caller has stopped waiting and nothing of it is written: leave it out.
+                    request.Cancel();
+                    continue;
+                }
+
+                var mark = writes.Mark();
+                writes.Execute("SAVEPOINT work");
+                try
+                {
+                    request.Run(writes);
+                    writes.Execute("RELEASE work");
+                    committed.Add(request);
+                }
+#pragma warning disable CA1031 // The caller's own exception goes back to the caller; the batch carries on.
+                catch (Exception error)
+#pragma warning restore CA1031
+                {
+                    request.Fail(error);
+                    writes.Restore(mark);
+
+                    // If SQLite already rolled the whole transaction back (disk full, I/O error), this throws and the
+                    // batch fails as a whole below.
+                    writes.Execute("ROLLBACK TO work");
+                    writes.Execute("RELEASE work");
+                }
+            }
+
+            if (committed.Count > 0)
+            {
+                transaction.Commit();
+                Interlocked.Increment(ref _commits);
+            }
+        }
+#pragma warning disable CA1031 // A failed commit fails every caller in the batch; the writer keeps serving.
+        catch (Exception error)
+#pragma warning restore CA1031
+        {
+            // Nothing of this batch is durable: every caller still waiting learns so (completed ones are left alone).
+            foreach (var request in batch)
+            {
+                request.Fail(error);
+            }
+
+            Reset();
+            return;
+        }
+
+        // Positions move only after the commit, so readers woken by them find the rows.
+        _committed(writes);
+        foreach (var request in committed)
+        {
+            request.Complete();
+        }
+    }
+
+    private abstract class GroupWrite(CancellationToken cancellation)
+    {
+        public CancellationToken Cancellation { get; } = cancellation;
+
+        public abstract void Run(SqliteEventWriter writes);
+
+        public abstract void Complete();
+
+        public abstract void Fail(Exception error);
+
+        public abstract void Cancel();
+    }
+
+    private sealed class GroupWrite<T>(Func<SqliteEventWriter, T> work, CancellationToken cancellation) : GroupWrite(cancellation)
+    {
+        private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private T _result = default!;
+
+        public Task<T> Task => _completion.Task;
+
+        public override void Run(SqliteEventWriter writes) => _result = work(writes);
+
+        public override void Complete() => _completion.TrySetResult(_result);
+
+        public override void Fail(Exception error) => _completion.TrySetException(error);
+
+        public override void Cancel() => _completion.TrySetCanceled(Cancellation);
+    }
+}
