@@ -7,13 +7,19 @@ namespace Bulwark.Server.Ingest;
 /// at a time and records their events, quarantine entries and the worker's offset in one transaction (one flush for the
 /// lot), so a crash anywhere repeats at most the batch in hand (and the event log dedupes its events). After a failed
 /// write it goes one snapshot at a time until it is past the failure, so one bad snapshot holds back only itself and
-/// what follows. A normalizer that throws is a bug, not a reason to stop: the snapshot is quarantined.
+/// what follows — for <see cref="MaxAttempts"/> tries: a snapshot whose events the log still refuses then is quarantined
+/// with the store's reason (nothing is dropped; <c>POST /v1/quarantine/{id}/retry</c> records it after a fix), and the
+/// snapshots behind it go on. If the quarantine cannot be written either, the store is down, and the worker keeps
+/// retrying. A normalizer that throws is a bug, not a reason to stop: the snapshot is quarantined.
 /// </summary>
 internal sealed partial class NormalizerWorker(
     IEventStore events, SourceRegistry sources, IngestInstruments instruments, TimeProvider time, ILogger<NormalizerWorker> logger) : BackgroundService
 {
     public const string Consumer = "normalizer";
     public const int Batch = 256;
+
+    /// <summary>How many times one snapshot is tried, one at a time, before it goes to the quarantine.</summary>
+    public const int MaxAttempts = 5;
 
     /// <summary>How long the worker pauses after a failed round before it tries again.</summary>
     public static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(1);
@@ -44,18 +50,32 @@ internal sealed partial class NormalizerWorker(
         var offset = await events.GetOffsetAsync(Consumer, stoppingToken).ConfigureAwait(false);
         _normalized.Record(offset);
         var singleUntil = 0L;
+        var (stuckAt, attempts, lastError) = (-1L, 0, string.Empty);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
                 await events.WaitForSnapshotsAsync(offset, stoppingToken).ConfigureAwait(false);
-                var snapshots = await events.ReadSnapshotsAsync(offset, offset < singleUntil ? 1 : Batch, stoppingToken).ConfigureAwait(false);
+                var single = offset < singleUntil;
+                var snapshots = await events.ReadSnapshotsAsync(offset, single ? 1 : Batch, stoppingToken).ConfigureAwait(false);
                 if (snapshots.Count == 0)
                 {
                     continue;
                 }
 
-                await NormalizeAsync(snapshots, stoppingToken).ConfigureAwait(false);
+                if (single && stuckAt == offset && attempts >= MaxAttempts)
+                {
+                    // The log has refused this snapshot's events every time: quarantine it with the reason, and go on.
+                    LogQuarantined(logger, snapshots[0].Id, attempts, lastError);
+                    var refused = new Normalization(snapshots[0], NormalizeResult.Failed($"the event log refused this snapshot's events {attempts} times: {lastError}"));
+                    await events.CompleteNormalizationsAsync(Consumer, [refused], sources.Now, stoppingToken).ConfigureAwait(false);
+                    instruments.Normalized(snapshots[0].Source, quarantined: true);
+                }
+                else
+                {
+                    await NormalizeAsync(snapshots, stoppingToken).ConfigureAwait(false);
+                }
+
                 offset = snapshots[^1].Seq;
                 _normalized.Record(offset);
             }
@@ -71,7 +91,10 @@ internal sealed partial class NormalizerWorker(
                 var pause = Task.Delay(RetryAfter, time, stoppingToken);
                 Interlocked.Exchange(ref _paused, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
                 await pause.ConfigureAwait(false);
+                var failedAt = offset;
                 offset = await events.GetOffsetAsync(Consumer, stoppingToken).ConfigureAwait(false);
+                (stuckAt, attempts) = offset < singleUntil && offset == stuckAt && failedAt == offset ? (stuckAt, attempts + 1) : (offset, offset < singleUntil ? 1 : 0);
+                lastError = error.Message;
                 singleUntil = Math.Max(singleUntil, offset + Batch); // the failed batch's span, one at a time
             }
         }
@@ -119,6 +142,9 @@ internal sealed partial class NormalizerWorker(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Normalization stopped on an error; retrying")]
     private static partial void LogFailed(ILogger logger, Exception error);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Snapshot {Snapshot} quarantined: the event log refused its events {Attempts} times ({Reason})")]
+    private static partial void LogQuarantined(ILogger logger, string snapshot, int attempts, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Normalizer {Normalizer} threw on snapshot {Snapshot}")]
     private static partial void LogNormalizerBug(ILogger logger, Exception error, string normalizer, string snapshot);

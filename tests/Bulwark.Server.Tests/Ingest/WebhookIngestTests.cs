@@ -237,6 +237,52 @@ public sealed class WebhookIngestTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task NormalizerWorker_ASnapshotTheStoreKeepsRefusing_IsQuarantinedWithTheReason_AndWhatFollowsGoesOn()
+    {
+        var signer = await _ingest.StandardSourceAsync("partner");
+        var worker = _ingest.Server.Services.GetRequiredService<NormalizerWorker>();
+        var eventsDb = Path.Combine(_ingest.Server.DataDirectory, SqliteEventStoreOptions.FileName);
+        using var sql = new SqliteConnection($"Data Source={eventsDb};Pooling=False");
+        sql.Open();
+        Execute(sql, """
+            CREATE TRIGGER test_refuse BEFORE INSERT ON events WHEN NEW.id = 'poison'
+            BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;
+            """);
+        var paused = worker.NextPauseAsync();
+        using var client = _ingest.Server.CreateClient();
+        var seqs = new List<long>();
+        foreach (var id in new[] { "e-1", "poison", "e-3" })
+        {
+            using var response = await client.SendAsync(signer.Request("partner", "msg_" + id, Now, Encoding.UTF8.GetBytes(IngestServer.Event(id, "partner"))), Ct);
+            response.StatusCode.ShouldBe(HttpStatusCode.OK);
+            seqs.Add(_ingest.Events.LastSnapshotSeq);
+        }
+
+        // The first batch fails; then, one at a time, the poisoned snapshot alone fails MaxAttempts times and goes to the
+        // quarantine.
+        for (var pause = 0; pause < NormalizerWorker.MaxAttempts + 1; pause++)
+        {
+            await paused.WaitAsync(Patience, Ct);
+            worker.Normalized.ShouldBeLessThan(seqs[1]);
+            paused = worker.NextPauseAsync();
+            _time.Advance(NormalizerWorker.RetryAfter);
+        }
+
+        await _ingest.NormalizedAsync();
+        (await _ingest.Events.ReadEventsAsync(0, 10, Ct)).Select(e => e.Event.Id).ShouldBe(["e-1", "e-3"]);
+        (await _ingest.Events.GetOffsetAsync(NormalizerWorker.Consumer, Ct)).ShouldBe(seqs[2]);
+        using var admin = _ingest.Server.CreateAdminClient();
+        var entry = (await Http.ReadJsonAsync(await admin.GetAsync("v1/quarantine?status=open", Ct)))["items"]!.AsArray().ShouldHaveSingleItem()!;
+        entry["reason"]!.GetValue<string>().ShouldContain("refused by the test");
+
+        // After the fix, a retry records it: nothing was lost.
+        Execute(sql, "DROP TRIGGER test_refuse");
+        var retried = await Http.ReadJsonAsync(await admin.PostAsync($"v1/quarantine/{entry["id"]!.GetValue<string>()}/retry", null, Ct));
+        retried["appended"]!.GetValue<int>().ShouldBe(1);
+        (await _ingest.Events.ReadEventsAsync(0, 10, Ct)).Select(e => e.Event.Id).ShouldBe(["e-1", "e-3", "poison"]);
+    }
+
+    [Fact]
     public async Task VerifiedBodyThatDoesNotNormalize_IsQuarantined_AndARetryAfterTheFixResolvesIt()
     {
         var signer = await _ingest.StandardSourceAsync("idp");
