@@ -32,6 +32,11 @@ public sealed class DetectionCommandTests : IAsyncLifetime
         rules.ShouldContain("contact-change-then-token-rotation");
         detectors.ShouldContain("reset-volume-per-platform");
         JsonNode.Parse(rule)!["threshold"]!.GetValue<int>().ShouldBe(21);
+        var (_, playbooks, _) = await RunAsync("playbooks", "list");
+        var (_, connectors, _) = await RunAsync("connectors", "list", "--json");
+        playbooks.ShouldContain("contact-change-then-token-rotation");
+        var connector = JsonNode.Parse(connectors)!["items"]!.AsArray().First(c => c!["type"]!.GetValue<string>() == "slack")!;
+        connector["secret"]!.GetValue<string>().ShouldStartWith("env:");
 
         // 21 resets from one IP within a minute fire reset-flood-per-ip; a later event moves event time past the lateness.
         var events = Enumerable.Range(0, 21)

@@ -24,6 +24,8 @@ internal static class BulwarkCli
         root.Subcommands.Add(IngestCommands.Raw(cli));
         root.Subcommands.Add(DetectionCommands.Rules(cli));
         root.Subcommands.Add(DetectionCommands.Detectors(cli));
+        root.Subcommands.Add(DetectionCommands.Playbooks(cli));
+        root.Subcommands.Add(DetectionCommands.Connectors(cli));
         root.Subcommands.Add(DetectionCommands.Incidents(cli));
         root.Subcommands.Add(DetectionCommands.Detections(cli));
         root.Subcommands.Add(EvalCommands.Create(cli));

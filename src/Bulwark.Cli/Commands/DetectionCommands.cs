@@ -4,7 +4,10 @@ using Bulwark.Cli.Output;
 
 namespace Bulwark.Cli.Commands;
 
-/// <summary><c>bulwark rules …</c>, <c>bulwark detectors …</c>, <c>bulwark incidents …</c>, <c>bulwark detections list</c>.</summary>
+/// <summary>
+/// <c>bulwark rules …</c>, <c>bulwark detectors …</c>, <c>bulwark playbooks …</c>, <c>bulwark connectors …</c>,
+/// <c>bulwark incidents …</c>, <c>bulwark detections list</c>.
+/// </summary>
 internal static class DetectionCommands
 {
     public static Command Rules(CliContext cli) => Definitions(
@@ -22,6 +25,22 @@ internal static class DetectionCommands
         "List detectors with their model, key, bucket and severity",
         ["NAME", "MODEL", "GROUP BY", "BUCKET", "SEVERITY", "DESCRIPTION"],
         d => [d["name"]?.ToString(), d["model"]?.ToString() ?? "ewma", Join(d["group_by"]), d["bucket"]?.ToString() ?? "1m", d["severity"]?.ToString(), d["description"]?.ToString()]);
+
+    public static Command Playbooks(CliContext cli) => Definitions(
+        cli,
+        "playbooks",
+        "List and show response playbooks; declare them with apply -f (kind: Playbook)",
+        "List playbooks with their trigger, auto threshold and steps",
+        ["NAME", "RULES", "MIN SEVERITY", "AUTO", "STEPS", "DESCRIPTION"],
+        p => [p["name"]?.ToString(), Join(p["trigger"]?["rules"]), p["trigger"]?["min_severity"]?.ToString(), p["auto_threshold"]?.ToString() ?? "0.9", string.Join(", ", p["steps"]?.AsArray().Select(s => s?["id"]?.ToString()) ?? []), p["description"]?.ToString()]);
+
+    public static Command Connectors(CliContext cli) => Definitions(
+        cli,
+        "connectors",
+        "List and show connectors (platform APIs, Slack, PagerDuty, Jira, webhooks); secrets are shown as references only",
+        "List connectors with their type, URL and secret reference",
+        ["NAME", "TYPE", "URL", "SECRET", "DESCRIPTION"],
+        c => [c["name"]?.ToString(), c["type"]?.ToString(), c["url"]?.ToString(), c["secret"]?.ToString(), c["description"]?.ToString()]);
 
     private static Command Definitions(
         CliContext cli, string plural, string description, string listDescription, IReadOnlyList<string> headers, Func<JsonNode, IReadOnlyList<string?>> row)
