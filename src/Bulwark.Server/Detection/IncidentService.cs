@@ -11,7 +11,7 @@ namespace Bulwark.Server.Detection;
 /// found again (same id, after a restart or a replay) is left alone, so incidents are neither missed nor repeated.
 /// The correlator is rebuilt from the open incidents in the store on first use and after any failed write.
 /// </summary>
-internal sealed partial class IncidentService(IControlStore store, TimeProvider time, IncidentCorrelatorOptions options, ILogger<IncidentService> logger) : IDisposable
+internal sealed partial class IncidentService(IControlStore store, TimeProvider time, IncidentCorrelatorOptions options, Response.RunStarter runs, ILogger<IncidentService> logger) : IDisposable
 {
     /// <summary>How many open incidents (newest first) are reloaded into the correlator.</summary>
     private const int RestoreLimit = 10_000;
@@ -38,10 +38,13 @@ internal sealed partial class IncidentService(IControlStore store, TimeProvider 
         try
         {
             var correlator = _correlator ??= await LoadAsync(cancellationToken).ConfigureAwait(false);
+            var playbooks = await runs.PrepareAsync(cancellationToken).ConfigureAwait(false);
             var now = time.GetUtcNow();
             try
             {
-                var stored = await store.WriteAsync(tx => Record(tx, correlator, detections, now), CancellationToken.None).ConfigureAwait(false);
+                var started = new List<string>();
+                var stored = await store.WriteAsync(tx => Record(tx, correlator, detections, now, playbooks, started), CancellationToken.None).ConfigureAwait(false);
+                runs.Started(started);
                 foreach (var detection in stored)
                 {
                     LogDetection(logger, detection.Rule, detection.Severity, detection.Group, detection.IncidentId!);
@@ -106,8 +109,10 @@ internal sealed partial class IncidentService(IControlStore store, TimeProvider 
         }
     }
 
-    private static List<DetectionRecord> Record(IWriteTransaction tx, IncidentCorrelator correlator, IReadOnlyList<DetectionRecord> detections, DateTimeOffset now)
+    private List<DetectionRecord> Record(
+        IWriteTransaction tx, IncidentCorrelator correlator, IReadOnlyList<DetectionRecord> detections, DateTimeOffset now, IReadOnlyList<Bulwark.Response.PlaybookDefinition> playbooks, List<string> started)
     {
+        started.Clear();
         var stored = new List<DetectionRecord>();
         foreach (var detection in detections)
         {
@@ -134,6 +139,7 @@ internal sealed partial class IncidentService(IControlStore store, TimeProvider 
                 "incident/" + correlation.Incident.Id,
                 previous?.ToDocument(),
                 correlation.Incident.ToDocument()));
+            started.AddRange(runs.Start(tx, correlation.Incident, playbooks));
             stored.Add(record);
         }
 

@@ -76,6 +76,9 @@ public static class BulwarkServerExtensions
         services.AddSingleton<Response.PlaybookService>();
         services.AddSingleton<IManifestHandler>(sp => new DefinitionManifestHandler<Bulwark.Response.PlaybookDefinition>(sp.GetRequiredService<Response.PlaybookService>()));
         services.AddSingleton<Response.IActionHandler, Response.BuiltInActions>();
+        services.AddSingleton<Response.RunExecutor>();
+        services.AddHostedService(sp => sp.GetRequiredService<Response.RunExecutor>());
+        services.AddSingleton<Response.RunStarter>();
         Response.Connectors.ConnectorActionsServices.AddConnectorActions(services);
         services.AddSourcePoller();
         services.AddSingleton(sp => new ManifestApplier(sp.GetServices<IManifestHandler>()));
