@@ -40,6 +40,7 @@ internal sealed partial class RunExecutor(
         var waiter = _finished.GetOrAdd(runId, _ => new TaskCompletionSource<StoredRun>(TaskCreationOptions.RunContinuationsAsynchronously));
         if (await store.GetRunAsync(runId, cancellationToken).ConfigureAwait(false) is { Active: false } done)
         {
+            _finished.TryRemove(runId, out _);
             waiter.TrySetResult(done);
         }
 
@@ -345,9 +346,9 @@ internal sealed partial class RunExecutor(
                 return stored;
             },
             CancellationToken.None).ConfigureAwait(false);
-        if (!saved.Active)
+        if (!saved.Active && _finished.TryRemove(saved.Id, out var waiter))
         {
-            _finished.GetOrAdd(saved.Id, _ => new TaskCompletionSource<StoredRun>(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult(saved);
+            waiter.TrySetResult(saved); // only runs someone waits for are remembered
         }
     }
 
