@@ -86,6 +86,8 @@ public sealed class AuthorizationMatrixTests(ServerFixture fixture) : IClassFixt
         ("GET", "/v1/connectors/", "/v1/connectors", null, Capability.Read),
         ("GET", "/v1/connectors/{name}", "/v1/connectors/matrix-absent", null, Capability.Read),
         ("PUT", "/v1/connectors/{name}", "/v1/connectors/matrix-connector", """{"type":"http","url":"http://127.0.0.1:9/"}""", Capability.Configure),
+        ("GET", "/v1/runs/", "/v1/runs", null, Capability.Read),
+        ("GET", "/v1/runs/{id}", "/v1/runs/run_matrix-absent", null, Capability.Read),
         ("GET", "/v1/playbooks/", "/v1/playbooks", null, Capability.Read),
         ("GET", "/v1/playbooks/{name}", "/v1/playbooks/matrix-absent", null, Capability.Read),
         ("PUT", "/v1/playbooks/{name}", "/v1/playbooks/matrix-playbook", """{"trigger":{"min_severity":"low"},"steps":[{"id":"a","action":"flag.kill","with":{"flag":"f"}}]}""", Capability.Configure),

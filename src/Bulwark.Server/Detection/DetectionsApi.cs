@@ -29,6 +29,10 @@ internal static class DetectionsApi
         incidents.MapGet("/", ListIncidentsAsync).RequireCapability(Capability.Read);
         incidents.MapGet("/{id}", GetIncidentAsync).RequireCapability(Capability.Read);
         incidents.MapPost("/{id}/resolve", ResolveAsync).RequireCapability(Capability.Respond).Accepts<JsonObject>("application/json");
+
+        var runs = routes.MapGroup("/v1/runs").WithTags("Runs");
+        runs.MapGet("/", ListRunsAsync).RequireCapability(Capability.Read);
+        runs.MapGet("/{id}", GetRunAsync).RequireCapability(Capability.Read);
         return routes;
     }
 
@@ -95,11 +99,40 @@ internal static class DetectionsApi
             }
         }
 
+        var runs = await store.ListRunsAsync(new Bulwark.Response.RunQuery(IncidentId: id, Limit: 1000), context.RequestAborted).ConfigureAwait(false);
+        foreach (var run in runs)
+        {
+            timeline.Add((run.Value.CreatedAt, new JsonObject { ["kind"] = "run", ["run"] = run.Value.Document.DeepClone() }));
+        }
+
         var document = incident.ToDocument();
         document["timeline"] = new JsonArray([.. timeline.OrderBy(t => t.At).Select(t => (JsonNode)t.Item)]);
         document["timeline_truncated"] = incident.Accounts.Count > TimelineAccounts;
         return TypedResults.Ok(document);
     }
+
+    private static async Task<IResult> ListRunsAsync(HttpContext context, IControlStore store)
+    {
+        var query = context.Request.Query;
+        var errors = new List<ManifestError>();
+        var status = QueryParameters.Choice(query, "status", Bulwark.Response.ResponseNames.RunStatuses, errors);
+        var before = QueryParameters.Number(query, "before", 1, long.MaxValue, errors);
+        var limit = (int)(QueryParameters.Number(query, "limit", 1, 1000, errors) ?? 100);
+        if (errors.Count > 0)
+        {
+            return ProblemResults.Validation(context, errors);
+        }
+
+        var found = await store.ListRunsAsync(
+            new Bulwark.Response.RunQuery(QueryParameters.Text(query, "incident"), status is { } s ? Bulwark.Response.ResponseNames.Name(Bulwark.Response.ResponseNames.RunStatuses, s) : null, before, limit),
+            context.RequestAborted).ConfigureAwait(false);
+        return Page(found, limit, r => (JsonObject)r.Document.DeepClone());
+    }
+
+    private static async Task<Results<Ok<JsonObject>, ProblemHttpResult>> GetRunAsync(string id, HttpContext context, IControlStore store) =>
+        await store.GetRunAsync(id, context.RequestAborted).ConfigureAwait(false) is { } run
+            ? TypedResults.Ok((JsonObject)run.Document.DeepClone())
+            : ProblemResults.NotFound(context, $"Run '{id}'");
 
     private static Task<IResult> ResolveAsync(string id, HttpContext context, IncidentService incidents) =>
         RequestJson.WithBodyAsync(context, reader =>

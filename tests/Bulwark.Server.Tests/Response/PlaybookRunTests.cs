@@ -71,5 +71,18 @@ public sealed class PlaybookRunTests : IAsyncLifetime
         }
 
         (await admin.GetStringAsync("v1/audit?limit=1000", Ct)).ShouldContain("system:playbook/contain");
+
+        // The run through the API: listed by incident, read whole, and on its incident's timeline.
+        var listed = await Http.ReadJsonAsync(await admin.GetAsync($"v1/runs?incident={run.IncidentId}&status=succeeded", Ct));
+        listed["items"]!.AsArray().ShouldHaveSingleItem()!["id"]!.GetValue<string>().ShouldBe(run.Id);
+        var read = await Http.ReadJsonAsync(await admin.GetAsync($"v1/runs/{run.Id}", Ct));
+        var step = read["steps"]!.AsArray().ShouldHaveSingleItem()!;
+        step["status"]!.GetValue<string>().ShouldBe("succeeded");
+        step["targets"]!.AsArray().Select(t => t!["target"]!.GetValue<string>()).Order().ShouldBe(Accounts);
+        step["targets"]!.AsArray().ShouldAllBe(t => t!["idempotency_key"]!.GetValue<string>().StartsWith("bwk-", StringComparison.Ordinal));
+        var incident = await Http.ReadJsonAsync(await admin.GetAsync($"v1/incidents/{run.IncidentId}", Ct));
+        incident["timeline"]!.AsArray().ShouldContain(i => i!["kind"]!.GetValue<string>() == "run");
+        await Http.ReadProblemAsync(await admin.GetAsync("v1/runs/run_absent", Ct), HttpStatusCode.NotFound, "not-found");
+        await Http.ReadProblemAsync(await admin.GetAsync("v1/runs?status=sleeping", Ct), HttpStatusCode.UnprocessableEntity, "validation");
     }
 }
