@@ -65,6 +65,7 @@ public sealed class DetectionCommandTests : IAsyncLifetime
         var id = incident["id"]!.GetValue<string>();
         var (_, shown, _) = await RunAsync("incidents", "get", id);
         shown.ShouldContain("detection reset-flood-per-ip");
+        shown.ShouldContain("run slow-reset-wave"); // the default pack's playbook for reset floods
         shown.ShouldContain("* password_reset");
 
         var (resolved, resolveOut, resolveError) = await RunAsync("incidents", "resolve", id, "--verdict", "false_positive", "--note", "load test");

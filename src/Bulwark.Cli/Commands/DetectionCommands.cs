@@ -93,7 +93,7 @@ internal static class DetectionCommands
 
         var id = new Argument<string>("id") { Description = "The incident's id (inc_…)" };
         var getJson = CliContext.JsonOption();
-        var get = new Command("get", "Show an incident with its timeline of detections and events") { id, getJson };
+        var get = new Command("get", "Show an incident with its timeline of detections, events and playbook runs") { id, getJson };
         get.SetAction((parse, ct) => cli.RunAsync(async () =>
         {
             using var client = cli.Client(parse);
@@ -124,9 +124,12 @@ internal static class DetectionCommands
             Table.Write(
                 cli.Out,
                 ["TIME", "WHAT", "DETAIL"],
-                incident["timeline"]!.AsArray().Select(t => (IReadOnlyList<string?>)(t!["kind"]!.GetValue<string>() == "detection"
-                    ? [t["detection"]!["detected_event_at"]?.ToString(), "detection " + t["detection"]!["rule"], t["detection"]!["explanation"]?.ToString()]
-                    : [t["event"]!["timestamp"]?.ToString(), (t["matched"]!.GetValue<bool>() ? "* " : "  ") + t["event"]!["event_type"], $"{t["event"]!["account_id"]} {t["event"]!["actor"]?["ip"]} {t["event"]!["id"]}"])));
+                incident["timeline"]!.AsArray().Select(t => (IReadOnlyList<string?>)(t!["kind"]!.GetValue<string>() switch
+                {
+                    "detection" => [t["detection"]!["detected_event_at"]?.ToString(), "detection " + t["detection"]!["rule"], t["detection"]!["explanation"]?.ToString()],
+                    "run" => [t["run"]!["created_at"]?.ToString(), "run " + t["run"]!["playbook"], $"{t["run"]!["id"]} {t["run"]!["status"]} {t["run"]!["reason"]}".TrimEnd()],
+                    _ => [t["event"]!["timestamp"]?.ToString(), (t["matched"]!.GetValue<bool>() ? "* " : "  ") + t["event"]!["event_type"], $"{t["event"]!["account_id"]} {t["event"]!["actor"]?["ip"]} {t["event"]!["id"]}"],
+                })));
             return ExitCodes.Ok;
         }));
         incidents.Subcommands.Add(get);
