@@ -209,14 +209,7 @@ public sealed class WebhookIngestTests : IAsyncLifetime
             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;
             """);
         var paused = worker.NextPauseAsync();
-        using var client = _ingest.Server.CreateClient();
-        var seqs = new List<long>();
-        foreach (var id in new[] { "e-1", "poison", "e-3" })
-        {
-            using var response = await client.SendAsync(signer.Request("partner", "msg_" + id, Now, Encoding.UTF8.GetBytes(IngestServer.Event(id, "partner"))), Ct);
-            response.StatusCode.ShouldBe(HttpStatusCode.OK);
-            seqs.Add(_ingest.Events.LastSnapshotSeq);
-        }
+        var seqs = await DeliverAsync(signer, "e-1", "poison", "e-3");
 
         // Every write fails at first; then only the poisoned snapshot's does. The worker, going one at a time after a
         // failure, records e-1 and stops at the poison, with e-3 behind it.
@@ -249,14 +242,7 @@ public sealed class WebhookIngestTests : IAsyncLifetime
             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;
             """);
         var paused = worker.NextPauseAsync();
-        using var client = _ingest.Server.CreateClient();
-        var seqs = new List<long>();
-        foreach (var id in new[] { "e-1", "poison", "e-3" })
-        {
-            using var response = await client.SendAsync(signer.Request("partner", "msg_" + id, Now, Encoding.UTF8.GetBytes(IngestServer.Event(id, "partner"))), Ct);
-            response.StatusCode.ShouldBe(HttpStatusCode.OK);
-            seqs.Add(_ingest.Events.LastSnapshotSeq);
-        }
+        var seqs = await DeliverAsync(signer, "e-1", "poison", "e-3");
 
         // The first batch fails; then, one at a time, the poisoned snapshot alone fails MaxAttempts times and goes to the
         // quarantine.
@@ -387,6 +373,21 @@ public sealed class WebhookIngestTests : IAsyncLifetime
 
         (response.StatusCode, await response.Content.ReadAsStringAsync(Ct)).ShouldBe((HttpStatusCode.OK, "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"));
         _ingest.Events.LastSnapshotSeq.ShouldBe(before);
+    }
+
+    /// <summary>Delivers one signed event per id to the <c>partner</c> source; returns each snapshot's sequence number.</summary>
+    private async Task<List<long>> DeliverAsync(StandardWebhookSigner signer, params string[] ids)
+    {
+        using var client = _ingest.Server.CreateClient();
+        var seqs = new List<long>();
+        foreach (var id in ids)
+        {
+            using var response = await client.SendAsync(signer.Request("partner", "msg_" + id, Now, Encoding.UTF8.GetBytes(IngestServer.Event(id, "partner"))), Ct);
+            response.StatusCode.ShouldBe(HttpStatusCode.OK);
+            seqs.Add(_ingest.Events.LastSnapshotSeq);
+        }
+
+        return seqs;
     }
 
     private static void Execute(SqliteConnection connection, string text)
