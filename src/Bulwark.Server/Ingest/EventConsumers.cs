@@ -64,7 +64,10 @@ internal sealed partial class EventConsumerHost(
                 }
 
                 await handle(batch, stoppingToken).ConfigureAwait(false);
-                await events.SetOffsetAsync(name, offsetOf(batch[^1]), stoppingToken).ConfigureAwait(false);
+
+                // A handled batch is committed even when the stop arrives now: a graceful stop must not make the next
+                // start handle it again (a crash still may, which consumers tolerate).
+                await events.SetOffsetAsync(name, offsetOf(batch[^1]), CancellationToken.None).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
