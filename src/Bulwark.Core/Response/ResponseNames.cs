@@ -46,6 +46,19 @@ public static class ResponseNames
         ["failed"] = RunStatus.Failed,
         ["denied"] = RunStatus.Denied,
         ["rolled_back"] = RunStatus.RolledBack,
+        ["rolling_back"] = RunStatus.RollingBack,
+        ["rollback_failed"] = RunStatus.RollbackFailed,
+    };
+
+    /// <summary>Approval statuses by wire name.</summary>
+    public static IReadOnlyDictionary<string, ApprovalStatus> ApprovalStatuses { get; } = new Dictionary<string, ApprovalStatus>(StringComparer.Ordinal)
+    {
+        ["pending"] = ApprovalStatus.Pending,
+        ["escalated"] = ApprovalStatus.Escalated,
+        ["approved"] = ApprovalStatus.Approved,
+        ["denied"] = ApprovalStatus.Denied,
+        ["expired"] = ApprovalStatus.Expired,
+        ["cancelled"] = ApprovalStatus.Cancelled,
     };
 
     /// <summary>Step statuses by wire name.</summary>

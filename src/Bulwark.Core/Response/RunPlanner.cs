@@ -16,7 +16,7 @@ public sealed record StepSkip(string StepId, string Reason);
 public sealed record RunPlan(IReadOnlyList<string> Ready, IReadOnlyList<StepSkip> Skipped, RunStatus Status, string? Reason)
 {
     /// <summary>Whether the run is over.</summary>
-    public bool Finished => Status is not (RunStatus.WaitingApproval or RunStatus.Running);
+    public bool Finished => !RunState.IsActive(Status);
 }
 
 /// <summary>
@@ -121,6 +121,30 @@ public static class RunPlanner
         }
 
         return run with { Status = plan.Status, Reason = plan.Finished ? plan.Reason : run.Reason, UpdatedAt = now };
+    }
+
+    /// <summary>
+    /// The steps a rollback compensates, in the order it compensates them: the reverse of the order they finished in
+    /// (steps that finished together, in reverse playbook order). A step is listed when it has a compensation, is not
+    /// compensated yet, and at least one of its calls succeeded or has an unknown outcome (it was in flight when the
+    /// process stopped: its effect may have happened, and a compensation of an effect that never happened is harmless).
+    /// </summary>
+    /// <param name="playbook">The playbook.</param>
+    /// <param name="run">The run's state.</param>
+    /// <returns>The step ids, first to compensate first.</returns>
+    public static IReadOnlyList<string> RollbackOrder(PlaybookDefinition playbook, RunState run)
+    {
+        ArgumentNullException.ThrowIfNull(playbook);
+        ArgumentNullException.ThrowIfNull(run);
+        var index = playbook.Steps.Select((s, i) => (s.Id, i)).ToDictionary(p => p.Id, p => p.i, StringComparer.Ordinal);
+        var byId = playbook.Steps.ToDictionary(s => s.Id, StringComparer.Ordinal);
+        return [.. run.Steps
+            .Where(s => byId.TryGetValue(s.Id, out var step) && step.Compensate is not null
+                && s.Status != StepStatus.Compensated
+                && s.Targets.Any(t => t.Status is StepStatus.Succeeded or StepStatus.Running))
+            .OrderByDescending(s => s.FinishedAt ?? s.StartedAt ?? DateTimeOffset.MaxValue)
+            .ThenByDescending(s => index[s.Id])
+            .Select(s => s.Id)];
     }
 
     /// <summary>

@@ -23,6 +23,12 @@ public enum RunStatus
 
     /// <summary>A rollback ran the compensations of the steps that had succeeded, in reverse order.</summary>
     RolledBack = 6,
+
+    /// <summary>A rollback was asked for: what has not run is skipped, and the compensations run in reverse order.</summary>
+    RollingBack = 7,
+
+    /// <summary>A rollback ran, but a compensation failed after its retries (see the step's reason).</summary>
+    RollbackFailed = 8,
 }
 
 /// <summary>Where a step (or one target of a step) is. Wire values are the snake-case names; the numbers are pinned.</summary>
@@ -89,6 +95,9 @@ public sealed record RunState
     /// <summary>The steps, in the playbook's order.</summary>
     public required IReadOnlyList<StepState> Steps { get; init; }
 
+    /// <summary>The rollback asked for, once someone asked.</summary>
+    public RollbackRequest? Rollback { get; init; }
+
     /// <summary>When the run was created (wall time).</summary>
     public required DateTimeOffset CreatedAt { get; init; }
 
@@ -96,7 +105,12 @@ public sealed record RunState
     public required DateTimeOffset UpdatedAt { get; init; }
 
     /// <summary>Whether the run is over (nothing more will run; a rollback may still follow).</summary>
-    public bool Finished => Status is not (RunStatus.WaitingApproval or RunStatus.Running);
+    public bool Finished => !IsActive(Status);
+
+    /// <summary>Whether a run in this status is still to be worked on.</summary>
+    /// <param name="status">The status.</param>
+    /// <returns><see langword="true"/> while it waits for approval, runs or rolls back.</returns>
+    public static bool IsActive(RunStatus status) => status is RunStatus.WaitingApproval or RunStatus.Running or RunStatus.RollingBack;
 
     /// <summary>A new run of a playbook for an incident: every step pending, waiting for approval when the incident is below the auto threshold.</summary>
     /// <param name="id">The run's id.</param>
@@ -162,6 +176,7 @@ public sealed record RunState
         ["reason"] = Reason,
         ["approval_id"] = ApprovalId,
         ["steps"] = new JsonArray([.. Steps.Select(s => (JsonNode)s.ToDocument())]),
+        ["rollback"] = Rollback?.ToDocument(),
         ["created_at"] = DetectionRecord.Time(CreatedAt),
         ["updated_at"] = DetectionRecord.Time(UpdatedAt),
     };
@@ -187,6 +202,7 @@ public sealed record RunState
                 Reason = document["reason"]?.GetValue<string>(),
                 ApprovalId = document["approval_id"]?.GetValue<string>(),
                 Steps = [.. document["steps"]!.AsArray().Select(s => StepState.Read(s!.AsObject()))],
+                Rollback = document["rollback"] is JsonObject rollback ? RollbackRequest.Read(rollback) : null,
                 CreatedAt = DetectionRecord.ReadTime(document["created_at"]),
                 UpdatedAt = DetectionRecord.ReadTime(document["updated_at"]),
             };
@@ -216,6 +232,9 @@ public sealed record StepState
     /// <summary>The calls, one per target, once the step started.</summary>
     public IReadOnlyList<TargetState> Targets { get; init; } = [];
 
+    /// <summary>The compensation calls a rollback made, one per target the step acted on (or may have: its outcome was unknown).</summary>
+    public IReadOnlyList<TargetState> Compensations { get; init; } = [];
+
     /// <summary>What the step leaves for later steps (<c>steps.&lt;id&gt;.output</c>).</summary>
     public JsonObject? Output { get; init; }
 
@@ -224,6 +243,22 @@ public sealed record StepState
 
     /// <summary>When it finished (wall time).</summary>
     public DateTimeOffset? FinishedAt { get; init; }
+
+    /// <summary>A copy with one call (forward or compensation, matched by target) replaced.</summary>
+    /// <param name="call">The new state of the call.</param>
+    /// <param name="compensation">Whether it is a compensation call.</param>
+    /// <returns>The new step state.</returns>
+    public StepState WithCall(TargetState call, bool compensation)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        IReadOnlyList<TargetState> Replace(IReadOnlyList<TargetState> calls) => [.. calls.Select(t => t.Target == call.Target ? call : t)];
+        return compensation ? this with { Compensations = Replace(Compensations) } : this with { Targets = Replace(Targets) };
+    }
+
+    /// <summary>The calls of one lane: the forward calls, or the compensations.</summary>
+    /// <param name="compensation">Whether the compensations.</param>
+    /// <returns>The calls.</returns>
+    public IReadOnlyList<TargetState> Calls(bool compensation) => compensation ? Compensations : Targets;
 
     /// <summary>The step as JSON.</summary>
     /// <returns>A new document.</returns>
@@ -234,6 +269,7 @@ public sealed record StepState
         ["reason"] = Reason,
         ["approval_id"] = ApprovalId,
         ["targets"] = new JsonArray([.. Targets.Select(t => (JsonNode)t.ToDocument())]),
+        ["compensations"] = Compensations.Count == 0 ? null : new JsonArray([.. Compensations.Select(t => (JsonNode)t.ToDocument())]),
         ["output"] = Output?.DeepClone(),
         ["started_at"] = StartedAt is { } started ? DetectionRecord.Time(started) : null,
         ["finished_at"] = FinishedAt is { } finished ? DetectionRecord.Time(finished) : null,
@@ -252,6 +288,7 @@ public sealed record StepState
             Reason = document["reason"]?.GetValue<string>(),
             ApprovalId = document["approval_id"]?.GetValue<string>(),
             Targets = document["targets"] is JsonArray targets ? [.. targets.Select(t => TargetState.Read(t!.AsObject()))] : [],
+            Compensations = document["compensations"] is JsonArray compensations ? [.. compensations.Select(t => TargetState.Read(t!.AsObject()))] : [],
             Output = document["output"]?.DeepClone().AsObject(),
             StartedAt = document["started_at"] is { } started ? DetectionRecord.ReadTime(started) : null,
             FinishedAt = document["finished_at"] is { } finished ? DetectionRecord.ReadTime(finished) : null,
@@ -317,5 +354,33 @@ public sealed record TargetState
             Error = document["error"]?.GetValue<string>(),
             Output = document["output"]?.DeepClone().AsObject(),
         };
+    }
+}
+
+/// <summary>Who asked for a run's rollback, when, and why.</summary>
+/// <param name="RequestedBy">The identity that asked (or <c>system:…</c>).</param>
+/// <param name="RequestedAt">When (wall time).</param>
+/// <param name="Reason">Why, for people.</param>
+public sealed record RollbackRequest(string RequestedBy, DateTimeOffset RequestedAt, string? Reason)
+{
+    /// <summary>The request as JSON.</summary>
+    /// <returns>A new document.</returns>
+    public JsonObject ToDocument() => new()
+    {
+        ["requested_by"] = RequestedBy,
+        ["requested_at"] = DetectionRecord.Time(RequestedAt),
+        ["reason"] = Reason,
+    };
+
+    /// <summary>Reads a document written by <see cref="ToDocument"/>.</summary>
+    /// <param name="document">The document.</param>
+    /// <returns>The request.</returns>
+    public static RollbackRequest Read(JsonObject document)
+    {
+        ArgumentNullException.ThrowIfNull(document);
+        return new RollbackRequest(
+            document["requested_by"]!.GetValue<string>(),
+            DetectionRecord.ReadTime(document["requested_at"]),
+            document["reason"]?.GetValue<string>());
     }
 }

@@ -231,11 +231,14 @@ public sealed class RunPlannerTests
     [Fact]
     public void PersistedEnums_KeepTheirNumbersAndNames()
     {
-        Enum.GetValues<RunStatus>().Select(s => (int)s).ShouldBe([1, 2, 3, 4, 5, 6]);
-        ResponseNames.RunStatuses.Keys.ShouldBe(["waiting_approval", "running", "succeeded", "failed", "denied", "rolled_back"]);
+        Enum.GetValues<RunStatus>().Select(s => (int)s).ShouldBe([1, 2, 3, 4, 5, 6, 7, 8]);
+        ResponseNames.RunStatuses.Keys.ShouldBe(["waiting_approval", "running", "succeeded", "failed", "denied", "rolled_back", "rolling_back", "rollback_failed"]);
         ResponseNames.RunStatuses.Values.ShouldBe(Enum.GetValues<RunStatus>());
         Enum.GetValues<StepStatus>().Select(s => (int)s).ShouldBe([1, 2, 3, 4, 5, 6, 7, 8]);
         ResponseNames.StepStatuses.Keys.ShouldBe(["pending", "waiting_approval", "running", "succeeded", "failed", "skipped", "denied", "compensated"]);
         ResponseNames.StepStatuses.Values.ShouldBe(Enum.GetValues<StepStatus>());
+        Enum.GetValues<ApprovalStatus>().Select(s => (int)s).ShouldBe([1, 2, 3, 4, 5, 6]);
+        ResponseNames.ApprovalStatuses.Keys.ShouldBe(["pending", "escalated", "approved", "denied", "expired", "cancelled"]);
+        ResponseNames.ApprovalStatuses.Values.ShouldBe(Enum.GetValues<ApprovalStatus>());
     }
 }
