@@ -120,7 +120,7 @@ public static class RunPlanner
             run = run.WithStep(run.Step(skip.StepId)! with { Status = StepStatus.Skipped, Reason = skip.Reason, FinishedAt = now });
         }
 
-        return run with { Status = plan.Status, Reason = plan.Finished ? plan.Reason : run.Reason, UpdatedAt = now };
+        return run with { Status = plan.Status, Reason = plan.Finished ? plan.Reason ?? run.Reason : run.Reason, UpdatedAt = now };
     }
 
     /// <summary>
@@ -151,17 +151,19 @@ public static class RunPlanner
     /// The approval a step needs before it runs in a run at <paramref name="confidence"/>: its own
     /// <see cref="PlaybookStep.RequiresApproval"/>; else, for an irreversible step (no compensation) below the
     /// playbook's <see cref="PlaybookDefinition.IrreversibleThreshold"/>, the playbook's
-    /// <see cref="PlaybookDefinition.Approval"/>; else none.
+    /// <see cref="PlaybookDefinition.Approval"/>, unless a person approved the whole run already (that answer covers the
+    /// playbook's irreversible steps); else none.
     /// </summary>
     /// <param name="playbook">The playbook.</param>
     /// <param name="step">The step.</param>
     /// <param name="confidence">The run's confidence.</param>
+    /// <param name="runApproved">Whether a person approved the whole run (it was below the auto threshold).</param>
     /// <returns>The approval to ask for, or <see langword="null"/> to run at once.</returns>
-    public static ApprovalRequirement? ApprovalFor(PlaybookDefinition playbook, PlaybookStep step, double confidence)
+    public static ApprovalRequirement? ApprovalFor(PlaybookDefinition playbook, PlaybookStep step, double confidence, bool runApproved = false)
     {
         ArgumentNullException.ThrowIfNull(playbook);
         ArgumentNullException.ThrowIfNull(step);
-        return step.RequiresApproval ?? (!step.Reversible && confidence < playbook.IrreversibleThreshold ? playbook.Approval : null);
+        return step.RequiresApproval ?? (!runApproved && !step.Reversible && confidence < playbook.IrreversibleThreshold ? playbook.Approval : null);
     }
 
     /// <summary>

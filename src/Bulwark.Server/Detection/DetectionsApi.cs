@@ -29,10 +29,6 @@ internal static class DetectionsApi
         incidents.MapGet("/", ListIncidentsAsync).RequireCapability(Capability.Read);
         incidents.MapGet("/{id}", GetIncidentAsync).RequireCapability(Capability.Read);
         incidents.MapPost("/{id}/resolve", ResolveAsync).RequireCapability(Capability.Respond).Accepts<JsonObject>("application/json");
-
-        var runs = routes.MapGroup("/v1/runs").WithTags("Runs");
-        runs.MapGet("/", ListRunsAsync).RequireCapability(Capability.Read);
-        runs.MapGet("/{id}", GetRunAsync).RequireCapability(Capability.Read);
         return routes;
     }
 
@@ -111,29 +107,6 @@ internal static class DetectionsApi
         return TypedResults.Ok(document);
     }
 
-    private static async Task<IResult> ListRunsAsync(HttpContext context, IControlStore store)
-    {
-        var query = context.Request.Query;
-        var errors = new List<ManifestError>();
-        var status = QueryParameters.Choice(query, "status", Bulwark.Response.ResponseNames.RunStatuses, errors);
-        var before = QueryParameters.Number(query, "before", 1, long.MaxValue, errors);
-        var limit = (int)(QueryParameters.Number(query, "limit", 1, 1000, errors) ?? 100);
-        if (errors.Count > 0)
-        {
-            return ProblemResults.Validation(context, errors);
-        }
-
-        var found = await store.ListRunsAsync(
-            new Bulwark.Response.RunQuery(QueryParameters.Text(query, "incident"), status is { } s ? Bulwark.Response.ResponseNames.Name(Bulwark.Response.ResponseNames.RunStatuses, s) : null, before, limit),
-            context.RequestAborted).ConfigureAwait(false);
-        return Page(found, limit, r => (JsonObject)r.Document.DeepClone());
-    }
-
-    private static async Task<Results<Ok<JsonObject>, ProblemHttpResult>> GetRunAsync(string id, HttpContext context, IControlStore store) =>
-        await store.GetRunAsync(id, context.RequestAborted).ConfigureAwait(false) is { } run
-            ? TypedResults.Ok((JsonObject)run.Document.DeepClone())
-            : ProblemResults.NotFound(context, $"Run '{id}'");
-
     private static Task<IResult> ResolveAsync(string id, HttpContext context, IncidentService incidents) =>
         RequestJson.WithBodyAsync(context, reader =>
         {
@@ -152,7 +125,8 @@ internal static class DetectionsApi
             };
         });
 
-    private static Ok<JsonObject> Page<T>(IReadOnlyList<Positioned<T>> found, int limit, Func<T, JsonObject> document) =>
+    /// <summary>A page of a list, newest first, with <c>seq</c> on each item and <c>next_before</c> when there may be more.</summary>
+    internal static Ok<JsonObject> Page<T>(IReadOnlyList<Positioned<T>> found, int limit, Func<T, JsonObject> document) =>
         TypedResults.Ok(new JsonObject
         {
             ["items"] = new JsonArray([.. found.Select(p =>

@@ -79,6 +79,9 @@ public static class BulwarkServerExtensions
         services.AddSingleton<Response.RunExecutor>();
         services.AddHostedService(sp => sp.GetRequiredService<Response.RunExecutor>());
         services.AddSingleton<Response.RunStarter>();
+        services.AddSingleton<Response.ApprovalService>();
+        services.AddHostedService<Response.ApprovalExpiry>();
+        services.AddSingleton<Response.RollbackService>();
         Response.Connectors.ConnectorActionsServices.AddConnectorActions(services);
         services.AddSourcePoller();
         services.AddSingleton(sp => new ManifestApplier(sp.GetServices<IManifestHandler>()));
@@ -126,6 +129,7 @@ public static class BulwarkServerExtensions
         app.MapSourcesApi();
         app.MapWebhooksApi();
         app.MapDetectionsApi();
+        Response.ResponseApi.MapResponseApi(app);
         app.MapDefinitionsApi();
         app.MapEventsApi();
         app.MapIngestRecordsApi();

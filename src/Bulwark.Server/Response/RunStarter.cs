@@ -9,7 +9,7 @@ namespace Bulwark.Server.Response;
 /// <summary>
 /// Starts playbook runs for incidents, in the transaction that stores the incident: a run exists exactly when its
 /// incident does, and at most one run of a playbook per incident (<see cref="IWriteTransaction.FindRun"/>). Below the
-/// playbook's auto threshold the run waits for approval. The executor is woken after the commit.
+/// playbook's auto threshold the run waits for an approval, asked in the same transaction. The executor is woken after the commit.
 /// </summary>
 internal sealed class RunStarter(PlaybookService playbooks, RunExecutor executor, IRandomSource random)
 {
@@ -28,10 +28,16 @@ internal sealed class RunStarter(PlaybookService playbooks, RunExecutor executor
                 continue;
             }
 
-            var bytes = new byte[10];
-            random.Fill(bytes);
-            var id = "run_" + Convert.ToHexStringLower(bytes);
+            var id = RunExecutor.NewId(random, "run_");
             var run = RunState.Start(id, playbook, incident, incident.Id, tx.Now);
+            Approval? approval = null;
+            if (run.Status == RunStatus.WaitingApproval)
+            {
+                // Below the auto threshold: the question is asked with the run, so the run never waits unasked.
+                approval = Approval.Ask(RunExecutor.NewId(random, "apr_"), run, null, playbook.Approval, $"Run playbook '{playbook.Name}' for incident {incident.Id}? {run.Reason}.", tx.Now);
+                run = run with { ApprovalId = approval.Id };
+            }
+
             var document = run.ToDocument();
             tx.PutRun(new StoredRun
             {
@@ -45,6 +51,11 @@ internal sealed class RunStarter(PlaybookService playbooks, RunExecutor executor
                 Document = document,
             });
             tx.Append(ChangeContext.System("playbook/" + playbook.Name, incident.Id).Draft("playbook.run.create", "run/" + id, null, document));
+            if (approval is not null)
+            {
+                ApprovalService.Ask(tx, approval, incident.Id);
+            }
+
             started.Add(id);
         }
 

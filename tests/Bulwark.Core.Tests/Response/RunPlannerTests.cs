@@ -172,6 +172,8 @@ public sealed class RunPlannerTests
         RunPlanner.ApprovalFor(Diamond, c, 0.99).ShouldBeSameAs(c.RequiresApproval);
         RunPlanner.ApprovalFor(Diamond, e, 0.94).ShouldBeSameAs(Diamond.Approval);
         RunPlanner.ApprovalFor(Diamond, e, 0.95).ShouldBeNull();
+        RunPlanner.ApprovalFor(Diamond, e, 0.5, runApproved: true).ShouldBeNull();
+        RunPlanner.ApprovalFor(Diamond, c, 0.5, runApproved: true).ShouldBeSameAs(c.RequiresApproval);
         RunPlanner.ApprovalFor(Diamond, a, 0.5).ShouldBeNull();
     }
 
