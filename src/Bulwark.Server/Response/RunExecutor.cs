@@ -26,8 +26,15 @@ internal sealed partial class RunExecutor(
     IEnumerable<IActionHandler> handlers,
     IRandomSource random,
     TimeProvider time,
+    Metrics.ServerInstruments instruments,
     ILogger<RunExecutor> logger) : BackgroundService
 {
+    private readonly System.Diagnostics.Metrics.Counter<long> _runs =
+        instruments.Meter.CreateCounter<long>("bulwark.playbook.runs", "{run}", "Playbook runs that ended, by playbook and status (succeeded, failed, denied, rolled_back, rollback_failed)");
+
+    private readonly System.Diagnostics.Metrics.Counter<long> _calls =
+        instruments.Meter.CreateCounter<long>("bulwark.playbook.calls", "{call}", "Calls of playbook steps and compensations, by action and outcome (succeeded, retrying, failed)");
+
     public const int MaxParallelCalls = 16;
 
     public static readonly TimeSpan Sweep = TimeSpan.FromSeconds(1);
@@ -514,6 +521,7 @@ internal sealed partial class RunExecutor(
                 Output = outcome.Output ?? current.Output,
             };
             await UpdateAsync(box, r => r.WithStep(r.Step(step.Id)!.WithCall(settledCall, compensation)), null, cancellationToken).ConfigureAwait(false);
+            _calls.Add(1, new("action", action), new("outcome", outcome.Succeeded ? "succeeded" : retry ? "retrying" : "failed"));
 
             // Finished; or a long backoff left to the sweep (stored as pending with its due time); or a rollback was
             // asked for meanwhile, which stops forward retries.
@@ -522,7 +530,12 @@ internal sealed partial class RunExecutor(
                 return;
             }
 
-            await Task.Delay(wait, time, cancellationToken).ConfigureAwait(false);
+            // Until the stored due time (not for the wait itself): a clock that moved meanwhile is honoured.
+            var left = settledCall.NextAttemptAt!.Value - time.GetUtcNow();
+            if (left > TimeSpan.Zero)
+            {
+                await Task.Delay(left, time, cancellationToken).ConfigureAwait(false);
+            }
         }
     }
 
@@ -559,6 +572,7 @@ internal sealed partial class RunExecutor(
         }
 
         var context = ChangeContext.System("playbook/" + box.Value.Playbook, box.Value.CorrelationId);
+        var ended = false;
         var saved = await store.WriteAsync(
             tx =>
             {
@@ -588,10 +602,20 @@ internal sealed partial class RunExecutor(
                 };
                 tx.PutRun(stored);
                 also?.Invoke(tx);
+                ended = before is { Active: true } && !stored.Active;
                 tx.Append(context.Draft(auditAction ?? "playbook.run.call", "run/" + run.Id, auditAction is null ? null : before?.Document, document));
                 return stored;
             },
             CancellationToken.None).ConfigureAwait(false);
+        if (ended)
+        {
+            _runs.Add(1, new("playbook", saved.Playbook), new("status", saved.Status));
+            if (saved.Status is "failed" or "rollback_failed")
+            {
+                LogRunFailed(logger, saved.Id, saved.Playbook, saved.IncidentId, saved.Status);
+            }
+        }
+
         Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
         if (!saved.Active && _finished.TryRemove(saved.Id, out var waiter))
         {
@@ -601,6 +625,9 @@ internal sealed partial class RunExecutor(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Playbook run {Run} stopped with an error; its stored state is kept and the sweep tries again")]
     private static partial void LogRunError(ILogger logger, string run, Exception error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Playbook run {Run} of {Playbook} for incident {Incident} ended {Status}")]
+    private static partial void LogRunFailed(ILogger logger, string run, string playbook, string incident, string status);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The handler of {Action} threw in run {Run}; the call fails")]
     private static partial void LogHandlerError(ILogger logger, string action, string run, Exception error);
