@@ -28,6 +28,7 @@ internal static class BulwarkCli
         root.Subcommands.Add(DetectionCommands.Connectors(cli));
         root.Subcommands.Add(DetectionCommands.Incidents(cli));
         root.Subcommands.Add(DetectionCommands.Detections(cli));
+        root.Subcommands.Add(ResponseCommands.Runs(cli));
         root.Subcommands.Add(EvalCommands.Create(cli));
         root.Subcommands.Add(ManifestCommands.Validate(cli));
         root.Subcommands.Add(ManifestCommands.Diff(cli));

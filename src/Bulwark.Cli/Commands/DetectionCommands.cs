@@ -70,7 +70,7 @@ internal static class DetectionCommands
 
     public static Command Incidents(CliContext cli)
     {
-        var incidents = new Command("incidents", "Incidents: detections grouped by account, IP and campaign; list, show, resolve");
+        var incidents = new Command("incidents", "Incidents: detections grouped by account, IP and campaign; list, show, resolve, roll back");
         var status = new Option<string?>("--status") { Description = "open, resolved or merged" };
         var severity = new Option<string?>("--severity") { Description = "low, medium, high or critical" };
         var limit = new Option<int>("--limit") { Description = "At most this many (1-1000)", DefaultValueFactory = _ => 50 };
@@ -147,6 +147,7 @@ internal static class DetectionCommands
             return ExitCodes.Ok;
         }));
         incidents.Subcommands.Add(resolve);
+        incidents.Subcommands.Add(ResponseCommands.Rollback(cli));
         return incidents;
     }
 
