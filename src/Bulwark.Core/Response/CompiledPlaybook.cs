@@ -29,7 +29,7 @@ public sealed class CompiledPlaybook
     {
         ArgumentNullException.ThrowIfNull(definition);
         var steps = new Dictionary<string, CompiledStep>(StringComparer.Ordinal);
-        foreach (var step in definition.Steps)
+        foreach (var step in definition.AllSteps)
         {
             steps[step.Id] = new CompiledStep(
                 step,

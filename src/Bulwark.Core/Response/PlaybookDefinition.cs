@@ -45,6 +45,16 @@ public sealed record PlaybookDefinition
     /// <summary>The steps, in the order written; ids are unique.</summary>
     public required IReadOnlyList<PlaybookStep> Steps { get; init; }
 
+    /// <summary>
+    /// Steps that run only when the run fails (a step failed after its retries): to tell people, open a ticket. They
+    /// take no <c>depends_on</c>, <c>compensate</c> or <c>requires_approval</c>; they may read the outputs of the steps
+    /// that succeeded. Whatever they do, the run ends failed.
+    /// </summary>
+    public IReadOnlyList<PlaybookStep> OnFailure { get; init; } = [];
+
+    /// <summary>Every step: <see cref="Steps"/>, then <see cref="OnFailure"/>.</summary>
+    public IEnumerable<PlaybookStep> AllSteps => Steps.Concat(OnFailure);
+
     /// <summary>The manifest as given (without <c>kind</c>), for the API and the store.</summary>
     public required JsonObject Document { get; init; }
 }

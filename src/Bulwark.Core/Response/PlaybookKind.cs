@@ -76,10 +76,11 @@ public sealed partial class PlaybookKind : ManifestKind<PlaybookDefinition>
         var approval = approvalReader is null ? ApprovalRequirement.Default : ReadApproval(approvalReader);
         var dryRun = reader.ReadBoolean("dry_run") ?? false;
         var steps = ReadSteps(reader);
+        var onFailure = ReadOnFailure(reader, steps);
 
         var document = (JsonObject)reader.Object.DeepClone();
         document.Remove("kind");
-        return name is null || trigger is null || steps is null || approval is null ? null : new PlaybookDefinition
+        return name is null || trigger is null || steps is null || onFailure is null || approval is null ? null : new PlaybookDefinition
         {
             Name = name,
             Description = description,
@@ -89,8 +90,63 @@ public sealed partial class PlaybookKind : ManifestKind<PlaybookDefinition>
             Approval = approval,
             DryRun = dryRun,
             Steps = steps,
+            OnFailure = onFailure,
             Document = document,
         };
+    }
+
+    /// <summary>The most <c>on_failure</c> steps a playbook may have.</summary>
+    public const int MaxOnFailure = 5;
+
+    private static List<PlaybookStep>? ReadOnFailure(ManifestReader reader, List<PlaybookStep>? steps)
+    {
+        var readers = reader.ReadObjectArray("on_failure");
+        if (readers is null)
+        {
+            return reader.ReadRaw("on_failure") is null ? [] : null;
+        }
+
+        if (readers.Count > MaxOnFailure)
+        {
+            reader.Error("on_failure", $"must list at most {MaxOnFailure} steps");
+            return null;
+        }
+
+        var errorsBefore = reader.Errors.Count;
+        var ids = new HashSet<string>((steps ?? []).Select(s => s.Id), StringComparer.Ordinal);
+        var visible = new HashSet<string>(ids, StringComparer.Ordinal);
+        var read = new List<PlaybookStep>(readers.Count);
+        foreach (var stepReader in readers)
+        {
+            foreach (var field in (string[])["depends_on", "compensate", "requires_approval"])
+            {
+                if (stepReader.ReadRaw(field) is not null)
+                {
+                    stepReader.Error(field, $"an on_failure step runs when the run fails; it takes no {field}");
+                }
+            }
+
+            var step = ReadStep(stepReader);
+            if (step is null)
+            {
+                continue;
+            }
+
+            if (!ids.Add(step.Id))
+            {
+                stepReader.Error("id", $"'{step.Id}' is also the id of another step");
+            }
+
+            if (step.RunIf is { } runIf && !Conditions.TryCompile(runIf, out _, out var error, visible))
+            {
+                stepReader.Error("run_if", error!);
+            }
+
+            Templates.Compile(step.With, stepReader.PathOf("with"), stepReader.Errors, visible);
+            read.Add(step);
+        }
+
+        return reader.Errors.Count == errorsBefore && read.Count == readers.Count ? read : null;
     }
 
     /// <inheritdoc />

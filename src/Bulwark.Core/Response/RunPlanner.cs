@@ -35,7 +35,10 @@ public static class RunPlanner
         return Plan(playbook, run.Steps.ToDictionary(s => s.Id, s => s.Status, StringComparer.Ordinal), run.Status, run.Reason);
     }
 
-    /// <summary>Plans a run from its steps' statuses.</summary>
+    /// <summary>
+    /// Plans a run from its steps' statuses. Once every main step is over and one failed, the <c>on_failure</c> steps
+    /// are ready (and the run ends failed when they are over); when none failed they are skipped.
+    /// </summary>
     /// <param name="playbook">The playbook (valid: its steps form no cycle).</param>
     /// <param name="steps">Each step's status; a step not listed is <see cref="StepStatus.Pending"/>.</param>
     /// <param name="status">The run's status.</param>
@@ -89,12 +92,20 @@ public static class RunPlanner
             return new RunPlan(ready, skipped, RunStatus.Running, null);
         }
 
+        // The main steps are over. The on_failure steps run if one failed, and are skipped otherwise.
+        var onFailure = playbook.OnFailure.Select(s => (s.Id, Status: steps.GetValueOrDefault(s.Id, StepStatus.Pending))).ToList();
         var failed = playbook.Steps.Where(s => current[s.Id] == StepStatus.Failed).Select(s => s.Id).ToList();
         if (failed.Count > 0)
         {
+            if (onFailure.Any(s => s.Status is StepStatus.Pending or StepStatus.WaitingApproval or StepStatus.Running))
+            {
+                return new RunPlan([.. onFailure.Where(s => s.Status == StepStatus.Pending).Select(s => s.Id)], skipped, RunStatus.Running, null);
+            }
+
             return new RunPlan([], skipped, RunStatus.Failed, $"step{(failed.Count > 1 ? "s" : string.Empty)} {string.Join(", ", failed.Select(f => $"'{f}'"))} failed");
         }
 
+        skipped.AddRange(onFailure.Where(s => s.Status == StepStatus.Pending).Select(s => new StepSkip(s.Id, "the run did not fail")));
         var denied = playbook.Steps.Where(s => current[s.Id] == StepStatus.Denied).Select(s => s.Id).ToList();
         return denied.Count > 0
             ? new RunPlan([], skipped, RunStatus.Denied, $"step{(denied.Count > 1 ? "s" : string.Empty)} {string.Join(", ", denied.Select(d => $"'{d}'"))} denied")

@@ -135,7 +135,7 @@ public sealed record RunState
             Status = waits ? RunStatus.WaitingApproval : RunStatus.Running,
             DryRun = dryRun || playbook.DryRun,
             Reason = waits ? $"confidence {Math.Round(incident.Confidence, 4)} is below the auto threshold {playbook.AutoThreshold}" : null,
-            Steps = [.. playbook.Steps.Select(s => new StepState { Id = s.Id, Status = StepStatus.Pending })],
+            Steps = [.. playbook.AllSteps.Select(s => new StepState { Id = s.Id, Status = StepStatus.Pending })],
             CreatedAt = now,
             UpdatedAt = now,
         };

@@ -279,8 +279,10 @@ internal sealed partial class RunExecutor(
                 continue;
             }
 
-            // A running run with a run-level question was approved: that answer covers its irreversible steps.
-            if (RunPlanner.ApprovalFor(playbook.Definition, step, run.Confidence, runApproved: run.ApprovalId is not null) is { } requirement)
+            // A running run with a run-level question was approved: that answer covers its irreversible steps. The
+            // on_failure steps (telling people that the run failed) never wait.
+            if (!playbook.Definition.OnFailure.Contains(step)
+                && RunPlanner.ApprovalFor(playbook.Definition, step, run.Confidence, runApproved: run.ApprovalId is not null) is { } requirement)
             {
                 var approval = Approval.Ask(NewId(random, "apr_"), run, id, requirement, Question(run, step), now);
                 asked.Add(approval);

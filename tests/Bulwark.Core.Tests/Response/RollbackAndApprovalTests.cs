@@ -169,3 +169,56 @@ public sealed class RollbackAndApprovalTests
         stored.Status.ShouldBe("approved");
     }
 }
+
+public sealed class OnFailureTests
+{
+    private static readonly PlaybookDefinition WithOnFailure = PlaybookKind.Instance.Read(JsonNode.Parse("""
+        {"name":"p","trigger":{},"steps":[
+          {"id":"a","action":"throttle.tighten","compensate":{"action":"throttle.relax"}},
+          {"id":"b","action":"flag.kill","depends_on":["a"]}],
+         "on_failure":[{"id":"tell","action":"notify.slack","connector":"slack","with":{"text":"run {{run.id}} failed"}}]}
+        """)!.AsObject()).Value!;
+
+    private static RunPlan Plan(params (string Id, StepStatus Status)[] steps) => RunPlanner.Plan(WithOnFailure, steps.ToDictionary(s => s.Id, s => s.Status));
+
+    [Fact]
+    public void OnFailureSteps_WaitForTheMainSteps_ThenRunOnlyIfOneFailed()
+    {
+        Plan().Ready.ShouldBe(["a"]);
+        Plan(("a", StepStatus.Failed)).ShouldSatisfyAllConditions(
+            p => p.Ready.ShouldBe(["tell"]),
+            p => p.Status.ShouldBe(RunStatus.Running),
+            p => p.Skipped.Single().StepId.ShouldBe("b"));
+        Plan(("a", StepStatus.Failed), ("b", StepStatus.Skipped), ("tell", StepStatus.Running)).Status.ShouldBe(RunStatus.Running);
+        var over = Plan(("a", StepStatus.Failed), ("b", StepStatus.Skipped), ("tell", StepStatus.Failed));
+        (over.Status, over.Reason).ShouldBe((RunStatus.Failed, "step 'a' failed"));
+    }
+
+    [Fact]
+    public void OnFailureSteps_AreSkipped_WhenTheRunDidNotFail()
+    {
+        var plan = Plan(("a", StepStatus.Succeeded), ("b", StepStatus.Succeeded));
+
+        plan.Status.ShouldBe(RunStatus.Succeeded);
+        plan.Skipped.ShouldBe([new StepSkip("tell", "the run did not fail")]);
+    }
+
+    [Fact]
+    public void ARun_HasAStateForEveryStep_IncludingOnFailure()
+    {
+        RunState.Start("run_1", WithOnFailure, RunPlannerTests.Incident(0.9), "inc_1", DateTimeOffset.UnixEpoch).Steps.Select(s => s.Id).ShouldBe(["a", "b", "tell"]);
+        CompiledPlaybook.Compile(WithOnFailure).Step("tell").Step.Action.ShouldBe("notify.slack");
+    }
+
+    [Theory]
+    [InlineData("""{"id":"tell","action":"notify.slack","connector":"slack","depends_on":["a"]}""", "/on_failure/0/depends_on")]
+    [InlineData("""{"id":"tell","action":"platform.suspend","connector":"p","for_each":"accounts","compensate":{"action":"platform.unsuspend"}}""", "/on_failure/0/compensate")]
+    [InlineData("""{"id":"a","action":"notify.slack","connector":"slack"}""", "/on_failure/0/id")]
+    [InlineData("""{"id":"tell","action":"notify.slack","connector":"slack","with":{"text":"{{steps.nope.output}}"}}""", "/on_failure/0/with/text")]
+    public void AnInvalidOnFailureStep_IsRefusedWithItsPath(string step, string path)
+    {
+        var result = PlaybookKind.Instance.Read(JsonNode.Parse($$"""{"name":"p","trigger":{},"steps":[{"id":"a","action":"throttle.tighten"}],"on_failure":[{{step}}]}""")!.AsObject());
+
+        result.Errors.Select(e => e.Path).ShouldContain(path);
+    }
+}

@@ -24,6 +24,7 @@ public sealed class RunRetryTests : IAsyncLifetime
     private readonly FakeTimeProvider _time = new();
     private BulwarkTestServer _server = null!;
     private FakePlatformApi _platform = null!;
+    private FakeSlack _slack = null!;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -32,7 +33,9 @@ public sealed class RunRetryTests : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         _platform = await FakePlatformApi.StartAsync();
+        _slack = await FakeSlack.StartAsync();
         _secrets["PLATFORM_TOKEN"] = _platform.Token;
+        _secrets["SLACK_WEBHOOK_URL"] = _slack.WebhookUrl;
         _server = await BulwarkTestServer.StartAsync(_data.Path, time: _time, services: s => s.AddSingleton<ISecretResolver>(_secrets));
     }
 
@@ -40,11 +43,12 @@ public sealed class RunRetryTests : IAsyncLifetime
     {
         await _server.DisposeAsync();
         await _platform.DisposeAsync();
+        await _slack.DisposeAsync();
         _data.Dispose();
     }
 
     /// <summary>Three resets of the given accounts from one IP make one incident, whose run revokes each account's tokens.</summary>
-    private async Task<string> RunAsync(string[] accounts, string retry, string breaker = "")
+    private async Task<string> RunAsync(string[] accounts, string retry, string breaker = "", string onFailure = "")
     {
         using var admin = _server.CreateAdminClient();
         (await admin.PutAsync("v1/rules/resets-per-ip", BulwarkTestServer.Json("""
@@ -56,8 +60,9 @@ public sealed class RunRetryTests : IAsyncLifetime
             """), Ct)).StatusCode.ShouldBe(HttpStatusCode.Created);
         (await admin.PutAsync("v1/playbooks/contain", BulwarkTestServer.Json($$"""
             {"trigger":{"rules":["resets-per-ip"]},"auto_threshold":0.9,
-             "steps":[{"id":"revoke","action":"platform.revoke_tokens","connector":"platform","for_each":"accounts","retry":{{retry}}}]}
+             "steps":[{"id":"revoke","action":"platform.revoke_tokens","connector":"platform","for_each":"accounts","retry":{{retry}}}]{{onFailure}}}
             """), Ct)).StatusCode.ShouldBe(HttpStatusCode.Created);
+        (await admin.PutAsync("v1/connectors/slack", BulwarkTestServer.Json("""{"type":"slack","secret":"env:SLACK_WEBHOOK_URL"}"""), Ct)).StatusCode.ShouldBe(HttpStatusCode.Created);
 
         var events = Enumerable.Range(0, 3).Select(i => TestEvents.Json($"e-{i}", accounts[i % accounts.Length], "203.0.113.9", "password_reset", $"2026-03-02T01:00:0{i}.000Z"));
         (await Http.ReadJsonAsync(await admin.PostAsync("v1/events", IngestServer.Body("[" + string.Join(",", events) + "]"), Ct)))["accepted"]!.GetValue<int>().ShouldBe(3);
@@ -115,19 +120,24 @@ public sealed class RunRetryTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task RetriesSpent_FailTheRunVisibly_OnItsIncidentsTimeline()
+    public async Task RetriesSpent_FailTheRunVisibly_OnItsTimeline_InTheMetrics_AndToPeopleThroughOnFailure()
     {
         _platform.FailNext(3, 500);
 
-        var (run, _) = await FinishAsync(await RunAsync(["acct_1"], """{"count":2,"initial":"1s","max":"4s","on":["5xx"]}"""));
+        var (run, _) = await FinishAsync(await RunAsync(
+            ["acct_1"],
+            """{"count":2,"initial":"1s","max":"4s","on":["5xx"]}""",
+            onFailure: ""","on_failure":[{"id":"tell","action":"notify.slack","connector":"slack","with":{"text":"Containment failed: run {{run.id}}, incident {{incident.id}}"}}]"""));
 
         run.Status.ShouldBe(RunStatus.Failed);
         run.Reason.ShouldBe("step 'revoke' failed");
-        run.Steps.Single().Targets.Single().Attempts.ShouldBe(3);
+        run.Step("revoke")!.Targets.Single().Attempts.ShouldBe(3);
         using var admin = _server.CreateAdminClient();
         var incident = await Http.ReadJsonAsync(await admin.GetAsync($"v1/incidents/{run.IncidentId}", Ct));
         incident["timeline"]!.AsArray().Single(i => i!["kind"]!.GetValue<string>() == "run")!["run"]!["status"]!.GetValue<string>().ShouldBe("failed");
         (await admin.GetStringAsync("metrics", Ct)).ShouldContain("bulwark_playbook_runs_total{playbook=\"contain\",status=\"failed\"} 1");
+        run.Step("tell")!.Status.ShouldBe(StepStatus.Succeeded);
+        _slack.Posted.ShouldHaveSingleItem()["text"]!.GetValue<string>().ShouldBe($"Containment failed: run {run.Id}, incident {run.IncidentId}");
     }
 
     [Fact]
