@@ -99,6 +99,7 @@ internal sealed partial class IncidentService(IControlStore store, TimeProvider 
             if (result.Item1 is not null)
             {
                 _correlator?.Close(id);
+                runs.Resolved(id);
             }
 
             return result;

@@ -46,6 +46,7 @@ internal sealed partial class RunExecutor(
 
     private readonly ConcurrentDictionary<string, TaskCompletionSource<StoredRun>> _finished = new(StringComparer.Ordinal);
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ConcurrentDictionary<Task, bool> _sideWork = new();
 
     /// <summary>Completes with the stored run once it has finished (succeeded, failed, denied, rolled back or failed to roll back).</summary>
     public async Task<StoredRun> WhenFinishedAsync(string runId, CancellationToken cancellationToken)
@@ -540,6 +541,106 @@ internal sealed partial class RunExecutor(
             }
         }
     }
+
+    /// <summary>
+    /// After an incident is resolved: resolves the PagerDuty alert of every <c>notify.pagerduty</c> step of its runs that
+    /// triggered one and was not compensated, in the background (each call retried per its step's policy, with its own
+    /// key, audited as <c>playbook.alert.resolve</c>). Best effort: a process that stops first leaves the alert open,
+    /// and a rollback of the run resolves it again harmlessly (PagerDuty drops a resolve of a resolved alert).
+    /// </summary>
+    public void ResolveAlerts(string incidentId)
+    {
+        var work = Task.Run(async () =>
+        {
+            try
+            {
+                await ResolveAlertsAsync(incidentId, _stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+            {
+            }
+#pragma warning disable CA1031 // Logged: the incident is resolved whatever happens to its alerts.
+            catch (Exception error)
+#pragma warning restore CA1031
+            {
+                LogRunError(logger, incidentId, error);
+            }
+        });
+        _sideWork[work] = true;
+        _ = work.ContinueWith(t => _sideWork.TryRemove(t, out _), TaskScheduler.Default);
+    }
+
+    /// <summary>Completes when the background work started by <see cref="ResolveAlerts"/> so far is done.</summary>
+    public Task WhenSideWorkDoneAsync() => Task.WhenAll(_sideWork.Keys);
+
+    private async Task ResolveAlertsAsync(string incidentId, CancellationToken cancellationToken)
+    {
+        var incident = await store.GetIncidentAsync(incidentId, cancellationToken).ConfigureAwait(false);
+        if (incident is null || !_handlers.TryGetValue(PagerDutyResolve, out var handler))
+        {
+            return;
+        }
+
+        foreach (var stored in await store.ListRunsAsync(new RunQuery(IncidentId: incidentId, Limit: 1000), cancellationToken).ConfigureAwait(false))
+        {
+            var run = RunState.Read(stored.Value.Document);
+            var definition = await playbooks.FindAsync(run.Playbook, cancellationToken).ConfigureAwait(false);
+            if (definition is null || run.DryRun)
+            {
+                continue;
+            }
+
+            foreach (var step in definition.AllSteps.Where(s => s.Action == "notify.pagerduty"))
+            {
+                if (run.Step(step.Id) is not { } state || state.Compensations.Count > 0 || !state.Targets.Any(t => t.Status == StepStatus.Succeeded))
+                {
+                    continue;
+                }
+
+                var connector = step.Connector is { } name ? await connectors.FindAsync(name, cancellationToken).ConfigureAwait(false) : null;
+                var outcome = ActionOutcome.Failed(RetryOn.None, "not called");
+                for (var attempt = 1; ; attempt++)
+                {
+                    outcome = await ExecuteAsync(
+                        handler,
+                        new ActionCall
+                        {
+                            RunId = run.Id,
+                            Playbook = run.Playbook,
+                            StepId = step.Id + ".resolve",
+                            Action = PagerDutyResolve,
+                            Target = incident.Id,
+                            IdempotencyKey = RunPlanner.IdempotencyKey(run.Id, step.Id + ".resolve", incident.Id),
+                            CorrelationId = run.CorrelationId,
+                            Parameters = [],
+                            Incident = incident,
+                            Connector = connector,
+                            Timeout = step.Timeout,
+                            Attempt = attempt,
+                            Previous = state.Targets[0].Output,
+                        },
+                        cancellationToken).ConfigureAwait(false);
+                    if (outcome.Succeeded || !step.Retry.ShouldRetry(outcome.Failure, attempt))
+                    {
+                        break;
+                    }
+
+                    await Task.Delay(step.Retry.DelayBeforeRetry(attempt, Random.Shared, outcome.RetryAfter), time, cancellationToken).ConfigureAwait(false);
+                }
+
+                var after = new JsonObject { ["run_id"] = run.Id, ["step"] = step.Id, ["succeeded"] = outcome.Succeeded, ["http_status"] = outcome.HttpStatus, ["error"] = outcome.Error };
+                await store.WriteAsync(
+                    tx =>
+                    {
+                        tx.Append(ChangeContext.System("playbook/" + run.Playbook, run.CorrelationId).Draft("playbook.alert.resolve", "run/" + run.Id, null, after));
+                        return true;
+                    },
+                    CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private const string PagerDutyResolve = "notify.pagerduty_resolve";
 
     /// <summary>A handler that throws (a defect) fails its call visibly rather than leaving it running.</summary>
     private async Task<ActionOutcome> ExecuteAsync(IActionHandler handler, ActionCall call, CancellationToken cancellationToken)

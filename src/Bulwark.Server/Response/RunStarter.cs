@@ -62,6 +62,9 @@ internal sealed class RunStarter(PlaybookService playbooks, RunExecutor executor
         return started;
     }
 
+    /// <summary>After an incident's resolution is committed: its runs' PagerDuty alerts are resolved.</summary>
+    public void Resolved(string incidentId) => executor.ResolveAlerts(incidentId);
+
     /// <summary>After the commit: lets the executor take the new runs.</summary>
     public void Started(IEnumerable<string> runIds)
     {

@@ -61,8 +61,8 @@ public sealed class EndToEndResponseTests : IAsyncLifetime
         response.StatusCode.ShouldBe(HttpStatusCode.Created, await response.Content.ReadAsStringAsync(Ct));
     }
 
-    [Fact]
-    public async Task SignedDeliveriesOfAnAccountTakeover_AreContainedAfterApproval_WithTheDocumentedPayloads_AndRolledBack()
+    /// <summary>The sequence rule, the four connectors and the playbook; then the two signed deliveries, detected.</summary>
+    private async Task DeliverAccountTakeoverAsync(double autoThreshold, double irreversibleThreshold = 0.95)
     {
         using var admin = Server.CreateAdminClient();
         await PutAsync(admin, "v1/rules/contact-change-then-token-rotation", """
@@ -74,9 +74,9 @@ public sealed class EndToEndResponseTests : IAsyncLifetime
         await PutAsync(admin, "v1/connectors/slack-security", """{"type":"slack","secret":"env:SLACK_WEBHOOK_URL"}""");
         await PutAsync(admin, "v1/connectors/pagerduty", $$"""{"type":"pagerduty","url":"{{_pagerDuty.EnqueueUrl}}","secret":"env:PAGERDUTY_ROUTING_KEY"}""");
         await PutAsync(admin, "v1/connectors/jira", $$"""{"type":"jira","url":"{{_jira.BaseAddress}}","project":"{{_jira.Project}}","issue_type":"Task","secret":"env:JIRA_SECRET"}""");
-        await PutAsync(admin, "v1/playbooks/contain-account-takeover", """
+        await PutAsync(admin, "v1/playbooks/contain-account-takeover", $$$"""
             {"trigger":{"rules":["contact-change-then-token-rotation"],"min_severity":"high","min_confidence":0.6},
-             "auto_threshold":0.9,"approval":{"roles":["responder"],"ttl":"30m","on_expiry":"deny"},
+             "auto_threshold":{{{autoThreshold.ToString(System.Globalization.CultureInfo.InvariantCulture)}}},"irreversible_threshold":{{{irreversibleThreshold.ToString(System.Globalization.CultureInfo.InvariantCulture)}}},"approval":{"roles":["responder"],"ttl":"30m","on_expiry":"deny"},
              "steps":[
               {"id":"revoke","action":"platform.revoke_tokens","connector":"instagram-api","for_each":"accounts"},
               {"id":"suspend","action":"platform.suspend","connector":"instagram-api","for_each":"accounts","depends_on":["revoke"],
@@ -108,6 +108,13 @@ public sealed class EndToEndResponseTests : IAsyncLifetime
         await _ingest.NormalizedAsync();
         (await _ingest.Events.QueryEventsAsync(new EventQuery(Account: "acct_ato"), Ct)).Count.ShouldBe(2);
         await Server.Services.GetRequiredService<DetectionPipeline>().WhenHandledAsync(_ingest.Events.LastOffset, Ct).WaitAsync(Patience, Ct);
+    }
+
+    [Fact]
+    public async Task SignedDeliveriesOfAnAccountTakeover_AreContainedAfterApproval_WithTheDocumentedPayloads_AndRolledBack()
+    {
+        using var admin = Server.CreateAdminClient();
+        await DeliverAccountTakeoverAsync(autoThreshold: 0.9);
 
         // Below the auto threshold: the run waits, and nothing has been called.
         var run = RunState.Read((await Server.Store.ListRunsAsync(new RunQuery(), Ct)).ShouldHaveSingleItem().Value.Document);
@@ -172,5 +179,26 @@ public sealed class EndToEndResponseTests : IAsyncLifetime
         {
             audit.ShouldContain(action);
         }
+    }
+
+    [Fact]
+    public async Task ResolvingTheIncident_ResolvesThePagerDutyAlertItsRunTriggered()
+    {
+        await DeliverAccountTakeoverAsync(autoThreshold: 0.8, irreversibleThreshold: 0.8);
+        var run = (await Server.Store.ListRunsAsync(new RunQuery(), Ct)).ShouldHaveSingleItem().Value;
+        var executor = Server.Services.GetRequiredService<RunExecutor>();
+        (await executor.WhenFinishedAsync(run.Id, Ct).WaitAsync(Patience, Ct)).Status.ShouldBe("succeeded");
+        _pagerDuty.Alerts.ShouldHaveSingleItem().Status.ShouldBe("triggered");
+
+        using var responder = Server.CreateClient(await Server.CreateIdentityTokenAsync("rita", Role.Responder));
+        (await responder.PostAsJsonAsync($"v1/incidents/{run.IncidentId}/resolve", new JsonObject { ["verdict"] = "true_positive" }, Ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        await executor.WhenSideWorkDoneAsync().WaitAsync(Patience, Ct);
+
+        _pagerDuty.Alerts.ShouldHaveSingleItem().Status.ShouldBe("resolved");
+        var resolve = _pagerDuty.Requests[^1];
+        (resolve.Json["event_action"]!.GetValue<string>(), resolve.Json["dedup_key"]!.GetValue<string>()).ShouldBe(("resolve", "bulwark-" + run.IncidentId));
+        resolve.Header("Idempotency-Key").ShouldBe(RunPlanner.IdempotencyKey(run.Id, "page.resolve", run.IncidentId));
+        using var admin = Server.CreateAdminClient();
+        (await admin.GetStringAsync("v1/audit?limit=1000", Ct)).ShouldContain("playbook.alert.resolve");
     }
 }
