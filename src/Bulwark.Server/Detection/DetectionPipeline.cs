@@ -1,5 +1,6 @@
 using Bulwark.Detection.Incidents;
 using Bulwark.Ingest;
+using Bulwark.Server.Hosting;
 using Bulwark.Server.Ingest;
 
 namespace Bulwark.Server.Detection;
@@ -82,38 +83,11 @@ internal sealed class DetectionPipeline(IEnumerable<IDetectionEngine> engines, I
 }
 
 /// <summary>Ticks <see cref="DetectionPipeline"/> once a second of wall time (on the server's clock).</summary>
-internal sealed partial class DetectionClock(DetectionPipeline pipeline, TimeProvider time, ILogger<DetectionClock> logger) : BackgroundService
+internal sealed class DetectionClock(DetectionPipeline pipeline, TimeProvider time, ILogger<DetectionClock> logger) : PeriodicWork(time, logger, Period)
 {
     public static readonly TimeSpan Period = TimeSpan.FromSeconds(1);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(Period, time);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
-            {
-                try
-                {
-                    await pipeline.TickAsync(time.GetUtcNow(), stoppingToken).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-                {
-                    return;
-                }
-#pragma warning disable CA1031 // A failing tick is logged; the next one tries again.
-                catch (Exception error)
-#pragma warning restore CA1031
-                {
-                    LogFailed(logger, error);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-    }
+    protected override string Name => "Detection tick";
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Detection tick failed; the next one tries again")]
-    private static partial void LogFailed(ILogger logger, Exception error);
+    protected override Task RunOnceAsync(CancellationToken stoppingToken) => pipeline.TickAsync(Time.GetUtcNow(), stoppingToken);
 }

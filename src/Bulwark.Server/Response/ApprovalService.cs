@@ -116,38 +116,11 @@ internal sealed class ApprovalService(IControlStore store, RunExecutor executor,
 }
 
 /// <summary>Expires due approvals once a second of the server's clock (<see cref="ApprovalService.ExpireDueAsync"/>).</summary>
-internal sealed partial class ApprovalExpiry(ApprovalService approvals, TimeProvider time, ILogger<ApprovalExpiry> logger) : BackgroundService
+internal sealed class ApprovalExpiry(ApprovalService approvals, TimeProvider time, ILogger<ApprovalExpiry> logger) : PeriodicWork(time, logger, Period)
 {
     public static readonly TimeSpan Period = TimeSpan.FromSeconds(1);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(Period, time);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
-            {
-                try
-                {
-                    await approvals.ExpireDueAsync(stoppingToken).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-                {
-                    return;
-                }
-#pragma warning disable CA1031 // A failing sweep is logged; the next one tries again.
-                catch (Exception error)
-#pragma warning restore CA1031
-                {
-                    LogFailed(logger, error);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-    }
+    protected override string Name => "Approval expiry sweep";
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Approval expiry sweep failed; the next one tries again")]
-    private static partial void LogFailed(ILogger logger, Exception error);
+    protected override Task RunOnceAsync(CancellationToken stoppingToken) => approvals.ExpireDueAsync(stoppingToken);
 }

@@ -22,57 +22,37 @@ namespace Bulwark.Server.Tests.Response;
 /// </summary>
 public sealed class ApprovalAndRollbackTests : IAsyncLifetime
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Patience = ResponseServer.Patience;
     private static readonly string[] Accounts = ["acct_1", "acct_2", "acct_3"];
-    private readonly TempDirectory _data = new();
-    private readonly TestSecrets _secrets = new();
     private readonly FakeTimeProvider _time = new();
-    private BulwarkTestServer _server = null!;
-    private FakePlatformApi _platform = null!;
+    private ResponseServer _response = null!;
     private FakePartner _partner = null!;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private RunExecutor Executor => _server.Services.GetRequiredService<RunExecutor>();
+    private BulwarkTestServer Server => _response.Server;
+
+    private FakePlatformApi Platform => _response.Platform;
+
+    private RunExecutor Executor => _response.Executor;
 
     public async ValueTask InitializeAsync()
     {
-        _platform = await FakePlatformApi.StartAsync();
         _partner = await FakePartner.StartAsync();
-        _secrets["PLATFORM_TOKEN"] = _platform.Token;
-        _server = await BulwarkTestServer.StartAsync(_data.Path, time: _time, services: s => s.AddSingleton<ISecretResolver>(_secrets));
+        _response = await ResponseServer.StartAsync(_time);
     }
 
     public async ValueTask DisposeAsync()
     {
-        await _server.DisposeAsync();
-        await _platform.DisposeAsync();
+        await _response.DisposeAsync();
         await _partner.DisposeAsync();
-        _data.Dispose();
     }
 
-    /// <summary>A rule of the given confidence, the platform and partner connectors, and a playbook; then three resets from one IP make the incident.</summary>
+    /// <summary>The partner's http connector, then the incident of three resets whose run the playbook starts.</summary>
     private async Task<StoredRun> IncidentWithPlaybookAsync(double confidence, string playbook)
     {
-        using var admin = _server.CreateAdminClient();
-        (await admin.PutAsync("v1/rules/resets-per-ip", BulwarkTestServer.Json($$$"""
-            {"type":"count","severity":"high","confidence":{{{confidence.ToString(System.Globalization.CultureInfo.InvariantCulture)}}},"group_by":["actor.ip"],"window":"1m","threshold":3,
-             "match":{"field":"event_type","equals":"password_reset"}}
-            """), Ct)).StatusCode.ShouldBe(HttpStatusCode.Created);
-        (await admin.PutAsync("v1/connectors/platform", BulwarkTestServer.Json($$"""
-            {"type":"platform","platform":"instagram","url":"{{_platform.BaseAddress}}","secret":"env:PLATFORM_TOKEN"}
-            """), Ct)).StatusCode.ShouldBe(HttpStatusCode.Created);
-        (await admin.PutAsync("v1/connectors/partner", BulwarkTestServer.Json($$"""
-            {"type":"http","url":"{{_partner.EndpointUrl}}"}
-            """), Ct)).StatusCode.ShouldBe(HttpStatusCode.Created);
-        (await admin.PutAsync("v1/playbooks/contain", BulwarkTestServer.Json(playbook), Ct)).StatusCode.ShouldBe(HttpStatusCode.Created);
-
-        var events = Accounts.Select((a, i) => TestEvents.Json($"e-{i}", a, "203.0.113.9", "password_reset", $"2026-03-02T01:00:0{i}.000Z"));
-        (await Http.ReadJsonAsync(await admin.PostAsync("v1/events", IngestServer.Body("[" + string.Join(",", events) + "]"), Ct)))["accepted"]!.GetValue<int>().ShouldBe(3);
-        await _server.Services.GetRequiredService<DetectionPipeline>()
-            .WhenHandledAsync(_server.Services.GetRequiredService<IEventStore>().LastOffset, Ct)
-            .WaitAsync(Patience, Ct);
-        return (await _server.Store.ListRunsAsync(new RunQuery(), Ct)).ShouldHaveSingleItem().Value;
+        await _response.PutAsync("v1/connectors/partner", $$"""{"type":"http","url":"{{_partner.EndpointUrl}}"}""");
+        return await _response.IncidentAsync(confidence, playbook, Accounts);
     }
 
     private const string RevokeBelowThreshold = """
@@ -83,7 +63,7 @@ public sealed class ApprovalAndRollbackTests : IAsyncLifetime
 
     private async Task<JsonObject> AnswerAsync(string token, string approvalId, string verb, HttpStatusCode expected, string? note = null)
     {
-        using var client = _server.CreateClient(token);
+        using var client = Server.CreateClient(token);
         var response = await client.PostAsJsonAsync($"v1/approvals/{approvalId}/{verb}", new JsonObject { ["note"] = note }, Ct);
         if (expected != HttpStatusCode.OK)
         {
@@ -98,12 +78,12 @@ public sealed class ApprovalAndRollbackTests : IAsyncLifetime
     public async Task ALowConfidenceIncident_WaitsForApproval_TheWrongRoleGets403_AndTheRightRoleReleasesIt()
     {
         var run = await IncidentWithPlaybookAsync(0.6, RevokeBelowThreshold);
-        var responder = await _server.CreateIdentityTokenAsync("rita", Role.Responder);
-        var approver = await _server.CreateIdentityTokenAsync("abe", Role.Approver);
+        var responder = await Server.CreateIdentityTokenAsync("rita", Role.Responder);
+        var approver = await Server.CreateIdentityTokenAsync("abe", Role.Approver);
 
         var waiting = RunState.Read(run.Document);
         waiting.Status.ShouldBe(RunStatus.WaitingApproval);
-        using var admin = _server.CreateAdminClient();
+        using var admin = Server.CreateAdminClient();
         var pending = (await Http.ReadJsonAsync(await admin.GetAsync("v1/approvals?status=pending", Ct)))["items"]!.AsArray().ShouldHaveSingleItem()!;
         pending["id"]!.GetValue<string>().ShouldBe(waiting.ApprovalId);
         pending["run_id"]!.GetValue<string>().ShouldBe(run.Id);
@@ -111,7 +91,7 @@ public sealed class ApprovalAndRollbackTests : IAsyncLifetime
 
         var refused = await AnswerAsync(responder, waiting.ApprovalId!, "approve", HttpStatusCode.Forbidden);
         refused["detail"]!.GetValue<string>().ShouldContain("approver");
-        _platform.Requests.ShouldBeEmpty();
+        Platform.Requests.ShouldBeEmpty();
 
         var approved = await AnswerAsync(approver, waiting.ApprovalId!, "approve", HttpStatusCode.OK, note: "confirmed with the account owners");
         (approved["status"]!.GetValue<string>(), approved["answered_by"]!.GetValue<string>(), approved["note"]!.GetValue<string>())
@@ -120,7 +100,7 @@ public sealed class ApprovalAndRollbackTests : IAsyncLifetime
         var finished = await Executor.WhenFinishedAsync(run.Id, Ct).WaitAsync(Patience, Ct);
         finished.Status.ShouldBe("succeeded", finished.Document.ToJsonString());
         RunState.Read(finished.Document).Reason.ShouldBe("approved by abe");
-        Accounts.ShouldAllBe(a => _platform.SideEffects(a, "revoke_tokens") == 1);
+        Accounts.ShouldAllBe(a => Platform.SideEffects(a, "revoke_tokens") == 1);
         await AnswerAsync(approver, waiting.ApprovalId!, "deny", HttpStatusCode.Conflict);
         var audit = await admin.GetStringAsync("v1/audit?limit=1000", Ct);
         audit.ShouldContain("approval.ask");
@@ -131,7 +111,7 @@ public sealed class ApprovalAndRollbackTests : IAsyncLifetime
     public async Task ADeniedRun_CallsNothing_AndSaysWhoDeniedIt()
     {
         var run = await IncidentWithPlaybookAsync(0.6, RevokeBelowThreshold);
-        var approver = await _server.CreateIdentityTokenAsync("abe", Role.Approver);
+        var approver = await Server.CreateIdentityTokenAsync("abe", Role.Approver);
 
         await AnswerAsync(approver, RunState.Read(run.Document).ApprovalId!, "deny", HttpStatusCode.OK, note: "a pentest");
 
@@ -139,7 +119,7 @@ public sealed class ApprovalAndRollbackTests : IAsyncLifetime
         finished.Status.ShouldBe(RunStatus.Denied);
         finished.Reason.ShouldBe("denied by abe: a pentest");
         finished.Steps.ShouldAllBe(s => s.Status == StepStatus.Denied);
-        _platform.Requests.ShouldBeEmpty();
+        Platform.Requests.ShouldBeEmpty();
     }
 
     [Fact]
@@ -147,14 +127,14 @@ public sealed class ApprovalAndRollbackTests : IAsyncLifetime
     {
         var run = await IncidentWithPlaybookAsync(0.6, RevokeBelowThreshold);
         var approvalId = RunState.Read(run.Document).ApprovalId!;
-        var approvals = _server.Services.GetRequiredService<ApprovalService>();
-        var approver = await _server.CreateIdentityTokenAsync("abe", Role.Approver);
+        var approvals = Server.Services.GetRequiredService<ApprovalService>();
+        var approver = await Server.CreateIdentityTokenAsync("abe", Role.Approver);
 
         (await approvals.ExpireDueAsync(Ct)).ShouldBe(0);
         _time.Advance(TimeSpan.FromMinutes(15));
         await approvals.ExpireDueAsync(Ct);
 
-        var escalated = Approval.Read((await _server.Store.GetApprovalAsync(approvalId, Ct))!);
+        var escalated = Approval.Read((await Server.Store.GetApprovalAsync(approvalId, Ct))!);
         escalated.Status.ShouldBe(ApprovalStatus.Escalated);
         escalated.Roles.ShouldBe([Role.Admin]);
         escalated.ExpiresAt.ShouldBe(_time.GetUtcNow().AddMinutes(15));
@@ -166,8 +146,8 @@ public sealed class ApprovalAndRollbackTests : IAsyncLifetime
         var finished = RunState.Read((await Executor.WhenFinishedAsync(run.Id, Ct).WaitAsync(Patience, Ct)).Document);
         finished.Status.ShouldBe(RunStatus.Denied);
         finished.Reason!.ShouldStartWith("approval expired");
-        _platform.Requests.ShouldBeEmpty();
-        using var admin = _server.CreateAdminClient();
+        Platform.Requests.ShouldBeEmpty();
+        using var admin = Server.CreateAdminClient();
         var audit = await admin.GetStringAsync("v1/audit?limit=1000", Ct);
         audit.ShouldContain("approval.escalate");
         audit.ShouldContain("approval.expire");
@@ -196,18 +176,18 @@ public sealed class ApprovalAndRollbackTests : IAsyncLifetime
                        "requires_approval":{"roles":["responder"],"ttl":"30m","on_expiry":"deny"},
                        "compensate":{"action":"platform.unsuspend"}}]}
             """);
-        var responder = await _server.CreateIdentityTokenAsync("rita", Role.Responder);
-        using var admin = _server.CreateAdminClient();
+        var responder = await Server.CreateIdentityTokenAsync("rita", Role.Responder);
+        using var admin = Server.CreateAdminClient();
 
         var approval = await WaitForApprovalAsync(run.Id);
         approval.StepId.ShouldBe("suspend");
-        Accounts.ShouldAllBe(a => _platform.SideEffects(a, "revoke_tokens") == 1);
-        Accounts.ShouldAllBe(a => _platform.SideEffects(a, "suspend") == 0);
+        Accounts.ShouldAllBe(a => Platform.SideEffects(a, "revoke_tokens") == 1);
+        Accounts.ShouldAllBe(a => Platform.SideEffects(a, "suspend") == 0);
 
         await AnswerAsync(responder, approval.Id, "approve", HttpStatusCode.OK);
 
         (await Executor.WhenFinishedAsync(run.Id, Ct).WaitAsync(Patience, Ct)).Status.ShouldBe("succeeded");
-        Accounts.ShouldAllBe(a => _platform.SideEffects(a, "suspend") == 1);
+        Accounts.ShouldAllBe(a => Platform.SideEffects(a, "suspend") == 1);
     }
 
     /// <summary>Waits until the run asks a step's question (the executor asks it once the steps before it succeeded).</summary>
@@ -218,7 +198,7 @@ public sealed class ApprovalAndRollbackTests : IAsyncLifetime
         while (true)
         {
             var changed = Executor.NextChange;
-            var found = await _server.Store.ListApprovalsAsync("pending", runId, null, 10, timeout.Token);
+            var found = await Server.Store.ListApprovalsAsync("pending", runId, null, 10, timeout.Token);
             if (found.Count > 0)
             {
                 return Approval.Read(found[0].Value);
@@ -241,8 +221,8 @@ public sealed class ApprovalAndRollbackTests : IAsyncLifetime
     {
         var run = await IncidentWithPlaybookAsync(0.95, Reversible);
         (await Executor.WhenFinishedAsync(run.Id, Ct).WaitAsync(Patience, Ct)).Status.ShouldBe("succeeded");
-        var responder = await _server.CreateIdentityTokenAsync("rita", Role.Responder);
-        using var client = _server.CreateClient(responder);
+        var responder = await Server.CreateIdentityTokenAsync("rita", Role.Responder);
+        using var client = Server.CreateClient(responder);
 
         var first = await client.PostAsJsonAsync($"v1/incidents/{run.IncidentId}/rollback", new JsonObject { ["reason"] = "false positive" }, Ct);
         (await Http.ReadJsonAsync(first, HttpStatusCode.Accepted))["runs"]!.AsArray().ShouldHaveSingleItem()!["outcome"]!.GetValue<string>().ShouldBe("rolling_back");
@@ -266,7 +246,7 @@ public sealed class ApprovalAndRollbackTests : IAsyncLifetime
         // Each compensation carries its own key, not the forward call's.
         var forwardKeys = _partner.Requests.Take(5).Select(r => r.Header("Idempotency-Key")).ToHashSet();
         _partner.Requests.Skip(5).ShouldAllBe(r => r.Header("Idempotency-Key") != null && !forwardKeys.Contains(r.Header("Idempotency-Key")));
-        using var admin = _server.CreateAdminClient();
+        using var admin = Server.CreateAdminClient();
         var audit = await admin.GetStringAsync("v1/audit?limit=1000", Ct);
         audit.ShouldContain("incident.rollback");
         audit.ShouldContain("playbook.run.rolled_back");
@@ -276,23 +256,23 @@ public sealed class ApprovalAndRollbackTests : IAsyncLifetime
     public async Task Rollback_OfARunWaitingForApproval_CancelsTheQuestion_AndCallsNothing()
     {
         var run = await IncidentWithPlaybookAsync(0.6, RevokeBelowThreshold);
-        using var admin = _server.CreateAdminClient();
+        using var admin = Server.CreateAdminClient();
 
         (await admin.PostAsync($"v1/incidents/{run.IncidentId}/rollback", null, Ct)).StatusCode.ShouldBe(HttpStatusCode.Accepted);
 
         var finished = RunState.Read((await Executor.WhenFinishedAsync(run.Id, Ct).WaitAsync(Patience, Ct)).Document);
         finished.Status.ShouldBe(RunStatus.RolledBack);
         finished.Steps.ShouldAllBe(s => s.Status == StepStatus.Skipped);
-        Approval.Read((await _server.Store.GetApprovalAsync(finished.ApprovalId!, Ct))!).Status.ShouldBe(ApprovalStatus.Cancelled);
-        _platform.Requests.ShouldBeEmpty();
+        Approval.Read((await Server.Store.GetApprovalAsync(finished.ApprovalId!, Ct))!).Status.ShouldBe(ApprovalStatus.Cancelled);
+        Platform.Requests.ShouldBeEmpty();
     }
 
     [Fact]
     public async Task Rollback_NeedsTheRespondCapability_AndAnIncidentThatExists()
     {
-        var viewer = await _server.CreateIdentityTokenAsync("vic", Role.Viewer);
-        using var client = _server.CreateClient(viewer);
-        using var admin = _server.CreateAdminClient();
+        var viewer = await Server.CreateIdentityTokenAsync("vic", Role.Viewer);
+        using var client = Server.CreateClient(viewer);
+        using var admin = Server.CreateAdminClient();
 
         await Http.ReadProblemAsync(await client.PostAsync("v1/incidents/inc_absent/rollback", null, Ct), HttpStatusCode.Forbidden, "forbidden");
         await Http.ReadProblemAsync(await admin.PostAsync("v1/incidents/inc_absent/rollback", null, Ct), HttpStatusCode.NotFound, "not-found");

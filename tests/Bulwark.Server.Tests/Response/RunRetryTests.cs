@@ -18,58 +18,41 @@ namespace Bulwark.Server.Tests.Response;
 /// </summary>
 public sealed class RunRetryTests : IAsyncLifetime
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
-    private readonly TempDirectory _data = new();
-    private readonly TestSecrets _secrets = new();
+    private static readonly TimeSpan Patience = ResponseServer.Patience;
     private readonly FakeTimeProvider _time = new();
-    private BulwarkTestServer _server = null!;
-    private FakePlatformApi _platform = null!;
+    private ResponseServer _response = null!;
     private FakeSlack _slack = null!;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private RunExecutor Executor => _server.Services.GetRequiredService<RunExecutor>();
+    private BulwarkTestServer Server => _response.Server;
+
+    private FakePlatformApi Platform => _response.Platform;
+
+    private RunExecutor Executor => _response.Executor;
 
     public async ValueTask InitializeAsync()
     {
-        _platform = await FakePlatformApi.StartAsync();
         _slack = await FakeSlack.StartAsync();
-        _secrets["PLATFORM_TOKEN"] = _platform.Token;
-        _secrets["SLACK_WEBHOOK_URL"] = _slack.WebhookUrl;
-        _server = await BulwarkTestServer.StartAsync(_data.Path, time: _time, services: s => s.AddSingleton<ISecretResolver>(_secrets));
+        _response = await ResponseServer.StartAsync(_time);
+        _response.Secrets["SLACK_WEBHOOK_URL"] = _slack.WebhookUrl;
     }
 
     public async ValueTask DisposeAsync()
     {
-        await _server.DisposeAsync();
-        await _platform.DisposeAsync();
+        await _response.DisposeAsync();
         await _slack.DisposeAsync();
-        _data.Dispose();
     }
 
-    /// <summary>Three resets of the given accounts from one IP make one incident, whose run revokes each account's tokens.</summary>
+    /// <summary>A Slack connector, then three resets of the given accounts from one IP make one incident, whose run revokes each account's tokens.</summary>
     private async Task<string> RunAsync(string[] accounts, string retry, string breaker = "", string onFailure = "")
     {
-        using var admin = _server.CreateAdminClient();
-        (await admin.PutAsync("v1/rules/resets-per-ip", BulwarkTestServer.Json("""
-            {"type":"count","severity":"high","confidence":0.95,"group_by":["actor.ip"],"window":"1m","threshold":3,
-             "match":{"field":"event_type","equals":"password_reset"}}
-            """), Ct)).StatusCode.ShouldBe(HttpStatusCode.Created);
-        (await admin.PutAsync("v1/connectors/platform", BulwarkTestServer.Json($$"""
-            {"type":"platform","platform":"instagram","url":"{{_platform.BaseAddress}}","secret":"env:PLATFORM_TOKEN"{{breaker}}}
-            """), Ct)).StatusCode.ShouldBe(HttpStatusCode.Created);
-        (await admin.PutAsync("v1/playbooks/contain", BulwarkTestServer.Json($$"""
+        await _response.PutAsync("v1/connectors/slack", """{"type":"slack","secret":"env:SLACK_WEBHOOK_URL"}""");
+        var playbook = $$"""
             {"trigger":{"rules":["resets-per-ip"]},"auto_threshold":0.9,
              "steps":[{"id":"revoke","action":"platform.revoke_tokens","connector":"platform","for_each":"accounts","retry":{{retry}}}]{{onFailure}}}
-            """), Ct)).StatusCode.ShouldBe(HttpStatusCode.Created);
-        (await admin.PutAsync("v1/connectors/slack", BulwarkTestServer.Json("""{"type":"slack","secret":"env:SLACK_WEBHOOK_URL"}"""), Ct)).StatusCode.ShouldBe(HttpStatusCode.Created);
-
-        var events = Enumerable.Range(0, 3).Select(i => TestEvents.Json($"e-{i}", accounts[i % accounts.Length], "203.0.113.9", "password_reset", $"2026-03-02T01:00:0{i}.000Z"));
-        (await Http.ReadJsonAsync(await admin.PostAsync("v1/events", IngestServer.Body("[" + string.Join(",", events) + "]"), Ct)))["accepted"]!.GetValue<int>().ShouldBe(3);
-        await _server.Services.GetRequiredService<DetectionPipeline>()
-            .WhenHandledAsync(_server.Services.GetRequiredService<IEventStore>().LastOffset, Ct)
-            .WaitAsync(Patience, Ct);
-        return (await _server.Store.ListRunsAsync(new RunQuery(), Ct)).ShouldHaveSingleItem().Value.Id;
+            """;
+        return (await _response.IncidentAsync(0.95, playbook, accounts, breaker)).Id;
     }
 
     /// <summary>
@@ -84,7 +67,7 @@ public sealed class RunRetryTests : IAsyncLifetime
         while (true)
         {
             var changed = Executor.NextChange;
-            var run = RunState.Read((await _server.Store.GetRunAsync(runId, timeout.Token))!.Document);
+            var run = RunState.Read((await Server.Store.GetRunAsync(runId, timeout.Token))!.Document);
             if (run.Finished)
             {
                 return (run, waits);
@@ -104,8 +87,8 @@ public sealed class RunRetryTests : IAsyncLifetime
     [Fact]
     public async Task A429WithRetryAfter_ThenA5xx_AreRetriedOnTheServersClock_WithTheSameKey_AndActOnce()
     {
-        _platform.FailNext(1, 429, retryAfter: TimeSpan.FromSeconds(30));
-        _platform.FailNext(1, 503);
+        Platform.FailNext(1, 429, retryAfter: TimeSpan.FromSeconds(30));
+        Platform.FailNext(1, 503);
 
         var (run, waits) = await FinishAsync(await RunAsync(["acct_1"], """{"count":3,"initial":"10s","max":"60s","on":["429","5xx"]}"""));
 
@@ -114,15 +97,15 @@ public sealed class RunRetryTests : IAsyncLifetime
         (call.Attempts, call.HttpStatus).ShouldBe((3, 200));
         waits[0].ShouldBe(TimeSpan.FromSeconds(30)); // Retry-After honoured exactly
         waits.Skip(1).ShouldAllBe(w => w <= TimeSpan.FromSeconds(20)); // then a jittered backoff under initial × 2
-        _platform.Requests.Select(r => r.Header("Idempotency-Key")).Distinct().ShouldBe([call.IdempotencyKey]);
-        _platform.Requests.Count.ShouldBe(3);
-        _platform.SideEffects("acct_1", "revoke_tokens").ShouldBe(1);
+        Platform.Requests.Select(r => r.Header("Idempotency-Key")).Distinct().ShouldBe([call.IdempotencyKey]);
+        Platform.Requests.Count.ShouldBe(3);
+        Platform.SideEffects("acct_1", "revoke_tokens").ShouldBe(1);
     }
 
     [Fact]
     public async Task RetriesSpent_FailTheRunVisibly_OnItsTimeline_InTheMetrics_AndToPeopleThroughOnFailure()
     {
-        _platform.FailNext(3, 500);
+        Platform.FailNext(3, 500);
 
         var (run, _) = await FinishAsync(await RunAsync(
             ["acct_1"],
@@ -132,7 +115,7 @@ public sealed class RunRetryTests : IAsyncLifetime
         run.Status.ShouldBe(RunStatus.Failed);
         run.Reason.ShouldBe("step 'revoke' failed");
         run.Step("revoke")!.Targets.Single().Attempts.ShouldBe(3);
-        using var admin = _server.CreateAdminClient();
+        using var admin = Server.CreateAdminClient();
         var incident = await Http.ReadJsonAsync(await admin.GetAsync($"v1/incidents/{run.IncidentId}", Ct));
         incident["timeline"]!.AsArray().Single(i => i!["kind"]!.GetValue<string>() == "run")!["run"]!["status"]!.GetValue<string>().ShouldBe("failed");
         (await admin.GetStringAsync("metrics", Ct)).ShouldContain("bulwark_playbook_runs_total{playbook=\"contain\",status=\"failed\"} 1");
@@ -143,7 +126,7 @@ public sealed class RunRetryTests : IAsyncLifetime
     [Fact]
     public async Task AnOpenBreaker_FailsTheRetriesAtOnce_WithoutReachingTheService()
     {
-        _platform.FailNext(10, 503);
+        Platform.FailNext(10, 503);
 
         var (run, _) = await FinishAsync(await RunAsync(
             ["acct_1", "acct_2", "acct_3"], """{"count":2,"initial":"1s","max":"2s","on":["5xx"]}""", ""","breaker":{"failures":2,"open_for":"60s"}"""));
@@ -152,7 +135,7 @@ public sealed class RunRetryTests : IAsyncLifetime
         var calls = run.Steps.Single().Targets;
         calls.ShouldAllBe(c => c.Status == StepStatus.Failed);
         // Only first attempts reached the service (those that started before two had failed); every retry was refused at once.
-        _platform.Requests.Count.ShouldBeInRange(2, 3);
+        Platform.Requests.Count.ShouldBeInRange(2, 3);
         calls.Sum(c => c.Attempts).ShouldBe(9);
         calls.ShouldAllBe(c => c.HttpStatus == null && c.Error!.StartsWith("circuit open for connector 'platform'", StringComparison.Ordinal));
     }
