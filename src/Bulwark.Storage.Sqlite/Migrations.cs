@@ -201,6 +201,12 @@ internal static class Migrations
             CREATE INDEX approvals_by_status ON approvals (status, seq);
             CREATE INDEX approvals_by_run ON approvals (run_id, seq);
             """),
+
+        // An incident that grows after its run started gets a follow-up run for the accounts and IPs that joined it.
+        (9, """
+            DROP INDEX runs_by_playbook_incident;
+            CREATE INDEX runs_by_playbook_incident ON runs (playbook, incident_id, seq);
+            """),
     ];
 
     public static int Latest => Steps[^1].Version;

@@ -52,8 +52,8 @@ internal static class SqliteRunRows
     public static StoredRun? GetRun(SqliteConnection connection, SqliteTransaction? transaction, string id) =>
         Runs(connection, transaction, "WHERE id = $id", 1, ("$id", id)).FirstOrDefault()?.Value;
 
-    public static StoredRun? FindRun(SqliteConnection connection, SqliteTransaction? transaction, string playbook, string incidentId) =>
-        Runs(connection, transaction, "WHERE playbook = $playbook AND incident_id = $incident", 1, ("$playbook", playbook), ("$incident", incidentId)).FirstOrDefault()?.Value;
+    public static List<StoredRun> FindRuns(SqliteConnection connection, SqliteTransaction? transaction, string playbook, string incidentId) =>
+        [.. Runs(connection, transaction, "WHERE playbook = $playbook AND incident_id = $incident", 1000, ("$playbook", playbook), ("$incident", incidentId)).Select(r => r.Value)];
 
     public static List<Positioned<StoredRun>> QueryRuns(SqliteConnection connection, SqliteTransaction? transaction, RunQuery query)
     {

@@ -151,7 +151,7 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Sqlite
 
     public Bulwark.Response.StoredRun? GetRun(string id) => SqliteRunRows.GetRun(connection, transaction, id);
 
-    public Bulwark.Response.StoredRun? FindRun(string playbook, string incidentId) => SqliteRunRows.FindRun(connection, transaction, playbook, incidentId);
+    public IReadOnlyList<Bulwark.Response.StoredRun> FindRuns(string playbook, string incidentId) => SqliteRunRows.FindRuns(connection, transaction, playbook, incidentId);
 
     public void PutRun(Bulwark.Response.StoredRun run)
     {

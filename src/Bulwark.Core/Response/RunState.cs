@@ -95,6 +95,16 @@ public sealed record RunState
     /// <summary>The steps, in the playbook's order.</summary>
     public required IReadOnlyList<StepState> Steps { get; init; }
 
+    /// <summary>
+    /// The accounts the run acts on (its <c>for_each: accounts</c> steps): the incident's when the run started, or for
+    /// a follow-up run those that joined the incident since. <see langword="null"/> (a run stored before scopes): the
+    /// incident's, as they are when each step starts.
+    /// </summary>
+    public IReadOnlyList<string>? Accounts { get; init; }
+
+    /// <summary>The IPs the run acts on (its <c>for_each: ips</c> steps), as <see cref="Accounts"/>.</summary>
+    public IReadOnlyList<string>? Ips { get; init; }
+
     /// <summary>The rollback asked for, once someone asked.</summary>
     public RollbackRequest? Rollback { get; init; }
 
@@ -112,15 +122,21 @@ public sealed record RunState
     /// <returns><see langword="true"/> while it waits for approval, runs or rolls back.</returns>
     public static bool IsActive(RunStatus status) => status is RunStatus.WaitingApproval or RunStatus.Running or RunStatus.RollingBack;
 
-    /// <summary>A new run of a playbook for an incident: every step pending, waiting for approval when the incident is below the auto threshold.</summary>
+    /// <summary>
+    /// A new run of a playbook for an incident: every step pending, waiting for approval when the incident is below the
+    /// auto threshold, acting on <paramref name="accounts"/> and <paramref name="ips"/> (by default all the incident's).
+    /// </summary>
     /// <param name="id">The run's id.</param>
     /// <param name="playbook">The playbook.</param>
     /// <param name="incident">The incident.</param>
     /// <param name="correlationId">The incident's correlation id.</param>
     /// <param name="now">The wall time.</param>
     /// <param name="dryRun">Whether this run is a dry run (a dry-run playbook always is).</param>
+    /// <param name="accounts">The accounts it acts on; by default the incident's.</param>
+    /// <param name="ips">The IPs it acts on; by default the incident's.</param>
     /// <returns>The run.</returns>
-    public static RunState Start(string id, PlaybookDefinition playbook, IncidentRecord incident, string correlationId, DateTimeOffset now, bool dryRun = false)
+    public static RunState Start(
+        string id, PlaybookDefinition playbook, IncidentRecord incident, string correlationId, DateTimeOffset now, bool dryRun = false, IReadOnlyList<string>? accounts = null, IReadOnlyList<string>? ips = null)
     {
         ArgumentNullException.ThrowIfNull(playbook);
         ArgumentNullException.ThrowIfNull(incident);
@@ -136,6 +152,8 @@ public sealed record RunState
             DryRun = dryRun || playbook.DryRun,
             Reason = waits ? $"confidence {Math.Round(incident.Confidence, 4)} is below the auto threshold {playbook.AutoThreshold}" : null,
             Steps = [.. playbook.AllSteps.Select(s => new StepState { Id = s.Id, Status = StepStatus.Pending })],
+            Accounts = accounts ?? incident.Accounts,
+            Ips = ips ?? incident.Ips,
             CreatedAt = now,
             UpdatedAt = now,
         };
@@ -176,6 +194,8 @@ public sealed record RunState
         ["reason"] = Reason,
         ["approval_id"] = ApprovalId,
         ["steps"] = new JsonArray([.. Steps.Select(s => (JsonNode)s.ToDocument())]),
+        ["accounts"] = Accounts is null ? null : new JsonArray([.. Accounts.Select(a => (JsonNode)a)]),
+        ["ips"] = Ips is null ? null : new JsonArray([.. Ips.Select(a => (JsonNode)a)]),
         ["rollback"] = Rollback?.ToDocument(),
         ["created_at"] = DetectionRecord.Time(CreatedAt),
         ["updated_at"] = DetectionRecord.Time(UpdatedAt),
@@ -202,6 +222,8 @@ public sealed record RunState
                 Reason = document["reason"]?.GetValue<string>(),
                 ApprovalId = document["approval_id"]?.GetValue<string>(),
                 Steps = [.. document["steps"]!.AsArray().Select(s => StepState.Read(s!.AsObject()))],
+                Accounts = document["accounts"] is JsonArray accounts ? [.. accounts.Select(a => a!.GetValue<string>())] : null,
+                Ips = document["ips"] is JsonArray ips ? [.. ips.Select(a => a!.GetValue<string>())] : null,
                 Rollback = document["rollback"] is JsonObject rollback ? RollbackRequest.Read(rollback) : null,
                 CreatedAt = DetectionRecord.ReadTime(document["created_at"]),
                 UpdatedAt = DetectionRecord.ReadTime(document["updated_at"]),

@@ -357,11 +357,14 @@ public interface IWriteTransaction
     /// <returns>The run, or <see langword="null"/>.</returns>
     Bulwark.Response.StoredRun? GetRun(string id);
 
-    /// <summary>Reads the run of a playbook for an incident (there is at most one).</summary>
+    /// <summary>
+    /// Reads the runs of a playbook for an incident, newest first: the first, and a follow-up run for each time accounts
+    /// or IPs joined the incident after that.
+    /// </summary>
     /// <param name="playbook">The playbook.</param>
     /// <param name="incidentId">The incident.</param>
-    /// <returns>The run, or <see langword="null"/>.</returns>
-    Bulwark.Response.StoredRun? FindRun(string playbook, string incidentId);
+    /// <returns>The runs (at most 1,000), or none.</returns>
+    IReadOnlyList<Bulwark.Response.StoredRun> FindRuns(string playbook, string incidentId);
 
     /// <summary>Inserts or replaces a run (its position is kept once inserted). A state change: must be audited.</summary>
     /// <param name="run">The run.</param>

@@ -298,8 +298,8 @@ internal sealed partial class RunExecutor(
         {
             IReadOnlyList<string> targets = playbook.Step(id).Step.ForEach switch
             {
-                StepTargets.Accounts => incident.Accounts,
-                StepTargets.Ips => incident.Ips,
+                StepTargets.Accounts => run.Accounts ?? incident.Accounts,
+                StepTargets.Ips => run.Ips ?? incident.Ips,
                 _ => [incident.Id],
             };
             run = run.WithStep(run.Step(id)! with

@@ -8,7 +8,9 @@ namespace Bulwark.Server.Response;
 
 /// <summary>
 /// Starts playbook runs for incidents, in the transaction that stores the incident: a run exists exactly when its
-/// incident does, and at most one run of a playbook per incident (<see cref="IWriteTransaction.FindRun"/>). Below the
+/// incident does. A run acts on the incident's accounts and IPs as they are when it starts; when accounts or IPs join
+/// the incident later (another detection merged into it), a follow-up run of the playbook acts on those, if the playbook
+/// has steps for them (<see cref="IWriteTransaction.FindRuns"/>); otherwise nothing new starts. Below the
 /// playbook's auto threshold the run waits for an approval, asked in the same transaction. The executor is woken after the commit.
 /// </summary>
 internal sealed class RunStarter(PlaybookService playbooks, RunExecutor executor, IRandomSource random)
@@ -23,13 +25,26 @@ internal sealed class RunStarter(PlaybookService playbooks, RunExecutor executor
         var started = new List<string>();
         foreach (var playbook in set)
         {
-            if (!playbook.Trigger.Matches(incident) || tx.FindRun(playbook.Name, incident.Id) is not null)
+            if (!playbook.Trigger.Matches(incident))
+            {
+                continue;
+            }
+
+            // A follow-up run for what joined the incident since its runs started, if the playbook acts on it.
+            var earlier = tx.FindRuns(playbook.Name, incident.Id).Select(r => RunState.Read(r.Document)).ToList();
+            var accounts = incident.Accounts.Except(earlier.SelectMany(r => r.Accounts ?? incident.Accounts), StringComparer.Ordinal).ToList();
+            var ips = incident.Ips.Except(earlier.SelectMany(r => r.Ips ?? incident.Ips), StringComparer.Ordinal).ToList();
+            if (earlier.Count > 0
+                && !(accounts.Count > 0 && playbook.Steps.Any(s => s.ForEach == StepTargets.Accounts))
+                && !(ips.Count > 0 && playbook.Steps.Any(s => s.ForEach == StepTargets.Ips)))
             {
                 continue;
             }
 
             var id = RunExecutor.NewId(random, "run_");
-            var run = RunState.Start(id, playbook, incident, incident.Id, tx.Now);
+            var run = earlier.Count == 0
+                ? RunState.Start(id, playbook, incident, incident.Id, tx.Now)
+                : RunState.Start(id, playbook, incident, incident.Id, tx.Now, accounts: accounts, ips: ips);
             Approval? approval = null;
             if (run.Status == RunStatus.WaitingApproval)
             {

@@ -54,4 +54,46 @@ public sealed class PlaybookRunTests : IAsyncLifetime
         await Http.ReadProblemAsync(await admin.GetAsync("v1/runs/run_absent", Ct), HttpStatusCode.NotFound, "not-found");
         await Http.ReadProblemAsync(await admin.GetAsync("v1/runs?status=sleeping", Ct), HttpStatusCode.UnprocessableEntity, "validation");
     }
+
+    [Fact]
+    public async Task AccountsThatJoinAnIncidentAfterItsRunStarted_GetAFollowUpRun_AndEachIsContainedOnce()
+    {
+        await _response.PutAsync("v1/rules/ato", """
+            {"type":"sequence","severity":"high","confidence":0.95,"group_by":["account_id"],"within":"60s","steps":[
+              {"name":"changed","match":{"field":"event_type","equals":"account_changed"}},
+              {"name":"rotated","match":{"field":"event_type","equals":"token_rotated"}}]}
+            """);
+        await _response.PutAsync("v1/connectors/platform", $$"""
+            {"type":"platform","platform":"instagram","url":"{{_response.Platform.BaseAddress}}","secret":"env:PLATFORM_TOKEN"}
+            """);
+        await _response.PutAsync("v1/playbooks/contain", """
+            {"trigger":{"rules":["ato"]},"auto_threshold":0.9,
+             "steps":[{"id":"revoke","action":"platform.revoke_tokens","connector":"platform","for_each":"accounts"}]}
+            """);
+
+        // Two takeovers from one IP, one after the other: the second joins the first's incident.
+        await _response.PushAsync(
+            TestEvents.Json("a-1", "acct_1", "203.0.113.9", "account_changed", "2026-03-02T01:00:00.000Z"),
+            TestEvents.Json("a-2", "acct_1", "203.0.113.9", "token_rotated", "2026-03-02T01:00:05.000Z"));
+        var first = (await _response.Server.Store.ListRunsAsync(new Bulwark.Response.RunQuery(), Ct)).ShouldHaveSingleItem().Value;
+        await _response.FinishedAsync(first.Id);
+        await _response.PushAsync(
+            TestEvents.Json("b-1", "acct_2", "203.0.113.9", "account_changed", "2026-03-02T01:01:00.000Z"),
+            TestEvents.Json("b-2", "acct_2", "203.0.113.9", "token_rotated", "2026-03-02T01:01:05.000Z"));
+
+        var runs = await _response.Server.Store.ListRunsAsync(new Bulwark.Response.RunQuery(), Ct);
+        runs.Count.ShouldBe(2);
+        runs.ShouldAllBe(r => r.Value.IncidentId == first.IncidentId);
+        var followUp = await _response.FinishedAsync(runs[0].Value.Id);
+        followUp.Status.ShouldBe(Bulwark.Response.RunStatus.Succeeded);
+        followUp.Accounts.ShouldBe(["acct_2"]);
+        _response.Platform.SideEffects("acct_1", "revoke_tokens").ShouldBe(1);
+        _response.Platform.SideEffects("acct_2", "revoke_tokens").ShouldBe(1);
+
+        // A third detection that adds no account starts nothing.
+        await _response.PushAsync(
+            TestEvents.Json("c-1", "acct_2", "203.0.113.9", "account_changed", "2026-03-02T01:02:00.000Z"),
+            TestEvents.Json("c-2", "acct_2", "203.0.113.9", "token_rotated", "2026-03-02T01:02:05.000Z"));
+        (await _response.Server.Store.ListRunsAsync(new Bulwark.Response.RunQuery(), Ct)).Count.ShouldBe(2);
+    }
 }

@@ -74,13 +74,18 @@ internal sealed class ResponseServer : IAsyncDisposable
             """);
         await PutAsync("v1/playbooks/contain", playbook);
 
+        await PushAsync([.. Enumerable.Range(0, 3).Select(i => TestEvents.Json($"e-{i}", accounts[i % accounts.Count], "203.0.113.9", "password_reset", $"2026-03-02T01:00:0{i}.000Z"))]);
+        return (await Server.Store.ListRunsAsync(new RunQuery(), Ct)).ShouldHaveSingleItem().Value;
+    }
+
+    /// <summary>Pushes events and waits until detection has handled them (and stored what fired, with its runs).</summary>
+    public async Task PushAsync(params string[] events)
+    {
         using var admin = Server.CreateAdminClient();
-        var events = Enumerable.Range(0, 3).Select(i => TestEvents.Json($"e-{i}", accounts[i % accounts.Count], "203.0.113.9", "password_reset", $"2026-03-02T01:00:0{i}.000Z"));
-        (await Http.ReadJsonAsync(await admin.PostAsync("v1/events", IngestServer.Body("[" + string.Join(",", events) + "]"), Ct)))["accepted"]!.GetValue<int>().ShouldBe(3);
+        (await Http.ReadJsonAsync(await admin.PostAsync("v1/events", IngestServer.Body("[" + string.Join(",", events) + "]"), Ct)))["accepted"]!.GetValue<int>().ShouldBe(events.Length);
         await Server.Services.GetRequiredService<DetectionPipeline>()
             .WhenHandledAsync(Server.Services.GetRequiredService<IEventStore>().LastOffset, Ct)
             .WaitAsync(Patience, Ct);
-        return (await Server.Store.ListRunsAsync(new RunQuery(), Ct)).ShouldHaveSingleItem().Value;
     }
 
     /// <summary>Waits until the run has finished, and reads it.</summary>
