@@ -50,6 +50,7 @@ public sealed class AuthorizationMatrixTests(ServerFixture fixture) : IClassFixt
         ("POST", "/v1/throttles/{name}/tighten", "/v1/throttles/matrix-absent/tighten", """{"factor":2,"ttl":"1m","reason":"matrix"}""", Capability.Respond),
         ("DELETE", "/v1/throttles/{name}/tighten", "/v1/throttles/matrix-absent/tighten", null, Capability.Respond),
         ("GET", "/v1/throttles/{name}/blocks", "/v1/throttles/matrix-absent/blocks", null, Capability.Read),
+        ("PUT", "/v1/throttles/{name}/blocks/{**key}", "/v1/throttles/matrix-absent/blocks/192.0.2.1", """{"for":"1m","reason":"matrix"}""", Capability.Respond),
         ("DELETE", "/v1/throttles/{name}/blocks/{**key}", "/v1/throttles/matrix-absent/blocks/192.0.2.1", null, Capability.Respond),
         ("GET", "/v1/mass-actions/", "/v1/mass-actions", null, Capability.Read),
         ("POST", "/v1/mass-actions/", "/v1/mass-actions", """{"name":"matrix-new","action":"a","flag":"matrix-absent","audience_size":1,"max_per_minute":1}""", Capability.Configure),

@@ -46,6 +46,8 @@ public static class BulwarkServerExtensions
         services.AddSingleton<ThrottleRegistry>();
         services.AddSingleton<ThrottleService>();
         services.AddSingleton<IManifestHandler, ThrottleManifestHandler>();
+        services.AddSingleton<ThrottleBlockSweeper>();
+        services.AddHostedService(sp => sp.GetRequiredService<ThrottleBlockSweeper>());
         services.AddSingleton<MassActionService>();
         services.AddSingleton<IManifestHandler, MassActionManifestHandler>();
         services.AddHostedService<MassActionKillSwitch>();
