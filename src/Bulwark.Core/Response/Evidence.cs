@@ -69,7 +69,8 @@ public sealed record EvidenceEvent(LoggedEvent Logged, string? SnapshotSha256);
 /// <param name="FromPrevHash">The previous hash of entry <paramref name="FromSeq"/>.</param>
 /// <param name="ToHash">The hash of entry <paramref name="ToSeq"/>.</param>
 /// <param name="Entries">The entries of the range about the incident (its own, its detections', its runs', and those carrying its correlation id), whole.</param>
-public sealed record EvidenceAudit(long FromSeq, long ToSeq, string FromPrevHash, string ToHash, IReadOnlyList<AuditEntry> Entries);
+/// <param name="ChainIntact">Whether every entry of the range, when it was read, hashed to its hash and linked to the one before.</param>
+public sealed record EvidenceAudit(long FromSeq, long ToSeq, string FromPrevHash, string ToHash, IReadOnlyList<AuditEntry> Entries, bool ChainIntact);
 
 /// <summary>What an evidence snapshot freezes, as the server gathered it.</summary>
 public sealed record EvidenceMaterial
@@ -156,6 +157,7 @@ public static class EvidenceSnapshot
                 ["to_seq"] = audit.ToSeq,
                 ["from_prev_hash"] = audit.FromPrevHash,
                 ["to_hash"] = audit.ToHash,
+                ["chain_intact"] = audit.ChainIntact,
                 ["entries"] = new JsonArray([.. audit.Entries.Select(e => (JsonNode)AuditDocument(e))]),
             },
         };

@@ -84,6 +84,8 @@ public static class BulwarkServerExtensions
         services.AddSingleton<Response.ApprovalService>();
         services.AddHostedService<Response.ApprovalExpiry>();
         services.AddSingleton<Response.RollbackService>();
+        services.AddSingleton<Response.EvidenceService>();
+        services.AddSingleton<Response.IActionHandler, Response.EvidenceActions>();
         Response.Connectors.ConnectorActionsServices.AddConnectorActions(services);
         services.AddSourcePoller();
         services.AddSingleton(sp => new ManifestApplier(sp.GetServices<IManifestHandler>()));
@@ -132,6 +134,7 @@ public static class BulwarkServerExtensions
         app.MapWebhooksApi();
         app.MapDetectionsApi();
         Response.ResponseApi.MapResponseApi(app);
+        Response.EvidenceApi.MapEvidenceApi(app);
         app.MapDefinitionsApi();
         app.MapEventsApi();
         app.MapIngestRecordsApi();

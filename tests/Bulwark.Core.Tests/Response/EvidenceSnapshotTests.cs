@@ -69,7 +69,7 @@ public sealed class EvidenceSnapshotTests
             Detections = [detection],
             Events = events,
             MissingEventIds = ["e-3"],
-            Audit = new EvidenceAudit(created.Seq, run.Seq + 5, created.PrevHash, new string('f', 64), [created, run]),
+            Audit = new EvidenceAudit(created.Seq, run.Seq + 5, created.PrevHash, new string('f', 64), [created, run], true),
         };
     }
 
@@ -87,7 +87,8 @@ public sealed class EvidenceSnapshotTests
         events[0]!["snapshot_sha256"]!.GetValue<string>().ShouldBe(new string('a', 64));
         content["missing_event_ids"]!.AsArray().Select(i => i!.GetValue<string>()).ShouldBe(["e-3"]);
         var audit = content["audit"]!;
-        (audit["from_seq"]!.GetValue<long>(), audit["to_seq"]!.GetValue<long>(), audit["from_prev_hash"]!.GetValue<string>()).ShouldBe((42L, 48L, new string('1', 64)));
+        (audit["from_seq"]!.GetValue<long>(), audit["to_seq"]!.GetValue<long>(), audit["from_prev_hash"]!.GetValue<string>(), audit["chain_intact"]!.GetValue<bool>())
+            .ShouldBe((42L, 48L, new string('1', 64), true));
     }
 
     [Fact]
