@@ -22,6 +22,7 @@ public sealed class ThrottleBlockTests : IAsyncLifetime
         { "layers": [ { "key": "ip", "limit": 1000, "per": "1m" }, { "key": "user", "limit": 1000, "per": "1m" } ] }
         """;
 
+    private static readonly string[] Accounts = ["acct_1", "acct_2", "acct_3"];
     private readonly TempDirectory _data = new();
     private readonly FakeTimeProvider _time = new();
     private BulwarkTestServer _server = null!;
@@ -188,6 +189,46 @@ public sealed class ThrottleBlockTests : IAsyncLifetime
         (await CheckAsync("""{"user":"acct_1"}""", HttpStatusCode.TooManyRequests))["until"]!.GetValue<string>().ShouldBe(Time(start.AddDays(7)));
         lost.Output!["outcome"]!.GetValue<string>().ShouldBe("lifted");
         await CheckAsync("""{"user":"acct_2"}""", HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task APlaybookBlocksTheIncidentsAccounts_AndItsRollbackRestoresWhatEachHad()
+    {
+        var start = _time.GetUtcNow();
+        using var admin = _server.CreateAdminClient();
+        (await admin.PutAsync("v1/rules/resets-per-ip", BulwarkTestServer.Json("""
+            {"type":"count","severity":"high","confidence":0.95,"group_by":["actor.ip"],"window":"1m","threshold":3,
+             "match":{"field":"event_type","equals":"password_reset"}}
+            """), Ct)).StatusCode.ShouldBe(HttpStatusCode.Created);
+        (await admin.PutAsync("v1/playbooks/contain", BulwarkTestServer.Json("""
+            {"trigger":{"rules":["resets-per-ip"]},"auto_threshold":0.9,
+             "steps":[{"id":"block","action":"throttle.block","for_each":"accounts","with":{"throttle":"login","for":"1d","reason":"incident {{incident.id}}"},
+                       "compensate":{"action":"throttle.unblock","with":{}}}]}
+            """), Ct)).StatusCode.ShouldBe(HttpStatusCode.Created);
+        using var oncall = _server.CreateClient(_responder);
+        (await oncall.PutAsync("/v1/throttles/login/blocks/acct_1", BulwarkTestServer.Json("""{"for":"1h","reason":"reported by the owner"}"""), Ct)).StatusCode.ShouldBe(HttpStatusCode.Created);
+
+        var events = Accounts.Select((a, i) => TestEvents.Json($"e-{i}", a, "203.0.113.9", "password_reset", $"2026-03-02T01:00:0{i}.000Z"));
+        (await Http.ReadJsonAsync(await admin.PostAsync("v1/events", Ingest.IngestServer.Body("[" + string.Join(",", events) + "]"), Ct)))["accepted"]!.GetValue<int>().ShouldBe(3);
+        await _server.Services.GetRequiredService<Bulwark.Server.Detection.DetectionPipeline>()
+            .WhenHandledAsync(_server.Services.GetRequiredService<Bulwark.Ingest.IEventStore>().LastOffset, Ct).WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        var executor = _server.Services.GetRequiredService<RunExecutor>();
+        var started = (await _server.Store.ListRunsAsync(new RunQuery(), Ct)).ShouldHaveSingleItem().Value;
+        var run = await executor.WhenFinishedAsync(started.Id, Ct).WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        run.Status.ShouldBe("succeeded", run.Document.ToJsonString());
+        foreach (var account in Accounts)
+        {
+            (await CheckAsync($$"""{"user":"{{account}}"}""", HttpStatusCode.TooManyRequests))["until"]!.GetValue<string>().ShouldBe(Time(start.AddDays(1)));
+        }
+
+        (await oncall.PostAsync($"v1/incidents/{run.IncidentId}/rollback", BulwarkTestServer.Json("""{"reason":"false positive"}"""), Ct)).StatusCode.ShouldBe(HttpStatusCode.Accepted);
+        var rolledBack = await executor.WhenFinishedAsync(run.Id, Ct).WaitAsync(TimeSpan.FromSeconds(30), Ct);
+
+        rolledBack.Status.ShouldBe("rolled_back", rolledBack.Document.ToJsonString());
+        (await CheckAsync("""{"user":"acct_1"}""", HttpStatusCode.TooManyRequests))["until"]!.GetValue<string>().ShouldBe(Time(start.AddHours(1)));
+        await CheckAsync("""{"user":"acct_2"}""", HttpStatusCode.OK);
+        await CheckAsync("""{"user":"acct_3"}""", HttpStatusCode.OK);
+        (await _server.Store.ListThrottleBlocksAsync("login", Ct)).Select(b => b.Key).ShouldBe(["acct_1"]);
     }
 
     [Fact]
