@@ -47,8 +47,15 @@ internal sealed class ThrottleService(IControlStore store, ThrottleRegistry regi
         return (throttle, outcome);
     }
 
+    /// <summary>Divides a throttle's rates by <paramref name="factor"/> (above 1) for <paramref name="ttl"/>; audited <c>throttle.tighten</c>.</summary>
+    /// <exception cref="ProblemException">422 for a factor or a ttl out of range (nothing is stored: the engine would refuse it); 404 for an unknown throttle.</exception>
     public async Task<ThrottleRecord> TightenAsync(string name, double factor, IReadOnlyList<string>? layers, TimeSpan ttl, ChangeContext context, CancellationToken cancellationToken)
     {
+        if (!(factor > 1 && factor <= ThrottleTightening.MaxFactor) || ttl <= TimeSpan.Zero || ttl > MaxTighteningTtl)
+        {
+            throw new ProblemException(ProblemKind.Validation, $"A tightening divides the rates by a factor above 1 and at most {ThrottleTightening.MaxFactor}, for at most {Durations.Format(MaxTighteningTtl)}.");
+        }
+
         var throttle = await store.WriteAsync(
             tx =>
             {
