@@ -107,6 +107,28 @@ public sealed class ThrottleManualBlockTests
         (manual.Reason, manual.ManualBlock, manual.BlockedUntil).ShouldBe((ThrottleReason.Blocked, true, (DateTimeOffset?)Start.AddDays(1)));
     }
 
+    [Fact]
+    public void Decide_WithManualBlocksInForce_AllocatesNothing_ForBlockedKeysOrOthers()
+    {
+        var sut = Sut("""{"name":"login","layers":[{"key":"ip","limit":1000,"per":"1s"},{"key":"user","limit":1000,"per":"1s"}]}""");
+        sut.Block([.. Enumerable.Range(0, 50).Select(i => Block("u" + (i * 2), Start.AddHours(1)))]);
+        var keys = Enumerable.Range(0, 100).Select(i => Keys(("ip", $"198.51.100.{i}"), ("user", "u" + i))).ToArray();
+        foreach (var k in keys)
+        {
+            sut.Decide(k, 1, Start);
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var blocked = 0;
+        foreach (var k in keys)
+        {
+            blocked += sut.Decide(k, 1, Start).ManualBlock ? 1 : 0;
+        }
+
+        (GC.GetAllocatedBytesForCurrentThread() - before).ShouldBe(0);
+        blocked.ShouldBe(50);
+    }
+
     [Theory]
     [InlineData("acct_1", null)]
     [InlineData("203.0.113.9", null)]
