@@ -201,6 +201,38 @@ internal static class Migrations
             CREATE INDEX approvals_by_status ON approvals (status, seq);
             CREATE INDEX approvals_by_run ON approvals (run_id, seq);
             """),
+        (8, """
+            CREATE TABLE throttle_blocks (
+                throttle       TEXT NOT NULL,
+                key            TEXT NOT NULL,
+                until          INTEGER NOT NULL,
+                reason         TEXT,
+                set_by         TEXT NOT NULL,
+                created_at     INTEGER NOT NULL,
+                updated_at     INTEGER NOT NULL,
+                previous_until INTEGER,
+                change_key     TEXT,
+                PRIMARY KEY (throttle, key)
+            );
+            CREATE INDEX throttle_blocks_by_until ON throttle_blocks (until);
+            CREATE TABLE evidence (
+                seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+                id              TEXT NOT NULL UNIQUE,
+                incident_id     TEXT NOT NULL,
+                idempotency_key TEXT NOT NULL UNIQUE,
+                sha256          TEXT NOT NULL,
+                events          INTEGER NOT NULL,
+                detections      INTEGER NOT NULL,
+                created_by      TEXT NOT NULL,
+                created_at      INTEGER NOT NULL,
+                content         TEXT NOT NULL
+            );
+            CREATE INDEX evidence_by_incident ON evidence (incident_id, seq);
+            CREATE TRIGGER evidence_no_update BEFORE UPDATE ON evidence
+                BEGIN SELECT RAISE(ABORT, 'evidence records are write-once'); END;
+            CREATE TRIGGER evidence_no_delete BEFORE DELETE ON evidence
+                BEGIN SELECT RAISE(ABORT, 'evidence records are write-once'); END;
+            """),
 
         // An incident that grows after its run started gets a follow-up run for the accounts and IPs that joined it.
         (9, """

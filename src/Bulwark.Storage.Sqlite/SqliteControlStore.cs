@@ -188,6 +188,10 @@ public sealed class SqliteControlStore : IControlStore
             cancellationToken);
 
     /// <inheritdoc />
+    public Task<IReadOnlyList<ThrottleManualBlock>> ListThrottleBlocksAsync(string? throttle = null, CancellationToken cancellationToken = default) =>
+        ReadAsync<IReadOnlyList<ThrottleManualBlock>>(c => SqliteThrottleBlockRows.List(c, null, throttle), cancellationToken);
+
+    /// <inheritdoc />
     public Task<SourceRecord?> GetSourceAsync(string name, CancellationToken cancellationToken = default) =>
         ReadAsync(c => SqliteSourceRows.Query(c, null, "WHERE name = $p", name).FirstOrDefault(), cancellationToken);
 
@@ -251,6 +255,14 @@ public sealed class SqliteControlStore : IControlStore
     /// <inheritdoc />
     public Task<IReadOnlyList<Bulwark.Response.StoredRun>> ListActiveRunsAsync(CancellationToken cancellationToken = default) =>
         ReadAsync<IReadOnlyList<Bulwark.Response.StoredRun>>(c => SqliteRunRows.ActiveRuns(c, null), cancellationToken);
+
+    /// <inheritdoc />
+    public Task<Bulwark.Response.StoredEvidence?> GetEvidenceAsync(string id, CancellationToken cancellationToken = default) =>
+        ReadAsync(c => SqliteEvidenceRows.Get(c, null, id), cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<Positioned<Bulwark.Response.StoredEvidence>>> ListEvidenceAsync(string incidentId, long? before, int limit, CancellationToken cancellationToken = default) =>
+        ReadAsync<IReadOnlyList<Positioned<Bulwark.Response.StoredEvidence>>>(c => SqliteEvidenceRows.ListByIncident(c, null, incidentId, before, limit), cancellationToken);
 
     /// <inheritdoc />
     public Task<Bulwark.Response.StoredApproval?> GetApprovalAsync(string id, CancellationToken cancellationToken = default) =>

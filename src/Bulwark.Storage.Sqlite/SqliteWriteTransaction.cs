@@ -116,6 +116,25 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Sqlite
         return (long)commands.Get(SqliteThrottleRows.PutSql, transaction, SqliteThrottleRows.Parameters(throttle)).ExecuteScalar()!;
     }
 
+    public ThrottleManualBlock? GetThrottleBlock(string throttle, string key) =>
+        SqliteThrottleBlockRows.Get(connection, transaction, throttle, key);
+
+    public void PutThrottleBlock(ThrottleManualBlock block)
+    {
+        ArgumentNullException.ThrowIfNull(block);
+        StateChanges++;
+        commands.Execute(SqliteThrottleBlockRows.PutSql, transaction, SqliteThrottleBlockRows.Parameters(block));
+    }
+
+    public bool DeleteThrottleBlock(string throttle, string key)
+    {
+        StateChanges++;
+        return commands.Execute(SqliteThrottleBlockRows.DeleteSql, transaction, ("$throttle", throttle), ("$key", key)) > 0;
+    }
+
+    public int DeleteThrottleBlocksBefore(DateTimeOffset cutoff) =>
+        commands.Execute(SqliteThrottleBlockRows.DeleteBeforeSql, transaction, ("$cutoff", SqliteRows.ToMicros(cutoff)));
+
     public DefinitionRecord? GetDefinition(string kind, string name) =>
         SqliteDefinitionRows.Query(connection, transaction, kind, name).FirstOrDefault();
 
@@ -167,6 +186,21 @@ internal sealed class SqliteWriteTransaction(SqliteConnection connection, Sqlite
         ArgumentNullException.ThrowIfNull(approval);
         StateChanges++;
         commands.Execute(SqliteRunRows.PutApprovalSql, transaction, SqliteRunRows.Parameters(approval));
+    }
+
+    public Bulwark.Response.StoredEvidence? FindEvidence(string idempotencyKey) =>
+        SqliteEvidenceRows.FindByKey(connection, transaction, idempotencyKey);
+
+    public bool InsertEvidence(Bulwark.Response.StoredEvidence evidence)
+    {
+        ArgumentNullException.ThrowIfNull(evidence);
+        var inserted = commands.Execute(SqliteEvidenceRows.InsertSql, transaction, SqliteEvidenceRows.Parameters(evidence)) > 0;
+        if (inserted)
+        {
+            StateChanges++;
+        }
+
+        return inserted;
     }
 
     public MassActionRecord? GetMassAction(string idOrName) =>

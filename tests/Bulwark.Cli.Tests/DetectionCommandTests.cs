@@ -68,6 +68,25 @@ public sealed class DetectionCommandTests : IAsyncLifetime
         shown.ShouldContain("run slow-reset-wave"); // the default pack's playbook for reset floods
         shown.ShouldContain("* password_reset");
 
+        var frozen = await _server.Services.GetRequiredService<Bulwark.Server.Response.EvidenceService>()
+            .SnapshotAsync(id, "cli-test", "by hand", null, null, new Bulwark.Server.Hosting.ChangeContext("admin", null), Ct);
+        var (evidenceExit, evidence, evidenceError) = await RunAsync("incidents", "evidence", id);
+        evidenceExit.ShouldBe(0, evidenceError);
+        evidence.ShouldStartWith("ID");
+        var (_, evidenceJson, _) = await RunAsync("incidents", "evidence", id, "--json");
+        var stored = await _server.Store.ListEvidenceAsync(id, null, 100, Ct);
+        stored.Select(e => e.Value.Id).ShouldContain(frozen.Id);
+        JsonNode.Parse(evidenceJson)!["items"]!.AsArray().Select(e => e!["sha256"]!.GetValue<string>()).ShouldBe(stored.Select(e => e.Value.Sha256));
+        foreach (var record in stored)
+        {
+            evidence.ShouldContain(record.Value.Id);
+            evidence.ShouldContain(record.Value.Sha256);
+        }
+
+        var (absentExit, _, absentError) = await RunAsync("incidents", "evidence", "inc_absent");
+        absentExit.ShouldBe(1);
+        absentError.ShouldContain("404");
+
         var (resolved, resolveOut, resolveError) = await RunAsync("incidents", "resolve", id, "--verdict", "false_positive", "--note", "load test");
         var (again, _, againError) = await RunAsync("incidents", "resolve", id, "--verdict", "benign");
         var (badVerdict, _, _) = await RunAsync("incidents", "resolve", id, "--verdict", "maybe");

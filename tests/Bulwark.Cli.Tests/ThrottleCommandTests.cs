@@ -41,6 +41,8 @@ public sealed class ThrottleCommandTests : IAsyncLifetime
         { "tighten", "--factor" },
         { "relax", "<name>" },
         { "blocks", "--unblock" },
+        { "block", "--reason" },
+        { "unblock", "--layer" },
     };
 
     private Task<(int Exit, string Out, string Err)> Run(string token, params string[] args) => CliRunner.RunAsync(_server.BaseAddress, token, args);
@@ -207,9 +209,9 @@ public sealed class ThrottleCommandTests : IAsyncLifetime
 
         var (exit, output, err) = await Run(_viewer, "throttles", "blocks", "login");
         exit.ShouldBe(0, err);
-        output.ShouldStartWith("LAYER");
-        Row(output, "ip").ShouldMatch(@"^ip\s+2001:db8::7\s+2026-11-21T10:00:00\.000000Z\s+2$");
-        Row(output, "subnet").ShouldMatch(@"^subnet\s+2001:db8::/64\s+2026-11-21T10:00:00\.000000Z\s+2$");
+        output.ShouldStartWith("KIND");
+        output.ShouldContain("escalation  ip      2001:db8::7    2026-11-21T10:00:00.000000Z  2");
+        output.ShouldContain("escalation  subnet  2001:db8::/64  2026-11-21T10:00:00.000000Z  2");
         var (blockedExit, blocked, _) = await Run(_viewer, "throttles", "check", "login", "--key", "ip=2001:db8::7");
         blockedExit.ShouldBe(5);
         Row(blocked, "block").ShouldMatch(@"^block\s+blocked\s+ip\s+1/1h\s+0\s+1h\s+1h$");
@@ -222,7 +224,7 @@ public sealed class ThrottleCommandTests : IAsyncLifetime
         unblocked.ShouldContain("login: unblocked 2001:db8::7 in layer ip");
         var (_, left, _) = await Run(_viewer, "throttles", "blocks", "login");
         left.ShouldNotContain("2001:db8::7 ");
-        Row(left, "subnet").ShouldContain("2001:db8::/64");
+        Row(left, "escalation").ShouldContain("2001:db8::/64");
 
         (await Run(_responder, "throttles", "blocks", "login", "--unblock", "2001:db8::/64", "--layer", "subnet")).Exit.ShouldBe(0);
         var (_, json, _) = await Run(_viewer, "throttles", "blocks", "login", "--json");
@@ -231,6 +233,61 @@ public sealed class ThrottleCommandTests : IAsyncLifetime
         againExit.ShouldBe(1);
         againErr.ShouldContain("404");
         (await Run(_responder, "throttles", "blocks", "login", "--layer", "ip")).Exit.ShouldBe(2);
+    }
+
+    [Fact]
+    public async Task Block_BlocksAKeyUntilItLapsesOrIsLifted_ListedWithWhoAndWhy()
+    {
+        var (viewerExit, _, viewerErr) = await Run(_viewer, "throttles", "block", "password-reset", "mallory", "--reason", "takeover");
+        var (exit, output, err) = await Run(_responder, "throttles", "block", "password-reset", "mallory", "--for", "2h", "--reason", "takeover");
+        var (longerExit, longer, _) = await Run(_responder, "throttles", "block", "password-reset", "mallory", "--for", "1d", "--reason", "confirmed", "--json");
+
+        viewerExit.ShouldBe(1);
+        viewerErr.ShouldContain("403");
+        exit.ShouldBe(0, err);
+        output.ShouldContain("password-reset: mallory blocked until 2026-11-21T11:00:00.000000Z");
+        longerExit.ShouldBe(0);
+        var block = JsonNode.Parse(longer)!;
+        (block["until"]!.GetValue<string>(), block["previous_until"]!.GetValue<string>()).ShouldBe(("2026-11-22T09:00:00.000000Z", "2026-11-21T11:00:00.000000Z"));
+        var (_, listed, _) = await Run(_viewer, "throttles", "blocks", "password-reset");
+        Row(listed, "manual").ShouldMatch(@"^manual\s+-\s+mallory\s+2026-11-22T09:00:00\.000000Z\s+-\s+oncall\s+confirmed$");
+        var (checkExit, check, _) = await Run(_viewer, "throttles", "check", "password-reset", "--key", "user=mallory", "--json");
+        checkExit.ShouldBe(5);
+        (JsonNode.Parse(check)!["reason"]!.GetValue<string>(), JsonNode.Parse(check)!["block"]!.GetValue<string>()).ShouldBe(("blocked", "manual"));
+
+        var (unblockExit, unblocked, unblockErr) = await Run(_responder, "throttles", "unblock", "password-reset", "mallory");
+        var (againExit, _, againErr) = await Run(_responder, "throttles", "unblock", "password-reset", "mallory");
+
+        unblockExit.ShouldBe(0, unblockErr);
+        unblocked.ShouldContain("password-reset: unblocked mallory");
+        againExit.ShouldBe(1);
+        againErr.ShouldContain("404");
+        (await Run(_viewer, "throttles", "check", "password-reset", "--key", "user=mallory")).Exit.ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task Block_BadInput_IsAnErrorWithTheServersReason_AndAMissingReasonAUsageError()
+    {
+        var (exit, _, err) = await Run(_responder, "throttles", "block", "password-reset", "198.51.100.0/16", "--for", "60d", "--reason", "r");
+        var (usage, _, _) = await Run(_responder, "throttles", "block", "password-reset", "mallory");
+
+        exit.ShouldBe(1);
+        err.ShouldContain("422");
+        err.ShouldContain("198.51.100.0/24");
+        usage.ShouldBe(2);
+    }
+
+    [Fact]
+    public async Task Unblock_LiftsAnEscalationBlockPerLayer_WithTheKeyEscaped()
+    {
+        await BlockAsync("198.51.100.9");
+
+        var (exit, output, err) = await Run(_responder, "throttles", "unblock", "login", "198.51.100.0/24", "--layer", "subnet");
+
+        exit.ShouldBe(0, err);
+        output.ShouldContain("login: unblocked 198.51.100.0/24 in layer subnet");
+        var (_, left, _) = await Run(_viewer, "throttles", "blocks", "login");
+        Row(left, "escalation").ShouldContain("198.51.100.9");
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using Bulwark.Detection.Incidents;
 using Bulwark.Flags;
 using Bulwark.Identity;
 using Bulwark.MassActions;
+using Bulwark.Response;
 using Bulwark.Storage;
 using Bulwark.Throttling;
 using Shouldly;
@@ -763,6 +764,145 @@ public abstract class ControlStoreContract : IAsyncLifetime
         (await store.WriteAsync(tx => tx.GetDefinition("Detector", "a")))!.Kind.ShouldBe("Detector");
         (await store.WriteAsync(tx => tx.GetDefinition("Detector", "b"))).ShouldBeNull();
         await Should.ThrowAsync<UnauditedChangeException>(() => store.WriteAsync(tx => tx.PutDefinition(Definition("Rule", "c", 1))));
+    }
+
+    private ThrottleManualBlock ManualBlock(string throttle, string key, DateTimeOffset until) => new()
+    {
+        Throttle = throttle,
+        Key = key,
+        Until = AuditChain.Truncate(until),
+        Reason = "r-" + key,
+        By = "alice",
+        CreatedAt = AuditChain.Truncate(Time.GetUtcNow()),
+        UpdatedAt = AuditChain.Truncate(Time.GetUtcNow()),
+    };
+
+    [Fact]
+    public async Task ThrottleBlocks_PutReplaceDelete_ListByThrottleAndKey_AndReadBackExactly()
+    {
+        var store = await OpenStoreAsync();
+        var now = Time.GetUtcNow();
+        await store.WriteAsync(tx =>
+        {
+            tx.PutThrottleBlock(ManualBlock("login", "mallory", now.AddHours(1)));
+            tx.PutThrottleBlock(ManualBlock("login", "203.0.113.0/24", now.AddHours(2)));
+            tx.PutThrottleBlock(ManualBlock("signup", "mallory", now.AddHours(3)));
+            return tx.Append(Draft("throttle/login"));
+        });
+
+        var extended = ManualBlock("login", "mallory", now.AddDays(1)) with
+        {
+            Reason = null,
+            By = "system:playbook/contain",
+            UpdatedAt = AuditChain.Truncate(now.AddMinutes(1)),
+            PreviousUntil = AuditChain.Truncate(now.AddHours(1)),
+            ChangeKey = "bwk-0123",
+        };
+        await store.WriteAsync(tx => { tx.PutThrottleBlock(extended); return tx.Append(Draft("throttle/login")); });
+
+        (await store.ListThrottleBlocksAsync()).Select(b => (b.Throttle, b.Key)).ShouldBe([("login", "203.0.113.0/24"), ("login", "mallory"), ("signup", "mallory")]);
+        (await store.ListThrottleBlocksAsync("login")).Select(b => b.Key).ShouldBe(["203.0.113.0/24", "mallory"]);
+        (await store.ListThrottleBlocksAsync("absent")).ShouldBeEmpty();
+        var read = (await store.ListThrottleBlocksAsync("login"))[1];
+        read.ShouldBe(extended);
+        (await store.WriteAsync(tx => tx.GetThrottleBlock("login", "mallory"))).ShouldBe(extended);
+        (await store.WriteAsync(tx => tx.GetThrottleBlock("login", "trent"))).ShouldBeNull();
+
+        (await store.WriteAsync(tx => (tx.DeleteThrottleBlock("login", "mallory"), tx.Append(Draft("throttle/login"))).Item1)).ShouldBeTrue();
+        (await store.WriteAsync(tx => (tx.DeleteThrottleBlock("login", "mallory"), tx.Append(Draft("throttle/login"))).Item1)).ShouldBeFalse();
+        (await store.ListThrottleBlocksAsync()).Select(b => (b.Throttle, b.Key)).ShouldBe([("login", "203.0.113.0/24"), ("signup", "mallory")]);
+    }
+
+    [Fact]
+    public async Task ThrottleBlocks_UnauditedPutOrDelete_IsRolledBack_ButSweepingLapsedOnesNeedsNoEntry()
+    {
+        var store = await OpenStoreAsync();
+        var now = Time.GetUtcNow();
+        await store.WriteAsync(tx =>
+        {
+            tx.PutThrottleBlock(ManualBlock("login", "lapsed", now.AddMinutes(1)));
+            tx.PutThrottleBlock(ManualBlock("login", "lapses-now", now.AddMinutes(2)));
+            tx.PutThrottleBlock(ManualBlock("login", "held", now.AddMinutes(3)));
+            return tx.Append(Draft("throttle/login"));
+        });
+
+        await Should.ThrowAsync<UnauditedChangeException>(() => store.WriteAsync(tx => { tx.PutThrottleBlock(ManualBlock("login", "sneaky", now.AddDays(1))); return 0; }));
+        await Should.ThrowAsync<UnauditedChangeException>(() => store.WriteAsync(tx => tx.DeleteThrottleBlock("login", "held")));
+        var swept = await store.WriteAsync(tx => tx.DeleteThrottleBlocksBefore(now.AddMinutes(2)));
+
+        swept.ShouldBe(2);
+        (await store.ListThrottleBlocksAsync()).Select(b => b.Key).ShouldBe(["held"]);
+        (await store.ReadAuditAsync(0, 10)).Count.ShouldBe(1);
+    }
+
+    private StoredEvidence Evidence(string id, string incident, string key, string content) => new()
+    {
+        Id = id,
+        IncidentId = incident,
+        IdempotencyKey = key,
+        Sha256 = EvidenceSnapshot.Hash(content),
+        Events = 2,
+        Detections = 1,
+        CreatedBy = "system:playbook/contain",
+        CreatedAt = AuditChain.Truncate(Time.GetUtcNow()),
+        Content = content,
+    };
+
+    [Fact]
+    public async Task InsertEvidence_StoresOncePerIdAndKey_FindsByKey_ListsByIncidentNewestFirst_AndReadsBackTheExactText()
+    {
+        var store = await OpenStoreAsync();
+
+        // Text that a re-serialization would change (key order, escapes, number forms) must come back byte for byte.
+        const string Content = """{"z":1,"a":"caf\u00e9 \"q\"","n":1.50E+2,"u":"é"}""";
+        var first = Evidence("evd_1", "inc_1", "bwk-1", Content);
+        (await store.WriteAsync(tx => (tx.InsertEvidence(first), tx.Append(Draft("evidence/evd_1"))).Item1)).ShouldBeTrue();
+        (await store.WriteAsync(tx => tx.InsertEvidence(Evidence("evd_1", "inc_1", "bwk-other", "{}")))).ShouldBeFalse();
+        (await store.WriteAsync(tx => tx.InsertEvidence(Evidence("evd_other", "inc_1", "bwk-1", "{}")))).ShouldBeFalse();
+        (await store.WriteAsync(tx => (tx.InsertEvidence(Evidence("evd_2", "inc_1", "bwk-2", "{}")), tx.Append(Draft("evidence/evd_2"))).Item1)).ShouldBeTrue();
+        (await store.WriteAsync(tx => (tx.InsertEvidence(Evidence("evd_3", "inc_2", "bwk-3", "{}")), tx.Append(Draft("evidence/evd_3"))).Item1)).ShouldBeTrue();
+
+        (await store.GetEvidenceAsync("evd_1")).ShouldBe(first);
+        (await store.GetEvidenceAsync("evd_9")).ShouldBeNull();
+        (await store.WriteAsync(tx => tx.FindEvidence("bwk-1"))).ShouldBe(first);
+        (await store.WriteAsync(tx => tx.FindEvidence("bwk-9"))).ShouldBeNull();
+        var listed = await store.ListEvidenceAsync("inc_1", null, 100);
+        listed.Select(e => e.Value.Id).ShouldBe(["evd_2", "evd_1"]);
+        (await store.ListEvidenceAsync("inc_1", listed[0].Seq, 100)).Select(e => e.Value.Id).ShouldBe(["evd_1"]);
+        (await store.ListEvidenceAsync("inc_1", null, 1)).Select(e => e.Value.Id).ShouldBe(["evd_2"]);
+        (await store.ListEvidenceAsync("inc_9", null, 100)).ShouldBeEmpty();
+        (await store.ReadAuditAsync(0, 10)).Count.ShouldBe(3);
+    }
+
+    [Fact]
+    public async Task InsertEvidence_WithoutAnAuditEntry_IsRolledBack()
+    {
+        var store = await OpenStoreAsync();
+
+        await Should.ThrowAsync<UnauditedChangeException>(() => store.WriteAsync(tx => tx.InsertEvidence(Evidence("evd_1", "inc_1", "bwk-1", "{}"))));
+
+        (await store.GetEvidenceAsync("evd_1")).ShouldBeNull();
+    }
+
+    [Fact]
+    public async Task Reopen_KeepsThrottleBlocksAndEvidence()
+    {
+        var store = await OpenStoreAsync();
+        var block = ManualBlock("login", "mallory", Time.GetUtcNow().AddDays(1));
+        var evidence = Evidence("evd_1", "inc_1", "bwk-1", """{"a":1}""");
+        await store.WriteAsync(tx =>
+        {
+            tx.PutThrottleBlock(block);
+            tx.InsertEvidence(evidence);
+            return tx.Append(Draft("both"));
+        });
+        await store.DisposeAsync();
+        _opened.Remove(store);
+
+        var reopened = await OpenStoreAsync();
+
+        (await reopened.ListThrottleBlocksAsync()).ShouldHaveSingleItem().ShouldBe(block);
+        (await reopened.GetEvidenceAsync("evd_1")).ShouldBe(evidence);
     }
 
     [Fact]

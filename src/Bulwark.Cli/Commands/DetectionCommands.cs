@@ -70,7 +70,7 @@ internal static class DetectionCommands
 
     public static Command Incidents(CliContext cli)
     {
-        var incidents = new Command("incidents", "Incidents: detections grouped by account, IP and campaign; list, show, resolve, roll back");
+        var incidents = new Command("incidents", "Incidents: detections grouped by account, IP and campaign; list, show, resolve, roll back, list their evidence");
         var status = new Option<string?>("--status") { Description = "open, resolved or merged" };
         var severity = new Option<string?>("--severity") { Description = "low, medium, high or critical" };
         var limit = new Option<int>("--limit") { Description = "At most this many (1-1000)", DefaultValueFactory = _ => 50 };
@@ -148,6 +148,26 @@ internal static class DetectionCommands
         }));
         incidents.Subcommands.Add(resolve);
         incidents.Subcommands.Add(ResponseCommands.Rollback(cli));
+
+        var evidenceId = new Argument<string>("id") { Description = "The incident's id (inc_…)" };
+        var evidenceJson = CliContext.JsonOption();
+        var evidence = new Command(
+            "evidence",
+            "List an incident's evidence records, newest first: each a write-once snapshot of its detections, events and audit range, with its SHA-256 (GET /v1/evidence/ID for the content)")
+        {
+            evidenceId, evidenceJson,
+        };
+        evidence.SetAction((parse, ct) => cli.RunAsync(async () =>
+        {
+            using var client = cli.Client(parse);
+            var items = (await client.GetAsync($"v1/incidents/{Uri.EscapeDataString(parse.GetValue(evidenceId)!)}/evidence?limit=1000", ct).ConfigureAwait(false)).Body!;
+            return cli.WriteItems(
+                parse.GetValue(evidenceJson),
+                items,
+                ["ID", "CREATED", "BY", "DETECTIONS", "EVENTS", "SHA256"],
+                e => [e["id"]?.ToString(), e["created_at"]?.ToString(), e["created_by"]?.ToString(), e["detections"]?.ToString(), e["events"]?.ToString(), e["sha256"]?.ToString()]);
+        }));
+        incidents.Subcommands.Add(evidence);
         return incidents;
     }
 

@@ -8,7 +8,7 @@ using Bulwark.Manifests;
 
 namespace Bulwark.Cli.Commands;
 
-/// <summary><c>bulwark throttles list|get|check|tighten|relax|blocks</c>.</summary>
+/// <summary><c>bulwark throttles list|get|check|tighten|relax|blocks|block|unblock</c>.</summary>
 internal static class ThrottleCommands
 {
     /// <summary>The rate-limit response fields <c>check</c> prints, in this order, when the server sent them.</summary>
@@ -16,13 +16,15 @@ internal static class ThrottleCommands
 
     public static Command Create(CliContext cli)
     {
-        var throttles = new Command("throttles", "List throttles, check keys against them, tighten them during an incident, lift blocks");
+        var throttles = new Command("throttles", "List throttles, check keys against them, tighten them during an incident, block and unblock keys");
         throttles.Subcommands.Add(List(cli));
         throttles.Subcommands.Add(Get(cli));
         throttles.Subcommands.Add(Check(cli));
         throttles.Subcommands.Add(Tighten(cli));
         throttles.Subcommands.Add(Relax(cli));
         throttles.Subcommands.Add(Blocks(cli));
+        throttles.Subcommands.Add(Block(cli));
+        throttles.Subcommands.Add(Unblock(cli));
         return throttles;
     }
 
@@ -185,7 +187,7 @@ internal static class ThrottleCommands
         var unblock = new Option<string?>("--unblock") { Description = "Lift the block of this key (as listed: an address, a subnet like 2001:db8::/64, a user) and forget its denials (responder or admin)" };
         var layer = new Option<string?>("--layer") { Description = "With --unblock: only in this layer (default: every layer)" };
         var json = CliContext.JsonOption();
-        var command = new Command("blocks", "List the keys a throttle blocks after repeated denials (on the server answering), or lift one with --unblock")
+        var command = new Command("blocks", "List the keys a throttle blocks: manual blocks (stored), then those blocked after repeated denials (on the server answering); --unblock lifts one")
         {
             name, unblock, layer, json,
         };
@@ -211,8 +213,70 @@ internal static class ThrottleCommands
             return cli.WriteItems(
                 parse.GetValue(json),
                 blocks,
-                ["LAYER", "KEY", "UNTIL", "DENIALS"],
-                b => [b["layer"]?.ToString(), b["key"]?.ToString(), b["until"]?.ToString(), b["denials"]?.ToString()]);
+                ["KIND", "LAYER", "KEY", "UNTIL", "DENIALS", "BY", "REASON"],
+                b => [b["kind"]?.ToString(), b["layer"]?.ToString(), b["key"]?.ToString(), b["until"]?.ToString(), b["denials"]?.ToString(), b["by"]?.ToString(), b["reason"]?.ToString()]);
+        }));
+        return command;
+    }
+
+    private static Argument<string> KeyArgument() =>
+        new("key") { Description = "The key's value as checks carry it: an account or user id, an address, or a network as 203.0.113.0/24 or 2001:db8::/64" };
+
+    private static string BlockPath(ParseResult parse, Argument<string> name, Argument<string> key) =>
+        $"{PathOf(parse, name)}/blocks/{Uri.EscapeDataString(parse.GetValue(key)!)}";
+
+    private static Command Block(CliContext cli)
+    {
+        var name = NameArgument();
+        var key = KeyArgument();
+        var duration = new Option<string?>("--for") { Description = "How long: 30m, 2h, up to 30d (default 24h); a longer block in force is kept" };
+        var reason = new Option<string>("--reason") { Description = "Why (required; recorded with the block and in the audit log)", Required = true };
+        var json = CliContext.JsonOption();
+        var command = new Command(
+            "block",
+            "Block a key of a throttle for a while: every check carrying it is denied, whatever the limits and even in shadow mode (responder or admin; stored, so it outlives a restart)")
+        {
+            name, key, duration, reason, json,
+        };
+        command.SetAction((parse, ct) => cli.RunAsync(async () =>
+        {
+            var body = new JsonObject { ["reason"] = parse.GetValue(reason) };
+            if (parse.GetValue(duration) is { } given)
+            {
+                body["for"] = given;
+            }
+
+            using var client = cli.Client(parse);
+            var block = (await client.PutAsync(BlockPath(parse, name, key), body, ct).ConfigureAwait(false)).Body!;
+            if (parse.GetValue(json))
+            {
+                cli.WriteJson(block);
+                return ExitCodes.Ok;
+            }
+
+            var previous = block["previous_until"] is { } until ? $" (was blocked until {until})" : string.Empty;
+            await cli.Out.WriteLineAsync($"{parse.GetValue(name)}: {block["key"]} blocked until {block["until"]}{previous}").ConfigureAwait(false);
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static Command Unblock(CliContext cli)
+    {
+        var name = NameArgument();
+        var key = KeyArgument();
+        var layer = new Option<string?>("--layer") { Description = "Only the escalation block of this layer (default: the manual block and every layer's)" };
+        var command = new Command("unblock", "Lift the blocks of a key: its manual block and its escalation blocks, forgetting its denials (responder or admin; exit 1 with 404 when nothing was blocked)")
+        {
+            name, key, layer,
+        };
+        command.SetAction((parse, ct) => cli.RunAsync(async () =>
+        {
+            var only = parse.GetValue(layer);
+            using var client = cli.Client(parse);
+            await client.DeleteAsync(BlockPath(parse, name, key) + (only is null ? string.Empty : "?layer=" + Uri.EscapeDataString(only)), ct).ConfigureAwait(false);
+            await cli.Out.WriteLineAsync($"{parse.GetValue(name)}: unblocked {parse.GetValue(key)}" + (only is null ? string.Empty : $" in layer {only}")).ConfigureAwait(false);
+            return ExitCodes.Ok;
         }));
         return command;
     }

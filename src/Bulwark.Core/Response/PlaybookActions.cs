@@ -28,10 +28,10 @@ public static class PlaybookActions
     [
         new("flag.kill", null, IncidentOnly, "flag.set_state", "Sets a flag to EMERGENCY_OFF (with: flag, reason)"),
         new("flag.set_state", null, IncidentOnly, "flag.set_state", "Sets a flag's state (with: flag, state); as a compensation, restores the state the step found"),
-        new("throttle.tighten", null, IncidentOnly, "throttle.relax", "Lowers a throttle's adaptive factor until an expiry (with: throttle, factor, for)"),
+        new("throttle.tighten", null, IncidentOnly, "throttle.relax", "Leaves a share of a throttle's rates until an expiry (with: throttle, factor: the share left, default 0.5; for, default 1h)"),
         new("throttle.relax", null, IncidentOnly, null, "Restores a throttle's adaptive factor (with: throttle)"),
-        new("throttle.block", null, AccountsOrIps, "throttle.unblock", "Blocks a key of a throttle for a while (with: throttle, key, for)"),
-        new("throttle.unblock", null, AccountsOrIps, null, "Lifts a block on a key of a throttle (with: throttle, key)"),
+        new("throttle.block", null, AccountsOrIps, "throttle.unblock", "Blocks a key of a throttle for a while, whatever its limits (with: throttle, key: default the target, for: default 24h, at most 30d, reason)"),
+        new("throttle.unblock", null, AccountsOrIps, null, "Lifts a key's blocks (with: throttle, key: default the target); as a compensation of throttle.block, restores the block the key had"),
         new("mass_action.halt", null, IncidentOnly, null, "Halts running mass actions (with: mass_action, or every running one); resuming needs a person"),
         new("platform.revoke_tokens", ConnectorType.Platform, AccountsOnly, null, "Revokes an account's tokens on the platform"),
         new("platform.expire_sessions", ConnectorType.Platform, AccountsOnly, null, "Expires an account's sessions on the platform"),
@@ -44,7 +44,7 @@ public static class PlaybookActions
         new("ticket.jira", ConnectorType.Jira, IncidentOnly, null, "Opens one Jira issue per incident, never a second (with: summary, description, labels, priority)"),
         new("webhook.signed", ConnectorType.Webhook, Any, null, "POSTs a Standard Webhooks-signed JSON body to a partner (with: type, data)"),
         new("http.request", ConnectorType.Http, Any, null, "Makes a templated HTTP call (with: method, path, body)"),
-        new("evidence.snapshot", null, IncidentOnly, null, "Freezes the incident's raw snapshots, events, detections and audit range with their hashes"),
+        new("evidence.snapshot", null, IncidentOnly, null, "Freezes the incident's raw snapshots, events, detections and audit range with their hashes into one write-once record (with: note)"),
     ];
 
     private static readonly Dictionary<string, PlaybookAction> ByName = All.ToDictionary(a => a.Name, StringComparer.Ordinal);

@@ -9,7 +9,7 @@ using Bulwark.Throttling;
 namespace Bulwark.Storage;
 
 /// <summary>
-/// The control-state store: identities, tokens, flags, throttles, mass actions, sources, detections and incidents, idempotency records and the audit log. Reads run concurrently; every
+/// The control-state store: identities, tokens, flags, throttles and their manual blocks, mass actions, sources, detections and incidents, playbook runs and approvals, evidence records, idempotency records and the audit log. Reads run concurrently; every
 /// change runs through <see cref="WriteAsync{T}"/>, whose work executes inside one transaction with its audit entries,
 /// so a state change is never visible without its entry. Adapters: SQLite (embedded default), PostgreSQL (scale-out);
 /// both pass the same contract test suite.
@@ -102,6 +102,12 @@ public interface IControlStore : IAsyncDisposable
     /// <returns>The throttles and the current throttles version, read together.</returns>
     Task<(IReadOnlyList<ThrottleRecord> Throttles, long Version)> ListThrottlesAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>Lists manual throttle blocks by throttle and key, lapsed ones included until they are swept.</summary>
+    /// <param name="throttle">Only this throttle's; <see langword="null"/> for every throttle's.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The blocks.</returns>
+    Task<IReadOnlyList<ThrottleManualBlock>> ListThrottleBlocksAsync(string? throttle = null, CancellationToken cancellationToken = default);
+
     /// <summary>Reads a source.</summary>
     /// <param name="name">The source's name.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
@@ -176,6 +182,20 @@ public interface IControlStore : IAsyncDisposable
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The runs.</returns>
     Task<IReadOnlyList<Bulwark.Response.StoredRun>> ListActiveRunsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Reads an evidence record, with its content.</summary>
+    /// <param name="id">Its id (<c>evd_…</c>).</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The record, or <see langword="null"/>.</returns>
+    Task<Bulwark.Response.StoredEvidence?> GetEvidenceAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>Lists an incident's evidence records, newest first, with their content.</summary>
+    /// <param name="incidentId">The incident.</param>
+    /// <param name="before">Only records stored before this position (paging).</param>
+    /// <param name="limit">At most this many.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The records with their positions.</returns>
+    Task<IReadOnlyList<Positioned<Bulwark.Response.StoredEvidence>>> ListEvidenceAsync(string incidentId, long? before, int limit, CancellationToken cancellationToken = default);
 
     /// <summary>Reads an approval.</summary>
     /// <param name="id">Its id.</param>
@@ -269,6 +289,30 @@ public interface IWriteTransaction
     /// <param name="throttle">The throttle (its <see cref="ThrottleRecord.Version"/> is ignored).</param>
     /// <returns>The new throttles version.</returns>
     long PutThrottle(ThrottleRecord throttle);
+
+    /// <summary>Reads the manual block of a key of a throttle, lapsed or not.</summary>
+    /// <param name="throttle">The throttle's name.</param>
+    /// <param name="key">The key.</param>
+    /// <returns>The block, or <see langword="null"/>.</returns>
+    ThrottleManualBlock? GetThrottleBlock(string throttle, string key);
+
+    /// <summary>Inserts or replaces the manual block of a key of a throttle. A state change: must be audited.</summary>
+    /// <param name="block">The block.</param>
+    void PutThrottleBlock(ThrottleManualBlock block);
+
+    /// <summary>Deletes the manual block of a key of a throttle. A state change: must be audited.</summary>
+    /// <param name="throttle">The throttle's name.</param>
+    /// <param name="key">The key.</param>
+    /// <returns>Whether there was one.</returns>
+    bool DeleteThrottleBlock(string throttle, string key);
+
+    /// <summary>
+    /// Deletes manual blocks that lapsed before <paramref name="cutoff"/> (not a state change, not audited: a lapsed block
+    /// has no effect, and the entry that set it says until when).
+    /// </summary>
+    /// <param name="cutoff">Blocks whose expiry is at or before this go.</param>
+    /// <returns>How many were deleted.</returns>
+    int DeleteThrottleBlocksBefore(DateTimeOffset cutoff);
 
     /// <summary>Reads a source.</summary>
     /// <param name="name">The source's name.</param>
@@ -378,6 +422,19 @@ public interface IWriteTransaction
     /// <summary>Inserts or replaces an approval (its position is kept once inserted). A state change: must be audited.</summary>
     /// <param name="approval">The approval.</param>
     void PutApproval(Bulwark.Response.StoredApproval approval);
+
+    /// <summary>Finds the evidence record made by the call with an idempotency key.</summary>
+    /// <param name="idempotencyKey">The call's idempotency key.</param>
+    /// <returns>The record, or <see langword="null"/>.</returns>
+    Bulwark.Response.StoredEvidence? FindEvidence(string idempotencyKey);
+
+    /// <summary>
+    /// Stores an evidence record, unless one with its id or its idempotency key is stored already: then nothing is
+    /// written. Records are never changed or deleted. A state change when it inserts: must be audited.
+    /// </summary>
+    /// <param name="evidence">The record.</param>
+    /// <returns>Whether it was new.</returns>
+    bool InsertEvidence(Bulwark.Response.StoredEvidence evidence);
 
     /// <summary>Stores a response for an idempotency key (not a state change; not audited).</summary>
     /// <param name="record">The record.</param>

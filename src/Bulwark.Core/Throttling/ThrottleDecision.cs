@@ -26,6 +26,12 @@ public readonly record struct ThrottleDecision(
 {
     /// <summary>What to enforce: <see cref="Kind"/>, or allow in shadow mode.</summary>
     public ThrottleDecisionKind Enforced => Shadow ? ThrottleDecisionKind.Allow : Kind;
+
+    /// <summary>For a blocked key (<see cref="ThrottleReason.Blocked"/>): when its block lapses; otherwise <see langword="null"/>.</summary>
+    public DateTimeOffset? BlockedUntil { get; init; }
+
+    /// <summary>Whether the block is a manual one (<see cref="ThrottleManualBlock"/>), rather than one earned by escalation.</summary>
+    public bool ManualBlock { get; init; }
 }
 
 /// <summary>A temporary tightening: the rates of some layers (all when <see cref="Layers"/> is null) divided by <see cref="Factor"/> until <see cref="Until"/>.</summary>

@@ -7,14 +7,16 @@ namespace Bulwark.Throttling;
 /// layers' buckets move together or not at all: the stripes involved are locked in layer order (so concurrent checks
 /// cannot deadlock), every layer is tried, and only when all admit are their TATs stored. A denial counts towards the
 /// key's escalation; a key past <see cref="ThrottleEscalation.BlockAfter"/> is blocked without touching its buckets, and
-/// one past <see cref="ThrottleEscalation.ChallengeAfter"/> is challenged when admitted. The server and the SDK both
-/// decide with this class. A decision allocates nothing (IPv6 subnet keys aside).
+/// one past <see cref="ThrottleEscalation.ChallengeAfter"/> is challenged when admitted. A key under a manual block
+/// (<see cref="Block"/>) is blocked before anything else, even in shadow mode. The server and the SDK both decide with
+/// this class. A decision allocates nothing (IPv6 subnet keys aside).
 /// </summary>
 public sealed class ThrottleEngine
 {
     private readonly Layer[] _layers;
     private readonly KeyHash _hash;
     private volatile Tightened? _tightened;
+    private volatile ManualBlocks? _manual;
 
     /// <summary>An engine with empty buckets.</summary>
     /// <param name="policy">A valid policy (see <see cref="ThrottleKind"/>).</param>
@@ -73,6 +75,46 @@ public sealed class ThrottleEngine
         _tightened = new Tightened(tightening, tightening.Until.UtcTicks, intervals, bursts, limits);
     }
 
+    /// <summary>
+    /// Replaces the manual blocks the engine enforces (those of other throttles are ignored; of two blocks of one key,
+    /// the later expiry counts). A blocked key is denied with reason <see cref="ThrottleReason.Blocked"/> until its
+    /// block lapses, whatever the limits, without touching its buckets or counting towards escalation.
+    /// </summary>
+    /// <param name="blocks">The blocks in force; none (or <see langword="null"/>) lifts them all.</param>
+    public void Block(IEnumerable<ThrottleManualBlock>? blocks)
+    {
+        var layers = new Dictionary<ulong, ManualEntry>?[_layers.Length];
+        var any = false;
+        foreach (var block in blocks ?? [])
+        {
+            if (block.Throttle != Policy.Name)
+            {
+                continue;
+            }
+
+            var network = ThrottleManualBlock.IsNetwork(block.Key);
+            for (var i = 0; i < _layers.Length; i++)
+            {
+                var layer = _layers[i];
+                var hash = layer.TakesManualBlock(network) ? layer.HashOfValue(block.Key, _hash) : 0;
+                if (hash == 0)
+                {
+                    continue;
+                }
+
+                var entries = layers[i] ??= [];
+                if (!entries.TryGetValue(hash, out var held) || held.UntilTicks < block.Until.UtcTicks)
+                {
+                    entries[hash] = new ManualEntry(block.Until.UtcTicks, block.Key);
+                }
+
+                any = true;
+            }
+        }
+
+        _manual = any ? new ManualBlocks(layers) : null;
+    }
+
     /// <summary>Decides a check.</summary>
     /// <param name="keys">The keys of the check.</param>
     /// <param name="cost">Units it costs (0 reads the state without taking anything).</param>
@@ -113,7 +155,18 @@ public sealed class ThrottleEngine
             return new ThrottleDecision(ThrottleDecisionKind.Allow, ThrottleReason.None, null, 0, TimeSpan.Zero, 0, TimeSpan.Zero, null, Policy.Shadow);
         }
 
-        // A blocked key is answered without touching any bucket.
+        // A blocked key is answered without touching any bucket: a manual block first (it holds even in shadow mode).
+        if (_manual is { } manual && manual.Find(_layers, hashes, keys, ticks) is var (blockedLayer, until) && blockedLayer >= 0)
+        {
+            var layer = _layers[blockedLayer];
+            var wait = TimeSpan.FromTicks(until - ticks);
+            return new ThrottleDecision(ThrottleDecisionKind.Block, ThrottleReason.Blocked, layer.Definition.Name, LimitOf(blockedLayer, tightened), layer.Definition.Per, 0, wait, wait, false)
+            {
+                BlockedUntil = new DateTimeOffset(until, TimeSpan.Zero),
+                ManualBlock = true,
+            };
+        }
+
         var challenged = -1;
         for (var i = 0; i < count; i++)
         {
@@ -124,7 +177,10 @@ public sealed class ThrottleEngine
                 {
                     var layer = _layers[i];
                     var wait = TimeSpan.FromTicks(blockedUntil - ticks);
-                    return new ThrottleDecision(ThrottleDecisionKind.Block, ThrottleReason.Blocked, layer.Definition.Name, LimitOf(i, tightened), layer.Definition.Per, 0, wait, wait, Policy.Shadow);
+                    return new ThrottleDecision(ThrottleDecisionKind.Block, ThrottleReason.Blocked, layer.Definition.Name, LimitOf(i, tightened), layer.Definition.Per, 0, wait, wait, Policy.Shadow)
+                    {
+                        BlockedUntil = new DateTimeOffset(blockedUntil, TimeSpan.Zero),
+                    };
                 }
 
                 if (isChallenged && challenged < 0)
@@ -277,6 +333,27 @@ public sealed class ThrottleEngine
 
     private sealed record Tightened(ThrottleTightening Tightening, long UntilTicks, long[] Intervals, long[] Bursts, long[] Limits);
 
+    private readonly record struct ManualEntry(long UntilTicks, string Key);
+
+    /// <summary>The manual blocks by layer, as the hashes the layers compute for checks (an immutable snapshot).</summary>
+    private sealed class ManualBlocks(Dictionary<ulong, ManualEntry>?[] layers)
+    {
+        /// <summary>The first layer whose key in the check is blocked now, with the block's expiry; layer -1 when none is.</summary>
+        public (int Layer, long UntilTicks) Find(Layer[] definitions, ReadOnlySpan<ulong> hashes, ReadOnlySpan<(string Name, string Value)> keys, long ticks)
+        {
+            for (var i = 0; i < layers.Length; i++)
+            {
+                if (hashes[i] != 0 && layers[i] is { } entries && entries.TryGetValue(hashes[i], out var entry) && entry.UntilTicks > ticks
+                    && definitions[i].IsValueOf(entry.Key, keys))
+                {
+                    return (i, entry.UntilTicks);
+                }
+            }
+
+            return (-1, 0);
+        }
+    }
+
     /// <summary>The stripe each layer's key lives in, for one decision.</summary>
     [InlineArray(ThrottlePolicy.MaxLayers)]
     private struct Stripes
@@ -339,6 +416,21 @@ public sealed class ThrottleEngine
             KeyKind.Subnet => SubnetHash(value.Split('/')[0], hash),
             _ => hash.Of(value),
         };
+
+        /// <summary>Whether a manual block of a key applies to this layer: never to <c>global</c>, a network only to <c>subnet</c>.</summary>
+        public bool TakesManualBlock(bool network) => _kind switch
+        {
+            KeyKind.Global => false,
+            KeyKind.Subnet => network,
+            _ => true,
+        };
+
+        /// <summary>
+        /// Whether <paramref name="value"/> is this layer's key in the check (the hashes agreed): a named key compares
+        /// its text, so a hash collision never blocks another key; a subnet key is its network's hash.
+        /// </summary>
+        public bool IsValueOf(string value, ReadOnlySpan<(string Name, string Value)> keys) =>
+            _kind != KeyKind.Named || (ThrottleKeys.TryGet(keys, Definition.Key, out var given) && string.Equals(given, value, StringComparison.Ordinal));
 
         /// <summary>The key's text for people (a subnet as its network).</summary>
         public string TextOf(ReadOnlySpan<(string Name, string Value)> keys) => _kind switch

@@ -46,6 +46,8 @@ public static class BulwarkServerExtensions
         services.AddSingleton<ThrottleRegistry>();
         services.AddSingleton<ThrottleService>();
         services.AddSingleton<IManifestHandler, ThrottleManifestHandler>();
+        services.AddSingleton<ThrottleBlockSweeper>();
+        services.AddHostedService(sp => sp.GetRequiredService<ThrottleBlockSweeper>());
         services.AddSingleton<MassActionService>();
         services.AddSingleton<IManifestHandler, MassActionManifestHandler>();
         services.AddHostedService<MassActionKillSwitch>();
@@ -82,6 +84,8 @@ public static class BulwarkServerExtensions
         services.AddSingleton<Response.ApprovalService>();
         services.AddHostedService<Response.ApprovalExpiry>();
         services.AddSingleton<Response.RollbackService>();
+        services.AddSingleton<Response.EvidenceService>();
+        services.AddSingleton<Response.IActionHandler, Response.EvidenceActions>();
         Response.Connectors.ConnectorActionsServices.AddConnectorActions(services);
         services.AddSourcePoller();
         services.AddSingleton(sp => new ManifestApplier(sp.GetServices<IManifestHandler>()));
@@ -130,6 +134,7 @@ public static class BulwarkServerExtensions
         app.MapWebhooksApi();
         app.MapDetectionsApi();
         Response.ResponseApi.MapResponseApi(app);
+        Response.EvidenceApi.MapEvidenceApi(app);
         app.MapDefinitionsApi();
         app.MapEventsApi();
         app.MapIngestRecordsApi();

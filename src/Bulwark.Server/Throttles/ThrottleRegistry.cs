@@ -18,7 +18,9 @@ internal readonly record struct ThrottleTake(long Granted, ThrottleDecision Deci
 /// <summary>
 /// The throttles this node enforces, loaded from the store at first use and updated by every change made through this
 /// node. Buckets and escalation blocks live in memory, per node: a restart, or a change to a throttle's policy, starts
-/// them empty (a tightening alone keeps them). Checks read an immutable map and take no lock of their own.
+/// them empty (a tightening alone keeps them). Manual blocks are stored: loaded with the throttles, reloaded from the
+/// store after each change, and handed to the engines as an immutable snapshot. Checks read immutable maps and take no
+/// lock of their own.
 /// </summary>
 internal sealed class ThrottleRegistry(IControlStore store, TimeProvider time, ServerInstruments instruments) : IDisposable
 {
@@ -26,6 +28,7 @@ internal sealed class ThrottleRegistry(IControlStore store, TimeProvider time, S
     private readonly Counter<long> _decisions = instruments.Meter.CreateCounter<long>(
         "bulwark.throttle.decisions", "{decision}", "Throttle checks answered, by throttle, decision, layer and whether in shadow mode");
     private volatile IReadOnlyDictionary<string, LiveThrottle>? _throttles;
+    private volatile IReadOnlyDictionary<string, IReadOnlyList<ThrottleManualBlock>> _blocks = new Dictionary<string, IReadOnlyList<ThrottleManualBlock>>(StringComparer.Ordinal);
 
     public DateTimeOffset Now => time.GetUtcNow();
 
@@ -50,12 +53,50 @@ internal sealed class ThrottleRegistry(IControlStore store, TimeProvider time, S
                 ? live.Engine
                 : new ThrottleEngine(record.Policy);
             engine.Tighten(record.TighteningAt(Now)?.Tightening);
+            engine.Block(_blocks.GetValueOrDefault(record.Name));
             throttles[record.Name] = new LiveThrottle(record, engine);
             _throttles = throttles;
         }
         finally
         {
             _load.Release();
+        }
+    }
+
+    /// <summary>
+    /// Enforces a throttle's manual blocks as the store has them now (those in force). Called after every committed
+    /// change; the read happens under the lock, so the last caller always reads every change committed before it.
+    /// </summary>
+    public async Task RefreshBlocksAsync(string name, CancellationToken cancellationToken)
+    {
+        await (_throttles is null ? LoadAsync(cancellationToken) : Task.FromResult(_throttles)).ConfigureAwait(false);
+        await _load.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var now = Now;
+            var read = await store.ListThrottleBlocksAsync(name, cancellationToken).ConfigureAwait(false);
+            var blocks = new Dictionary<string, IReadOnlyList<ThrottleManualBlock>>(_blocks, StringComparer.Ordinal)
+            {
+                [name] = [.. read.Where(b => b.InForceAt(now))],
+            };
+            _blocks = blocks;
+            if (_throttles!.TryGetValue(name, out var live))
+            {
+                live.Engine.Block(blocks[name]);
+            }
+        }
+        finally
+        {
+            _load.Release();
+        }
+    }
+
+    /// <summary>Enforces every throttle's manual blocks as the store has them now (after lapsed ones were swept).</summary>
+    public async Task RefreshAllBlocksAsync(CancellationToken cancellationToken)
+    {
+        foreach (var live in await AllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            await RefreshBlocksAsync(live.Record.Name, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -116,14 +157,20 @@ internal sealed class ThrottleRegistry(IControlStore store, TimeProvider time, S
 
             var (records, _) = await store.ListThrottlesAsync(cancellationToken).ConfigureAwait(false);
             var now = Now;
+            var blocks = (await store.ListThrottleBlocksAsync(null, cancellationToken).ConfigureAwait(false))
+                .Where(b => b.InForceAt(now))
+                .GroupBy(b => b.Throttle, StringComparer.Ordinal)
+                .ToDictionary(g => g.Key, g => (IReadOnlyList<ThrottleManualBlock>)[.. g], StringComparer.Ordinal);
             var throttles = new ConcurrentDictionary<string, LiveThrottle>(StringComparer.Ordinal);
             foreach (var record in records)
             {
                 var engine = new ThrottleEngine(record.Policy);
                 engine.Tighten(record.TighteningAt(now)?.Tightening);
+                engine.Block(blocks.GetValueOrDefault(record.Name));
                 throttles[record.Name] = new LiveThrottle(record, engine);
             }
 
+            _blocks = blocks;
             _throttles = throttles;
             return throttles;
         }

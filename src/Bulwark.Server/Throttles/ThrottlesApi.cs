@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Bulwark.Audit;
 using Bulwark.Identity;
 using Bulwark.Manifests;
 using Bulwark.Problems;
@@ -31,6 +32,7 @@ internal static class ThrottlesApi
         throttles.MapDelete("/{name}/tighten", RelaxAsync).RequireCapability(Capability.Respond);
         throttles.MapGet("/{name}/blocks", BlocksAsync).RequireCapability(Capability.Read);
         // A catch-all, so that a subnet key can be written as it is (…/blocks/198.51.100.0/24) or escaped (%2F).
+        throttles.MapPut("/{name}/blocks/{**key}", BlockAsync).RequireCapability(Capability.Respond).Accepts<JsonObject>("application/json");
         throttles.MapDelete("/{name}/blocks/{**key}", UnblockAsync).RequireCapability(Capability.Respond);
         return routes;
     }
@@ -164,15 +166,49 @@ internal static class ThrottlesApi
         return TypedResults.Ok(ThrottleService.Document(throttle, registry.Now));
     }
 
-    private static async Task<Results<Ok<JsonObject>, ProblemHttpResult>> BlocksAsync(string name, HttpContext context, ThrottleRegistry registry)
+    /// <summary>Manual blocks (stored) first, by key; then the escalation blocks of this node, layer by layer.</summary>
+    private static async Task<Results<Ok<JsonObject>, ProblemHttpResult>> BlocksAsync(string name, HttpContext context, ThrottleRegistry registry, ThrottleService service)
     {
         if (await registry.FindAsync(name, context.RequestAborted).ConfigureAwait(false) is not { } throttle)
         {
             return ProblemResults.NotFound(context, $"Throttle '{name}'");
         }
 
-        return TypedResults.Ok(new JsonObject { ["items"] = ThrottleService.BlocksDocument(throttle.Engine.Blocks(registry.Now)) });
+        var items = new JsonArray();
+        foreach (var block in await service.ManualBlocksAsync(name, context.RequestAborted).ConfigureAwait(false))
+        {
+            items.Add(ManualBlockDocument(block));
+        }
+
+        foreach (var block in ThrottleService.BlocksDocument(throttle.Engine.Blocks(registry.Now)))
+        {
+            items.Add(block!.DeepClone());
+        }
+
+        return TypedResults.Ok(new JsonObject { ["items"] = items });
     }
+
+    private static Task<IResult> BlockAsync(string name, string key, HttpContext context, ThrottleService service) =>
+        RequestJson.WithBodyAsync(context, reader =>
+        {
+            key = UnescapeKey(key);
+            var duration = reader.ReadDuration("for", TimeSpan.FromSeconds(1), ThrottleManualBlock.MaxDuration);
+            var reason = reader.ReadString("reason", required: true, maxLength: ThrottleManualBlock.MaxReasonLength);
+            if (ThrottleManualBlock.CheckKey(key) is { } problem)
+            {
+                // The key is in the path, not the body: its error says so by its path.
+                reader.Error("key", problem);
+            }
+
+            return async () =>
+            {
+                var change = RequestChange.Of(context) with { Reason = reason };
+                var outcome = await service.BlockAsync(name, key, duration ?? ThrottleManualBlock.DefaultDuration, reason, null, change, CancellationToken.None).ConfigureAwait(false);
+                var document = ManualBlockDocument(outcome.Block);
+                document["previous_until"] = outcome.PreviousUntil is { } previous ? AuditChain.FormatTime(previous) : null;
+                return ManifestBodies.Answer(context, outcome.Outcome, $"/v1/throttles/{Uri.EscapeDataString(name)}/blocks/{Uri.EscapeDataString(key)}", document);
+            };
+        });
 
     private static async Task<Results<NoContent, ProblemHttpResult>> UnblockAsync(string name, string key, HttpContext context, ThrottleService service, ThrottleRegistry registry, string? layer = null)
     {
@@ -181,11 +217,27 @@ internal static class ThrottlesApi
             return ProblemResults.NotFound(context, $"Throttle '{name}'");
         }
 
-        // Routing leaves an escaped '/' escaped; keys do not otherwise contain "%2F".
-        key = key.Replace("%2F", "/", StringComparison.OrdinalIgnoreCase);
+        key = UnescapeKey(key);
         return await service.UnblockAsync(throttle, key, layer, RequestChange.Of(context), CancellationToken.None).ConfigureAwait(false)
             ? TypedResults.NoContent()
             : ProblemResults.NotFound(context, $"A block of '{key}' in throttle '{name}'");
+    }
+
+    /// <summary>Routing leaves an escaped '/' escaped; keys do not otherwise contain "%2F".</summary>
+    private static string UnescapeKey(string key) => key.Replace("%2F", "/", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>A manual block as listed: <c>{ kind: "manual", layer: null, key, until, reason, by, created_at, updated_at }</c>.</summary>
+    private static JsonObject ManualBlockDocument(ThrottleManualBlock block)
+    {
+        var document = block.ToDocument();
+        document.Remove("throttle");
+        var listed = new JsonObject { ["kind"] = "manual", ["layer"] = null };
+        foreach (var (field, value) in document)
+        {
+            listed[field] = value?.DeepClone();
+        }
+
+        return listed;
     }
 
     public static JsonObject DecisionDocument(string throttle, ThrottleDecision decision)
@@ -208,15 +260,24 @@ internal static class ThrottlesApi
             document["shadow_decision"] = ThrottleNames.Name(ThrottleNames.Decisions, decision.Kind);
         }
 
+        if (decision.BlockedUntil is { } until)
+        {
+            document["until"] = AuditChain.FormatTime(until);
+            document["block"] = decision.ManualBlock ? "manual" : "escalation";
+        }
+
         return document;
     }
 
     private static string BlockDetail(string name, ThrottleDecision decision) => decision.Reason switch
     {
-        ThrottleReason.Blocked => $"The key is blocked by throttle '{name}' (layer '{decision.Layer}') after repeated denials.",
+        ThrottleReason.Blocked when decision.ManualBlock => $"The key is blocked by throttle '{name}' (layer '{decision.Layer}') until {FormatUntil(decision)}: a manual block.",
+        ThrottleReason.Blocked => $"The key is blocked by throttle '{name}' (layer '{decision.Layer}') after repeated denials, until {FormatUntil(decision)}.",
         ThrottleReason.CostExceedsBurst => $"The cost is larger than layer '{decision.Layer}' of throttle '{name}' ever allows at once.",
         _ => $"Over the limit of layer '{decision.Layer}' of throttle '{name}'.",
     };
+
+    private static string FormatUntil(ThrottleDecision decision) => decision.BlockedUntil is { } until ? AuditChain.FormatTime(until) : "later";
 
     private static IEnumerable<KeyValuePair<string, object?>> Extensions(JsonObject document)
     {
