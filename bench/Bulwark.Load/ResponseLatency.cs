@@ -2,7 +2,7 @@
 // platform API has received the last containment call of the playbook that the takeover's incident runs by itself,
 // with benign events at a fixed rate; against the floor, the same calls made by the client itself.
 // Usage: dotnet run -c Release --project bench/Bulwark.Load -- response [OUT.json] [--incidents 600]
-//          [--incident-rate 10] [--rate 2000] [--batch 50] [--accounts 1000000] [--gap 3] [--pack ato|default]
+//          [--incident-rate 10] [--rate 2000] [--batch 50] [--accounts 1000000] [--gap 3] [--pack ato|default] [--shared-ips]
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -37,7 +37,8 @@ internal static class ResponseLatency
             Number(args, "--batch", 50),
             Number(args, "--accounts", 1_000_000),
             TimeSpan.FromSeconds(Number(args, "--gap", 3)),
-            Option(args, "--pack") ?? "ato");
+            Option(args, "--pack") ?? "ato",
+            args.Contains("--shared-ips"));
         if (options.Pack is not ("ato" or "default"))
         {
             Console.Error.WriteLine("--pack is ato (only the account takeover rule) or default (examples/manifests/rules.yaml and detectors.yaml)");
@@ -88,6 +89,8 @@ internal static class ResponseLatency
         await using var platform = await FakePlatformApi.StartAsync();
         platform.Received = calls.Record;
         var data = Directory.CreateDirectory(Path.Combine(work, "data")).FullName;
+        var flush = FlushProbe.Measure(data);
+        report["flush_probe"] = flush;
         await using var server = await CheckServer.StartAsync(data, AdminToken, inProcess: false, new Dictionary<string, string> { [SecretVariable] = platform.Token });
         using var admin = Client(server.BaseAddress, AdminToken);
         foreach (var (kind, body) in DetectionLatency.DefaultPack().Where(p => options.Pack == "default" || p.Body["name"]!.GetValue<string>() == SequenceRule))
@@ -117,7 +120,6 @@ internal static class ResponseLatency
 
         var traffic = new Traffic(options.Accounts, options.Batch, options.Gap);
         var batchesPerSecond = options.Rate / (double)options.Batch;
-        var seconds = options.Incidents / (double)options.IncidentRate;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"server: the check-server host in its own process; fake platform API and load in this one; {options.Rate:N0} benign events/s as {batchesPerSecond:F0} pushes/s of {options.Batch}; {options.Incidents} takeovers at {options.IncidentRate}/s; {Environment.ProcessorCount} cores, load average {LoadAverage()}"));
 
@@ -127,10 +129,21 @@ internal static class ResponseLatency
         await WaitForContainmentAsync(calls, warm.Incidents, TimeSpan.FromSeconds(30));
         await WaitForQuietJitAsync(admin);
 
+        if (options.SharedIps)
+        {
+            // Each measured takeover comes from the IP of a warm-up takeover, whose incident is open and has run.
+            traffic.ReuseIps(warm.Incidents.Count);
+        }
+
+        var counters = await ServerCounters.ScrapeAsync(admin);
         var cpu = server.ProcessorTime;
+        var machine = MachineCpu.Read();
+        var load = LoadAverage();
         var run = await PushAsync(pusher, floor, traffic, batchesPerSecond, options.IncidentRate, options.Incidents, "acct_ato_");
         cpu = server.ProcessorTime - cpu;
+        var busy = machine is null ? (double?)null : MachineCpu.Read()!.BusyShareSince(machine);
         var waited = await WaitForContainmentAsync(calls, run.Incidents, TimeSpan.FromSeconds(30));
+        var store = (await ServerCounters.ScrapeAsync(admin)).Since(counters);
         var runs = await ListRunsAsync(admin);
         var incidentOf = await IncidentsByAccountAsync(admin);
         var detected = run.Incidents.Count(i => incidentOf.ContainsKey(i.Account));
@@ -167,7 +180,9 @@ internal static class ResponseLatency
             phases[3].Ms.Add((finished - last).TotalMilliseconds);
         }
 
-        var statuses = byAccount.Values.GroupBy(r => r["status"]!.GetValue<string>()).ToDictionary(g => g.Key, g => (long)g.Count());
+        var statuses = byAccount.Values.DistinctBy(r => r["id"]!.GetValue<string>())
+            .GroupBy(r => r["status"]!.GetValue<string>()).ToDictionary(g => g.Key, g => (long)g.Count());
+        var notTargeted = byAccount.Count(p => !p.Value["steps"]!.AsArray().Any(s => s!["targets"]!.AsArray().Any(t => t!["target"]!.GetValue<string>() == p.Key)));
         if (byAccount.Values.FirstOrDefault(r => r["status"]!.GetValue<string>() != "succeeded") is { } unfinished)
         {
             Console.WriteLine("a run that did not succeed: " + unfinished.ToJsonString());
@@ -188,6 +203,9 @@ internal static class ResponseLatency
             ["push_ms"] = DetectionLatency.Summary(push),
             ["server_cpu_seconds"] = Math.Round(cpu.TotalSeconds, 2),
             ["server_cpu_us_per_event"] = Math.Round(cpu.TotalMicroseconds / run.Events, 1),
+            ["machine_busy_share"] = busy is { } share ? Math.Round(share, 3) : null,
+            ["load_average_before"] = load,
+            ["load_average_after"] = LoadAverage(),
         };
         report["incidents"] = new JsonObject
         {
@@ -196,13 +214,25 @@ internal static class ResponseLatency
             ["expected"] = completed.Count,
             ["detected"] = detected,
             ["contained"] = contained.Count,
-            ["runs"] = Counts(statuses.Select(s => (s.Key, s.Value))),
+            ["runs_of_their_incidents"] = Counts(statuses.Select(s => (s.Key, s.Value))),
+            ["accounts_their_incidents_run_does_not_target"] = notTargeted,
             ["repeated_calls"] = repeated,
             ["waited_after_load_seconds"] = Math.Round(waited.TotalSeconds, 2),
             ["first_ack_to_last_call_ms"] = DetectionLatency.Summary(total),
             ["completing_ack_to_last_call_ms"] = DetectionLatency.Summary(fromCompleting),
             ["first_ack_to_completing_ack_ms"] = DetectionLatency.Summary(sequenceGap),
             ["breakdown_ms"] = new JsonObject(phases.Select(p => KeyValuePair.Create(p.Name, (JsonNode?)DetectionLatency.Summary(Sorted(p.Ms))))),
+        };
+
+        // The control store (state and audit: incidents, runs, definitions) over the run and the wait after it.
+        var commits = store.Total("bulwark_store_commits_total");
+        var writes = store.Total("bulwark_store_writes_total", ("outcome", "committed"));
+        report["control_store"] = new JsonObject
+        {
+            ["commits"] = (long)commits,
+            ["writes"] = (long)writes,
+            ["writes_per_commit"] = commits > 0 ? Math.Round(writes / commits, 2) : null,
+            ["writes_per_takeover"] = completed.Count > 0 ? Math.Round(writes / completed.Count, 2) : null,
         };
         report["floor"] = new JsonObject
         {
@@ -213,6 +243,7 @@ internal static class ResponseLatency
         report["ratio_to_floor"] = new JsonObject(Percentiles.Select(p => KeyValuePair.Create(
             "p" + (p * 100).ToString(CultureInfo.InvariantCulture),
             (JsonNode?)(contained.Count == 0 ? null : Math.Round(DetectionLatency.Percentile(fromCompleting, p) / DetectionLatency.Percentile(floorLast, p), 1)))));
+        report["shared_ips"] = options.SharedIps;
         report["target"] = new JsonObject
         {
             ["what"] = "first_ack_to_last_call_ms p99 below 1000 ms",
@@ -221,9 +252,11 @@ internal static class ResponseLatency
         };
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{run.Events:N0} events in {run.Pushes:N0} pushes ({run.Failed} failed) in {run.Seconds:F1} s, push p50 {DetectionLatency.Percentile(push, 0.5):F1} ms p99 {DetectionLatency.Percentile(push, 0.99):F1} ms; server CPU {cpu.TotalMicroseconds / run.Events:F1} µs/event"));
+            $"{run.Events:N0} events in {run.Pushes:N0} pushes ({run.Failed} failed) in {run.Seconds:F1} s, push p50 {DetectionLatency.Percentile(push, 0.5):F1} ms p99 {DetectionLatency.Percentile(push, 0.99):F1} ms; server CPU {cpu.TotalMicroseconds / run.Events:F1} µs/event; machine busy {busy:P0}, load average {load} → {LoadAverage()}"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"takeovers: {contained.Count}/{completed.Count} contained, {detected} detected ({repeated} repeated calls; runs {string.Join(", ", statuses.Select(s => $"{s.Key} {s.Value}"))})"));
+            $"takeovers: {contained.Count}/{completed.Count} contained, {detected} detected ({repeated} repeated calls); the runs of their incidents: {string.Join(", ", statuses.Select(s => $"{s.Key} {s.Value}"))}, {notTargeted} of the accounts not among their run's targets"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"control store: {writes:N0} writes in {commits:N0} commits ({writes / Math.Max(1, commits):F2} a commit, {writes / Math.Max(1, completed.Count):F2} a takeover); disk flush p50 {flush["p50_ms"]} ms, p99 {flush["p99_ms"]} ms"));
         Line("first ack → last call", total);
         Line("completing ack → last call", fromCompleting);
         Line("first ack → completing ack", sequenceGap);
@@ -403,7 +436,7 @@ internal static class ResponseLatency
         incident.FloorRoundTripMs = Stopwatch.GetElapsedTime(sent).TotalMilliseconds;
     }
 
-    private sealed record Options(string Out, int Incidents, int IncidentRate, int Rate, int Batch, int Accounts, TimeSpan Gap, string Pack);
+    private sealed record Options(string Out, int Incidents, int IncidentRate, int Rate, int Batch, int Accounts, TimeSpan Gap, string Pack, bool SharedIps);
 
     /// <summary>One push run: its takeovers, push latencies, and the wall clock at its start (to compare with the server's timestamps).</summary>
     private sealed class PushRun(List<Incident> incidents, List<double> pushMs)
@@ -516,6 +549,7 @@ internal static class ResponseLatency
         private readonly ConcurrentQueue<Incident> _completions = new();
         private long _id;
         private int _incidents;
+        private int _ipCycle = int.MaxValue;
 
         /// <summary>How much earlier in event time a takeover's email change is stamped than its token rotation.</summary>
         public TimeSpan Gap { get; } = gap;
@@ -531,9 +565,12 @@ internal static class ResponseLatency
         /// </summary>
         public Incident NewIncident(string account)
         {
-            var n = _incidents++;
+            var n = _incidents++ % _ipCycle;
             return new Incident(account, $"198.18.{n / 250 % 250}.{(n % 250) + 1}");
         }
+
+        /// <summary>From now on, takeovers come from the IPs of the first <paramref name="count"/> takeovers again, in turn.</summary>
+        public void ReuseIps(int count) => (_incidents, _ipCycle) = (0, count);
 
         /// <summary>Queues a takeover's token rotation for the next batch (its email change was acknowledged).</summary>
         public void Complete(Incident incident) => _completions.Enqueue(incident);

@@ -31,13 +31,15 @@ internal static class Usage
             """,
         "response" => $$"""
             {{Run}} response [OUT.json] [--incidents 600] [--incident-rate 10] [--rate 2000] [--batch 50]
-                [--accounts 1000000] [--gap 3] [--pack ato|default]
+                [--accounts 1000000] [--gap 3] [--pack ato|default] [--shared-ips]
             Account takeovers answered by an auto-run playbook (revoke_tokens and expire_sessions per account through a
             platform connector) under benign NDJSON pushes at a fixed rate: time from the acknowledgement of each
             takeover's first event (an email change, stamped --gap seconds earlier in event time; its token rotation is
             pushed once it is acknowledged) to the last containment call received by a loopback fake platform API, and
             from the completing event's acknowledgement; beside the floor, the same calls made by the client directly.
-            --pack ato puts only the takeover rule in force, default the whole default pack.
+            --pack ato puts only the takeover rule in force, default the whole default pack. --shared-ips makes each
+            measured takeover come from the IP of a warm-up takeover (whose incident has run): it shows what becomes of
+            a takeover whose detection merges into an incident that was already answered.
             """,
         _ => $$"""
             {{Run}} [OUT.json] [N...] [--kills K] [--warm-up W] [--in-process] [--verbose] [--allocations | --jit]
