@@ -137,10 +137,12 @@ internal static class ResponseLatency
 
         var counters = await ServerCounters.ScrapeAsync(admin);
         var cpu = server.ProcessorTime;
+        var own = Process.GetCurrentProcess().TotalProcessorTime;
         var machine = MachineCpu.Read();
         var load = LoadAverage();
         var run = await PushAsync(pusher, floor, traffic, batchesPerSecond, options.IncidentRate, options.Incidents, "acct_ato_");
         cpu = server.ProcessorTime - cpu;
+        own = Process.GetCurrentProcess().TotalProcessorTime - own;
         var busy = machine is null ? (double?)null : MachineCpu.Read()!.BusyShareSince(machine);
         var waited = await WaitForContainmentAsync(calls, run.Incidents, TimeSpan.FromSeconds(30));
         var store = (await ServerCounters.ScrapeAsync(admin)).Since(counters);
@@ -203,7 +205,9 @@ internal static class ResponseLatency
             ["push_ms"] = DetectionLatency.Summary(push),
             ["server_cpu_seconds"] = Math.Round(cpu.TotalSeconds, 2),
             ["server_cpu_us_per_event"] = Math.Round(cpu.TotalMicroseconds / run.Events, 1),
+            ["load_tool_cpu_seconds"] = Math.Round(own.TotalSeconds, 2),
             ["machine_busy_share"] = busy is { } share ? Math.Round(share, 3) : null,
+            ["others_busy_share"] = busy is { } all ? Math.Round(Math.Max(0, all - ((cpu + own).TotalSeconds / (run.Seconds * Environment.ProcessorCount))), 3) : null,
             ["load_average_before"] = load,
             ["load_average_after"] = LoadAverage(),
         };
@@ -252,7 +256,7 @@ internal static class ResponseLatency
         };
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{run.Events:N0} events in {run.Pushes:N0} pushes ({run.Failed} failed) in {run.Seconds:F1} s, push p50 {DetectionLatency.Percentile(push, 0.5):F1} ms p99 {DetectionLatency.Percentile(push, 0.99):F1} ms; server CPU {cpu.TotalMicroseconds / run.Events:F1} µs/event; machine busy {busy:P0}, load average {load} → {LoadAverage()}"));
+            $"{run.Events:N0} events in {run.Pushes:N0} pushes ({run.Failed} failed) in {run.Seconds:F1} s, push p50 {DetectionLatency.Percentile(push, 0.5):F1} ms p99 {DetectionLatency.Percentile(push, 0.99):F1} ms; server CPU {cpu.TotalMicroseconds / run.Events:F1} µs/event, this tool's {own.TotalSeconds:F1} s; machine busy {busy:P0}, load average {load} → {LoadAverage()}"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"takeovers: {contained.Count}/{completed.Count} contained, {detected} detected ({repeated} repeated calls); the runs of their incidents: {string.Join(", ", statuses.Select(s => $"{s.Key} {s.Value}"))}, {notTargeted} of the accounts not among their run's targets"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
