@@ -319,7 +319,7 @@ internal static class DetectionLatency
     }
 
     /// <summary>The default pack's manifests as JSON: <c>examples/manifests/rules.yaml</c> and <c>detectors.yaml</c>, as the CLI embeds them for <c>--demo</c>.</summary>
-    private static IEnumerable<(string Kind, JsonObject Body)> DefaultPack()
+    internal static IEnumerable<(string Kind, JsonObject Body)> DefaultPack()
     {
         var cli = typeof(Bulwark.Cli.Manifests.YamlManifestReader).Assembly;
         foreach (var file in new[] { "rules.yaml", "detectors.yaml" })
@@ -340,16 +340,17 @@ internal static class DetectionLatency
         }
     }
 
-    private static JsonObject Summary(double[] sorted) => new()
+    /// <summary>Count, p50, p90, p99 and max of sorted values (only the count when there are none: JSON has no NaN).</summary>
+    internal static JsonObject Summary(double[] sorted) => sorted.Length == 0 ? new() { ["count"] = 0 } : new()
     {
         ["count"] = sorted.Length,
         ["p50"] = Math.Round(Percentile(sorted, 0.50), 3),
         ["p90"] = Math.Round(Percentile(sorted, 0.90), 3),
         ["p99"] = Math.Round(Percentile(sorted, 0.99), 3),
-        ["max"] = sorted.Length == 0 ? double.NaN : Math.Round(sorted[^1], 3),
+        ["max"] = Math.Round(sorted[^1], 3),
     };
 
-    private static double Percentile(double[] sorted, double p) =>
+    internal static double Percentile(double[] sorted, double p) =>
         sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
 
     private sealed record Options(string Out, int Rate, TimeSpan Duration, int Batch, int Accounts, int MemoryAccounts, bool Load, bool Memory);

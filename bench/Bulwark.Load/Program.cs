@@ -7,6 +7,9 @@
 //   dotnet run -c Release --project bench/Bulwark.Load -- events [OUT.json] [options]        POST /v1/events batches (EventsIngest.cs)
 //   dotnet run -c Release --project bench/Bulwark.Load -- detection [OUT.json] [options]     ack → stored detection under load,
 //                                                                                              and detection state per account (DetectionLatency.cs)
+//   dotnet run -c Release --project bench/Bulwark.Load -- response [OUT.json] [options]      ack of an account takeover's first event
+//                                                                                              → last containment call of its playbook
+//                                                                                              at a loopback platform API (ResponseLatency.cs)
 //   any mode with --help prints its usage (Usage.cs).
 // `check-server` is not for people: it is the server process that `check`, `webhooks` and `events` start (CheckServer.cs).
 if (args.Contains("--help") || args.Contains("-h"))
@@ -33,6 +36,11 @@ if (args is ["events", ..])
 if (args is ["detection", ..])
 {
     return await DetectionLatency.RunAsync(args[1..]);
+}
+
+if (args is ["response", ..])
+{
+    return await ResponseLatency.RunAsync(args[1..]);
 }
 
 if (args is [CheckServer.Command, ..])

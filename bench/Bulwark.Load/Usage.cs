@@ -29,6 +29,18 @@ internal static class Usage
             and reset floods mixed in; time from the acknowledgement of each completing push to its detection stored.
             Then the engines' retained memory for many active accounts, in this process.
             """,
+        "response" => $$"""
+            {{Run}} response [OUT.json] [--incidents 600] [--incident-rate 10] [--rate 2000] [--batch 50]
+                [--accounts 1000000] [--gap 3] [--pack ato|default] [--shared-ips]
+            Account takeovers answered by an auto-run playbook (revoke_tokens and expire_sessions per account through a
+            platform connector) under benign NDJSON pushes at a fixed rate: time from the acknowledgement of each
+            takeover's first event (an email change, stamped --gap seconds earlier in event time; its token rotation is
+            pushed once it is acknowledged) to the last containment call received by a loopback fake platform API, and
+            from the completing event's acknowledgement; beside the floor, the same calls made by the client directly.
+            --pack ato puts only the takeover rule in force, default the whole default pack. --shared-ips makes each
+            measured takeover come from the IP of a warm-up takeover (whose incident has run): it shows what becomes of
+            a takeover whose detection merges into an incident that was already answered.
+            """,
         _ => $$"""
             {{Run}} [OUT.json] [N...] [--kills K] [--warm-up W] [--in-process] [--verbose] [--allocations | --jit]
                 Kill propagation: POST /v1/flags/{key}/kill to N SDK clients holding EMERGENCY_OFF.
@@ -36,6 +48,7 @@ internal static class Usage
             {{Run}} webhooks --help    webhook ingest against a bare verifying endpoint
             {{Run}} events --help      /v1/events batch ingest
             {{Run}} detection --help   detection latency under load, and detection state per account
+            {{Run}} response --help    account takeover to containment under load, through an auto-run playbook
             Reports and how to read them: bench/README.md.
             """,
     };

@@ -24,6 +24,14 @@ public sealed class FakePlatformApi : LoopbackFake
 
     public string Token { get; }
 
+    /// <summary>
+    /// Called with every request the fake answers itself (not a scripted failure) as it arrives, before it is applied,
+    /// with the <see cref="System.Diagnostics.Stopwatch"/> timestamp of its arrival (its body read); the answer is sent
+    /// right after, unless a delay or stall was scripted. A load tool in the same process times containment calls by
+    /// it. Called on the request's thread, under no lock of the fake's.
+    /// </summary>
+    public Action<RecordedRequest, long>? Received { get; set; }
+
     /// <summary>Every side effect applied, in order.</summary>
     public IReadOnlyList<PlatformEffect> Effects
     {
@@ -67,6 +75,7 @@ public sealed class FakePlatformApi : LoopbackFake
 
     protected override FakeAnswer Answer(RecordedRequest request)
     {
+        Received?.Invoke(request, System.Diagnostics.Stopwatch.GetTimestamp());
         if (request.Header("Authorization") != "Bearer " + Token)
         {
             return FakeAnswer.Json(401, new JsonObject { ["error"] = "unauthorized" });
