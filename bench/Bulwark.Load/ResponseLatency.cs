@@ -161,9 +161,11 @@ internal static class ResponseLatency
 
         // Where the time goes, from the stored runs (server clock, same machine): completing ack → run stored with its
         // incident → the executor starts the steps → the last call arrives → the run is stored as finished.
-        var runOf = runs.GroupBy(r => r["incident_id"]!.GetValue<string>()).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
-        var byAccount = run.Incidents.Where(i => incidentOf.ContainsKey(i.Account) && runOf.ContainsKey(incidentOf[i.Account]))
-            .ToDictionary(i => i.Account, i => runOf[incidentOf[i.Account]], StringComparer.Ordinal);
+        // An incident that grew has a follow-up run for the accounts that joined it: an account's run is the one that acts on it.
+        var runsOf = runs.GroupBy(r => r["incident_id"]!.GetValue<string>()).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
+        static bool ActsOn(JsonNode run, string account) => run["accounts"] is JsonArray accounts && accounts.Any(a => a!.GetValue<string>() == account);
+        var byAccount = run.Incidents.Where(i => incidentOf.ContainsKey(i.Account) && runsOf.ContainsKey(incidentOf[i.Account]))
+            .ToDictionary(i => i.Account, i => runsOf[incidentOf[i.Account]].FirstOrDefault(r => ActsOn(r, i.Account)) ?? runsOf[incidentOf[i.Account]][0], StringComparer.Ordinal);
         var phases = new (string Name, List<double> Ms)[]
         {
             ("completing_ack_to_run_created", []), ("run_created_to_steps_started", []), ("steps_started_to_last_call", []), ("last_call_to_run_finished", []),
