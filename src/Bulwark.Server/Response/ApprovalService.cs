@@ -17,7 +17,7 @@ namespace Bulwark.Server.Response;
 /// </summary>
 internal sealed class ApprovalService(IControlStore store, RunExecutor executor, TimeProvider time)
 {
-    /// <summary>The most due approvals one sweep expires.</summary>
+    /// <summary>The page size of the sweep's reads of open approvals.</summary>
     public const int SweepLimit = 1000;
 
     /// <summary>Inside a run's transaction: stores the question (audited as the playbook) and returns it.</summary>
@@ -82,8 +82,18 @@ internal sealed class ApprovalService(IControlStore store, RunExecutor executor,
         var due = new List<string>();
         foreach (var status in new[] { ApprovalStatus.Pending, ApprovalStatus.Escalated })
         {
-            var open = await store.ListApprovalsAsync(ResponseNames.Name(ResponseNames.ApprovalStatuses, status), null, null, SweepLimit, cancellationToken).ConfigureAwait(false);
-            due.AddRange(open.Where(a => a.Value.ExpiresAt <= now).Select(a => a.Value.Id));
+            // Every open approval, page by page (lists are newest first; the oldest are the likeliest to be due).
+            for (long? before = null; ;)
+            {
+                var open = await store.ListApprovalsAsync(ResponseNames.Name(ResponseNames.ApprovalStatuses, status), null, before, SweepLimit, cancellationToken).ConfigureAwait(false);
+                due.AddRange(open.Where(a => a.Value.ExpiresAt <= now).Select(a => a.Value.Id));
+                if (open.Count < SweepLimit)
+                {
+                    break;
+                }
+
+                before = open[^1].Seq;
+            }
         }
 
         var changed = 0;
