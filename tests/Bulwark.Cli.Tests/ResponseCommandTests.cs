@@ -91,6 +91,12 @@ public sealed class ResponseCommandTests : IAsyncLifetime
         var (_, again, _) = await RunAsync(responder, "incidents", "rollback", incidentId);
         again.ShouldContain("already_requested");
         Accounts.ShouldAllBe(a => _platform.SideEffects(a, "unsuspend") == 1);
+        var (drilled, drillOut, drillError) = await RunAsync(responder, "runs", "start", "--incident", incidentId, "--playbook", "contain", "--dry-run");
+        drilled.ShouldBe(0, drillError);
+        drillOut.ShouldContain("(dry run)");
+        var drillId = drillOut.Split(' ')[0];
+        await _server.Services.GetRequiredService<RunExecutor>().WhenFinishedAsync(drillId, Ct).WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        Accounts.ShouldAllBe(a => _platform.SideEffects(a, "suspend") == 1); // the drill called nothing
         var (_, compensated, _) = await AdminAsync("runs", "get", runId);
         compensated.ShouldContain("3 succeeded"); // the compensations column
         compensated.ShouldContain("compensated");

@@ -94,6 +94,7 @@ public sealed class AuthorizationMatrixTests(ServerFixture fixture) : IClassFixt
         ("POST", "/v1/approvals/{id}/approve", "/v1/approvals/apr_matrix-absent/approve", null, Capability.Read),
         ("POST", "/v1/approvals/{id}/deny", "/v1/approvals/apr_matrix-absent/deny", """{"note":"matrix"}""", Capability.Read),
         ("POST", "/v1/incidents/{id}/rollback", "/v1/incidents/inc_absent/rollback", null, Capability.Respond),
+        ("POST", "/v1/incidents/{id}/runs", "/v1/incidents/inc_absent/runs", """{"playbook":"matrix-absent"}""", Capability.Respond),
         ("GET", "/v1/incidents/{id}/evidence", "/v1/incidents/inc_absent/evidence", null, Capability.Read),
         ("GET", "/v1/evidence/{id}", "/v1/evidence/evd_absent", null, Capability.Read),
         ("GET", "/v1/evidence/{id}/content", "/v1/evidence/evd_absent/content", null, Capability.Read),

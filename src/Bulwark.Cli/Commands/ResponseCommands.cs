@@ -6,7 +6,7 @@ using Bulwark.Cli.Output;
 namespace Bulwark.Cli.Commands;
 
 /// <summary>
-/// <c>bulwark runs list|get|approvals|approve|deny</c> (playbook runs and the questions they ask) and
+/// <c>bulwark runs list|get|start|approvals|approve|deny</c> (playbook runs and the questions they ask) and
 /// <c>bulwark incidents rollback</c>.
 /// </summary>
 internal static class ResponseCommands
@@ -93,6 +93,20 @@ internal static class ResponseCommands
                 a => [a["id"]?.ToString(), a["run_id"]?.ToString(), a["step_id"]?.ToString() ?? "(run)", a["status"]?.ToString(), Join(a["roles"]), a["expires_at"]?.ToString(), a["answered_by"]?.ToString(), a["question"]?.ToString()]);
         }));
         runs.Subcommands.Add(approvals);
+
+        var startIncident = new Option<string>("--incident") { Description = "The incident (inc_…)", Required = true };
+        var startPlaybook = new Option<string>("--playbook") { Description = "The playbook to run, whatever its trigger", Required = true };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Record what it would call and call nothing; ask nobody (a drill)" };
+        var start = new Command("start", "Start a run of a playbook for an incident (respond capability): a drill with --dry-run, or a real run, which passes the same approval gates") { startIncident, startPlaybook, dryRun };
+        start.SetAction((parse, ct) => cli.RunAsync(async () =>
+        {
+            using var client = cli.Client(parse);
+            var body = new JsonObject { ["playbook"] = parse.GetValue(startPlaybook), ["dry_run"] = parse.GetValue(dryRun) };
+            var run = (await client.PostAsync($"v1/incidents/{Uri.EscapeDataString(parse.GetValue(startIncident)!)}/runs", body, ct).ConfigureAwait(false)).Body!;
+            cli.Out.WriteLine($"{run["id"]} {run["status"]}{(run["dry_run"]!.GetValue<bool>() ? " (dry run)" : string.Empty)}: playbook {run["playbook"]}, incident {run["incident_id"]}");
+            return ExitCodes.Ok;
+        }));
+        runs.Subcommands.Add(start);
 
         runs.Subcommands.Add(Answer(cli, approve: true));
         runs.Subcommands.Add(Answer(cli, approve: false));

@@ -124,7 +124,7 @@ public sealed record RunState
 
     /// <summary>
     /// A new run of a playbook for an incident: every step pending, waiting for approval when the incident is below the
-    /// auto threshold, acting on <paramref name="accounts"/> and <paramref name="ips"/> (by default all the incident's).
+    /// auto threshold (a dry run never waits: its reason says that a real run would), acting on <paramref name="accounts"/> and <paramref name="ips"/> (by default all the incident's).
     /// </summary>
     /// <param name="id">The run's id.</param>
     /// <param name="playbook">The playbook.</param>
@@ -140,7 +140,9 @@ public sealed record RunState
     {
         ArgumentNullException.ThrowIfNull(playbook);
         ArgumentNullException.ThrowIfNull(incident);
-        var waits = incident.Confidence < playbook.AutoThreshold;
+        var below = incident.Confidence < playbook.AutoThreshold;
+        var dry = dryRun || playbook.DryRun;
+        var waits = below && !dry;
         return new RunState
         {
             Id = id,
@@ -149,8 +151,10 @@ public sealed record RunState
             CorrelationId = correlationId,
             Confidence = incident.Confidence,
             Status = waits ? RunStatus.WaitingApproval : RunStatus.Running,
-            DryRun = dryRun || playbook.DryRun,
-            Reason = waits ? $"confidence {Math.Round(incident.Confidence, 4)} is below the auto threshold {playbook.AutoThreshold}" : null,
+            DryRun = dry,
+            Reason = below
+                ? (dry ? "dry run; a real run would wait for approval: " : string.Empty) + $"confidence {Math.Round(incident.Confidence, 4)} is below the auto threshold {playbook.AutoThreshold}"
+                : null,
             Steps = [.. playbook.AllSteps.Select(s => new StepState { Id = s.Id, Status = StepStatus.Pending })],
             Accounts = accounts ?? incident.Accounts,
             Ips = ips ?? incident.Ips,

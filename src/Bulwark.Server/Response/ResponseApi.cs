@@ -11,8 +11,8 @@ using Microsoft.AspNetCore.Http.HttpResults;
 namespace Bulwark.Server.Response;
 
 /// <summary>
-/// <c>/v1/runs</c> (playbook runs, newest first), <c>/v1/approvals</c> (the questions runs ask, answered by role) and
-/// <c>POST /v1/incidents/{id}/rollback</c>.
+/// <c>/v1/runs</c> (playbook runs, newest first), <c>/v1/approvals</c> (the questions runs ask, answered by role),
+/// <c>POST /v1/incidents/{id}/rollback</c> and <c>POST /v1/incidents/{id}/runs</c> (a person starts a run, or a dry run).
 /// </summary>
 internal static class ResponseApi
 {
@@ -31,8 +31,9 @@ internal static class ResponseApi
         approvals.MapPost("/{id}/deny", (string id, HttpContext context, ApprovalService service) => AnswerAsync(id, approve: false, context, service))
             .RequireCapability(Capability.Read).Accepts<JsonObject>("application/json");
 
-        routes.MapGroup("/v1/incidents").WithTags("Incidents")
-            .MapPost("/{id}/rollback", RollbackAsync).RequireCapability(Capability.Respond).Accepts<JsonObject>("application/json");
+        var incidents = routes.MapGroup("/v1/incidents").WithTags("Incidents");
+        incidents.MapPost("/{id}/rollback", RollbackAsync).RequireCapability(Capability.Respond).Accepts<JsonObject>("application/json");
+        incidents.MapPost("/{id}/runs", StartRunAsync).RequireCapability(Capability.Respond).Accepts<JsonObject>("application/json");
         return routes;
     }
 
@@ -109,4 +110,29 @@ internal static class ResponseApi
                 };
             },
             optional: true);
+
+    /// <summary>A person starts a run of a playbook for an incident, whatever its trigger: a drill (<c>dry_run</c>) or a real run, which passes the same gates as one that starts by itself.</summary>
+    private static Task<IResult> StartRunAsync(string id, HttpContext context, IControlStore store, PlaybookService playbooks, RunStarter starter) =>
+        RequestJson.WithBodyAsync(context, reader =>
+        {
+            var name = reader.ReadString("playbook", required: true, maxLength: 63);
+            var dryRun = reader.ReadBoolean("dry_run") ?? false;
+            return async () =>
+            {
+                if (await playbooks.FindAsync(name!, context.RequestAborted).ConfigureAwait(false) is not { } playbook)
+                {
+                    return ProblemResults.NotFound(context, $"Playbook '{name}'");
+                }
+
+                var change = RequestChange.Of(context);
+                var runId = await store.WriteAsync(
+                    tx => tx.GetIncident(id) is { } incident
+                        ? starter.StartOne(tx, playbook, incident, change, dryRun)
+                        : throw new ProblemException(Bulwark.Problems.ProblemKind.NotFound, $"Incident '{id}' does not exist."),
+                    CancellationToken.None).ConfigureAwait(false);
+                starter.Started([runId]);
+                var run = await store.GetRunAsync(runId, CancellationToken.None).ConfigureAwait(false);
+                return TypedResults.Json((JsonObject)run!.Document.DeepClone(), statusCode: StatusCodes.Status202Accepted);
+            };
+        });
 }

@@ -270,6 +270,7 @@ internal sealed partial class RunExecutor(
         var outputs = Outputs(run);
         var context = ResponseContext.Create(incident, run.Id, run.Playbook, run.CorrelationId, null, null, outputs);
         var asked = new List<Approval>();
+        var dryRunApprovals = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var id in plan.Ready)
         {
             var compiled = playbook.Step(id);
@@ -285,6 +286,14 @@ internal sealed partial class RunExecutor(
             if (!playbook.Definition.OnFailure.Contains(step)
                 && RunPlanner.ApprovalFor(playbook.Definition, step, run.Confidence, runApproved: run.ApprovalId is not null) is { } requirement)
             {
+                if (run.DryRun)
+                {
+                    // A dry run asks nobody: it records whom a real run would ask, and goes on.
+                    toStart.Add(id);
+                    dryRunApprovals[id] = $"dry run; a real run would wait for approval by {string.Join(" or ", requirement.Roles.Select(Roles.Name))}";
+                    continue;
+                }
+
                 var approval = Approval.Ask(NewId(random, "apr_"), run, id, requirement, Question(run, step), now);
                 asked.Add(approval);
                 run = run.WithStep(run.Step(id)! with { Status = StepStatus.WaitingApproval, ApprovalId = approval.Id, Reason = $"waiting for approval {approval.Id} by {string.Join(" or ", approval.Roles.Select(Roles.Name))}" });
@@ -305,7 +314,7 @@ internal sealed partial class RunExecutor(
             run = run.WithStep(run.Step(id)! with
             {
                 Status = StepStatus.Running,
-                Reason = null,
+                Reason = dryRunApprovals.GetValueOrDefault(id),
                 StartedAt = now,
                 Targets = [.. targets.Distinct(StringComparer.Ordinal).Select(t => new TargetState { Target = t, Status = StepStatus.Pending, IdempotencyKey = RunPlanner.IdempotencyKey(run.Id, id, t) })],
             });
@@ -329,7 +338,7 @@ internal sealed partial class RunExecutor(
             settled = settled.WithStep(step with
             {
                 Status = failed.Count == 0 ? StepStatus.Succeeded : StepStatus.Failed,
-                Reason = failed.Count == 0 ? null : $"{failed.Count} of {step.Targets.Count} calls failed: {failed[0].Error}",
+                Reason = failed.Count == 0 ? step.Reason : $"{failed.Count} of {step.Targets.Count} calls failed: {failed[0].Error}",
                 Output = step.Targets.Count == 1 ? step.Targets[0].Output : new JsonObject { ["calls"] = new JsonArray([.. step.Targets.Select(t => (JsonNode)new JsonObject { ["target"] = t.Target, ["output"] = t.Output?.DeepClone() })]) },
                 FinishedAt = time.GetUtcNow(),
             });

@@ -30,8 +30,9 @@ internal sealed class RunStarter(PlaybookService playbooks, RunExecutor executor
                 continue;
             }
 
-            // A follow-up run for what joined the incident since its runs started, if the playbook acts on it.
-            var earlier = tx.FindRuns(playbook.Name, incident.Id).Select(r => RunState.Read(r.Document)).ToList();
+            // A follow-up run for what joined the incident since its runs started, if the playbook acts on it. Dry runs
+            // a person started act on nothing, so they cover nothing.
+            var earlier = tx.FindRuns(playbook.Name, incident.Id).Select(r => RunState.Read(r.Document)).Where(r => !r.DryRun || playbook.DryRun).ToList();
             var accounts = incident.Accounts.Except(earlier.SelectMany(r => r.Accounts ?? incident.Accounts), StringComparer.Ordinal).ToList();
             var ips = incident.Ips.Except(earlier.SelectMany(r => r.Ips ?? incident.Ips), StringComparer.Ordinal).ToList();
             if (earlier.Count > 0
@@ -41,40 +42,49 @@ internal sealed class RunStarter(PlaybookService playbooks, RunExecutor executor
                 continue;
             }
 
-            var id = RunExecutor.NewId(random, "run_");
-            var run = earlier.Count == 0
-                ? RunState.Start(id, playbook, incident, incident.Id, tx.Now)
-                : RunState.Start(id, playbook, incident, incident.Id, tx.Now, accounts: accounts, ips: ips);
-            Approval? approval = null;
-            if (run.Status == RunStatus.WaitingApproval)
-            {
-                // Below the auto threshold: the question is asked with the run, so the run never waits unasked.
-                approval = Approval.Ask(RunExecutor.NewId(random, "apr_"), run, null, playbook.Approval, $"Run playbook '{playbook.Name}' for incident {incident.Id}? {run.Reason}.", tx.Now);
-                run = run with { ApprovalId = approval.Id };
-            }
-
-            var document = run.ToDocument();
-            tx.PutRun(new StoredRun
-            {
-                Id = id,
-                Playbook = playbook.Name,
-                IncidentId = incident.Id,
-                Status = ResponseNames.Name(ResponseNames.RunStatuses, run.Status),
-                Active = !run.Finished,
-                CreatedAt = tx.Now,
-                UpdatedAt = tx.Now,
-                Document = document,
-            });
-            tx.Append(ChangeContext.System("playbook/" + playbook.Name, incident.Id).Draft("playbook.run.create", "run/" + id, null, document));
-            if (approval is not null)
-            {
-                ApprovalService.Ask(tx, approval, incident.Id);
-            }
-
-            started.Add(id);
+            started.Add(StartOne(tx, playbook, incident, ChangeContext.System("playbook/" + playbook.Name, incident.Id), dryRun: false, earlier.Count == 0 ? null : accounts, earlier.Count == 0 ? null : ips));
         }
 
         return started;
+    }
+
+    /// <summary>
+    /// Inside a transaction: stores a new run of <paramref name="playbook"/> for <paramref name="incident"/> (its
+    /// question too, when it waits for approval), audited in <paramref name="context"/>; returns its id. A dry run never
+    /// waits for approval: it records what it would do.
+    /// </summary>
+    public string StartOne(
+        IWriteTransaction tx, PlaybookDefinition playbook, IncidentRecord incident, ChangeContext context, bool dryRun, IReadOnlyList<string>? accounts = null, IReadOnlyList<string>? ips = null)
+    {
+        var id = RunExecutor.NewId(random, "run_");
+        var run = RunState.Start(id, playbook, incident, incident.Id, tx.Now, dryRun, accounts, ips);
+        Approval? approval = null;
+        if (run.Status == RunStatus.WaitingApproval)
+        {
+            // Below the auto threshold: the question is asked with the run, so the run never waits unasked.
+            approval = Approval.Ask(RunExecutor.NewId(random, "apr_"), run, null, playbook.Approval, $"Run playbook '{playbook.Name}' for incident {incident.Id}? {run.Reason}.", tx.Now);
+            run = run with { ApprovalId = approval.Id };
+        }
+
+        var document = run.ToDocument();
+        tx.PutRun(new StoredRun
+        {
+            Id = id,
+            Playbook = playbook.Name,
+            IncidentId = incident.Id,
+            Status = ResponseNames.Name(ResponseNames.RunStatuses, run.Status),
+            Active = !run.Finished,
+            CreatedAt = tx.Now,
+            UpdatedAt = tx.Now,
+            Document = document,
+        });
+        tx.Append(context.Draft("playbook.run.create", "run/" + id, null, document));
+        if (approval is not null)
+        {
+            ApprovalService.Ask(tx, approval, incident.Id);
+        }
+
+        return id;
     }
 
     /// <summary>After an incident's resolution is committed: its runs' PagerDuty alerts are resolved.</summary>

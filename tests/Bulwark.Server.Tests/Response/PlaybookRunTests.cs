@@ -96,4 +96,39 @@ public sealed class PlaybookRunTests : IAsyncLifetime
             TestEvents.Json("c-2", "acct_2", "203.0.113.9", "token_rotated", "2026-03-02T01:02:05.000Z"));
         (await _response.Server.Store.ListRunsAsync(new Bulwark.Response.RunQuery(), Ct)).Count.ShouldBe(2);
     }
+
+    [Fact]
+    public async Task APersonStartsADryRun_ItRecordsWhatItWouldCall_AsksNobody_AndCallsNothing()
+    {
+        // Below the auto threshold: a real run would wait; the dry run goes through and says so.
+        var started = await _response.IncidentAsync(0.6, """
+            {"trigger":{"rules":["resets-per-ip"]},"auto_threshold":0.9,
+             "steps":[{"id":"revoke","action":"platform.revoke_tokens","connector":"platform","for_each":"accounts"}]}
+            """, Accounts);
+        var responder = await _response.Server.CreateIdentityTokenAsync("rita", Bulwark.Identity.Role.Responder);
+        using var client = _response.Server.CreateClient(responder);
+
+        var answer = await client.PostAsync($"v1/incidents/{started.IncidentId}/runs", BulwarkTestServer.Json("""{"playbook":"contain","dry_run":true}"""), Ct);
+
+        var drill = await Http.ReadJsonAsync(answer, HttpStatusCode.Accepted);
+        drill["dry_run"]!.GetValue<bool>().ShouldBeTrue();
+        var run = await _response.FinishedAsync(drill["id"]!.GetValue<string>());
+        run.Status.ShouldBe(Bulwark.Response.RunStatus.Succeeded);
+        run.Reason!.ShouldStartWith("dry run; a real run would wait for approval");
+        var calls = run.Step("revoke")!.Targets;
+        calls.Select(t => t.Target).Order().ShouldBe(Accounts);
+        calls.ShouldAllBe(t => t.Output!["dry_run"]!.GetValue<bool>() && t.Output["would_send"] != null);
+        _response.Platform.Requests.ShouldBeEmpty();
+        RunStateOf(await _response.Server.Store.GetRunAsync(started.Id, Ct)).Status.ShouldBe(Bulwark.Response.RunStatus.WaitingApproval);
+        (await _response.Server.Store.ListApprovalsAsync(null, drill["id"]!.GetValue<string>(), null, 10, Ct)).ShouldBeEmpty();
+        using var admin = _response.Server.CreateAdminClient();
+        await Http.ReadProblemAsync(
+            await admin.PostAsync($"v1/incidents/{started.IncidentId}/runs", BulwarkTestServer.Json("""{"playbook":"absent"}"""), Ct), HttpStatusCode.NotFound, "not-found");
+        await Http.ReadProblemAsync(
+            await admin.PostAsync("v1/incidents/inc_absent/runs", BulwarkTestServer.Json("""{"playbook":"contain"}"""), Ct), HttpStatusCode.NotFound, "not-found");
+        await Http.ReadProblemAsync(
+            await admin.PostAsync($"v1/incidents/{started.IncidentId}/runs", BulwarkTestServer.Json("""{"dry_run":"yes"}"""), Ct), HttpStatusCode.UnprocessableEntity, "validation");
+    }
+
+    private static Bulwark.Response.RunState RunStateOf(Bulwark.Response.StoredRun? stored) => Bulwark.Response.RunState.Read(stored!.Document);
 }
