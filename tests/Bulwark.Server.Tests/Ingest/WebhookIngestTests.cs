@@ -200,9 +200,7 @@ public sealed class WebhookIngestTests : IAsyncLifetime
     {
         var signer = await _ingest.StandardSourceAsync("partner");
         var worker = _ingest.Server.Services.GetRequiredService<NormalizerWorker>();
-        var eventsDb = Path.Combine(_ingest.Server.DataDirectory, SqliteEventStoreOptions.FileName);
-        using var sql = new SqliteConnection($"Data Source={eventsDb};Pooling=False");
-        sql.Open();
+        using var sql = OpenEventLog();
         Execute(sql, """
             CREATE TABLE test_gate (open INTEGER);
             CREATE TRIGGER test_refuse BEFORE INSERT ON events WHEN NEW.id = 'poison' OR NOT EXISTS (SELECT 1 FROM test_gate)
@@ -234,9 +232,7 @@ public sealed class WebhookIngestTests : IAsyncLifetime
     {
         var signer = await _ingest.StandardSourceAsync("partner");
         var worker = _ingest.Server.Services.GetRequiredService<NormalizerWorker>();
-        var eventsDb = Path.Combine(_ingest.Server.DataDirectory, SqliteEventStoreOptions.FileName);
-        using var sql = new SqliteConnection($"Data Source={eventsDb};Pooling=False");
-        sql.Open();
+        using var sql = OpenEventLog();
         Execute(sql, """
             CREATE TRIGGER test_refuse BEFORE INSERT ON events WHEN NEW.id = 'poison'
             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;
@@ -388,6 +384,14 @@ public sealed class WebhookIngestTests : IAsyncLifetime
         }
 
         return seqs;
+    }
+
+    /// <summary>A connection of the test's own to the server's <c>events.db</c>, to plant triggers in.</summary>
+    private SqliteConnection OpenEventLog()
+    {
+        var connection = new SqliteConnection($"Data Source={Path.Combine(_ingest.Server.DataDirectory, SqliteEventStoreOptions.FileName)};Pooling=False");
+        connection.Open();
+        return connection;
     }
 
     private static void Execute(SqliteConnection connection, string text)
