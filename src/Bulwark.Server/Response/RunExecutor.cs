@@ -233,7 +233,8 @@ internal sealed partial class RunExecutor(
         return false;
     }
 
-    private static string Question(RunState run, PlaybookStep? step) => step is null
+    /// <summary>What a run asks people: the whole run (no step), or one step.</summary>
+    public static string Question(RunState run, PlaybookStep? step) => step is null
         ? $"Run playbook '{run.Playbook}' for incident {run.IncidentId}? Its confidence {Math.Round(run.Confidence, 4)} is below the playbook's auto threshold."
         : $"Run step '{step.Id}' ({step.Action}{(step.Reversible ? string.Empty : ", irreversible")}) of playbook '{run.Playbook}' for incident {run.IncidentId}?";
 

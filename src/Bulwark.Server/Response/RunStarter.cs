@@ -62,7 +62,7 @@ internal sealed class RunStarter(PlaybookService playbooks, RunExecutor executor
         if (run.Status == RunStatus.WaitingApproval)
         {
             // Below the auto threshold: the question is asked with the run, so the run never waits unasked.
-            approval = Approval.Ask(RunExecutor.NewId(random, "apr_"), run, null, playbook.Approval, $"Run playbook '{playbook.Name}' for incident {incident.Id}? {run.Reason}.", tx.Now);
+            approval = Approval.Ask(RunExecutor.NewId(random, "apr_"), run, null, playbook.Approval, RunExecutor.Question(run, null), tx.Now);
             run = run with { ApprovalId = approval.Id };
         }
 
