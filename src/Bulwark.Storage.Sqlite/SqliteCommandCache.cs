@@ -9,6 +9,19 @@ namespace Bulwark.Storage.Sqlite;
 internal sealed class SqliteCommandCache(SqliteConnection connection) : IDisposable
 {
     private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, RawStatement> _statements = new(StringComparer.Ordinal);
+
+    /// <summary>The statement for <paramref name="sql"/> (positional parameters), prepared on first use.</summary>
+    public RawStatement Raw(string sql)
+    {
+        if (!_statements.TryGetValue(sql, out var statement))
+        {
+            statement = new RawStatement(connection, sql);
+            _statements[sql] = statement;
+        }
+
+        return statement;
+    }
 
     public SqliteCommand Get(string sql, SqliteTransaction transaction, params ReadOnlySpan<(string Name, object? Value)> parameters)
     {
@@ -46,5 +59,11 @@ internal sealed class SqliteCommandCache(SqliteConnection connection) : IDisposa
         }
 
         _commands.Clear();
+        foreach (var statement in _statements.Values)
+        {
+            statement.Dispose();
+        }
+
+        _statements.Clear();
     }
 }

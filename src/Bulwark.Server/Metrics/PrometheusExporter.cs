@@ -80,8 +80,8 @@ internal sealed class PrometheusExporter : IDisposable
 
         public void Record(double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
-            var labels = Labels(tags);
-            var series = _series.GetOrAdd(labels, static (_, histogram) => new Series(histogram), _type == "histogram");
+            var hash = Hash(tags);
+            var series = Find(hash, tags) ?? Add(hash, tags);
             series.Record(value, _type, _additive);
         }
 
@@ -107,6 +107,45 @@ internal sealed class PrometheusExporter : IDisposable
             };
         }
 
+        // Measurements come with the same few tag sets over and over: they are matched by their values here, so that the
+        // label text (sorted, escaped, joined) is built once per series rather than once per measurement.
+        private readonly ConcurrentDictionary<int, TaggedSeries[]> _byTags = new();
+
+        private static int Hash(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            var hash = tags.Length;
+            foreach (var (key, value) in tags)
+            {
+                hash ^= HashCode.Combine(key, value); // Order-independent: the same tags in another order are one series.
+            }
+
+            return hash;
+        }
+
+        private Series? Find(int hash, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            if (_byTags.TryGetValue(hash, out var candidates))
+            {
+                foreach (var candidate in candidates)
+                {
+                    if (candidate.Matches(tags))
+                    {
+                        return candidate.Series;
+                    }
+                }
+            }
+
+            return null;
+        }
+
+        private Series Add(int hash, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            var series = _series.GetOrAdd(Labels(tags), static (_, histogram) => new Series(histogram), _type == "histogram");
+            var entry = new TaggedSeries(tags.ToArray(), series);
+            _byTags.AddOrUpdate(hash, static (_, entry) => [entry], static (_, existing, entry) => [.. existing, entry], entry);
+            return series;
+        }
+
         private static string Labels(ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
             if (tags.Length == 0)
@@ -117,6 +156,40 @@ internal sealed class PrometheusExporter : IDisposable
             var pairs = new List<KeyValuePair<string, object?>>(tags.ToArray());
             pairs.Sort((a, b) => string.CompareOrdinal(a.Key, b.Key));
             return string.Join(',', pairs.Select(p => $"{p.Key.Replace('.', '_')}=\"{Escape(Convert.ToString(p.Value, CultureInfo.InvariantCulture) ?? string.Empty)}\""));
+        }
+    }
+
+    /// <summary>A series with the tag values that name it.</summary>
+    private sealed class TaggedSeries(KeyValuePair<string, object?>[] tags, Series series)
+    {
+        public Series Series => series;
+
+        public bool Matches(ReadOnlySpan<KeyValuePair<string, object?>> other)
+        {
+            if (other.Length != tags.Length)
+            {
+                return false;
+            }
+
+            foreach (var (key, value) in other)
+            {
+                var found = false;
+                foreach (var (ownKey, ownValue) in tags)
+                {
+                    if (string.Equals(key, ownKey, StringComparison.Ordinal) && Equals(value, ownValue))
+                    {
+                        found = true;
+                        break;
+                    }
+                }
+
+                if (!found)
+                {
+                    return false;
+                }
+            }
+
+            return true;
         }
     }
 

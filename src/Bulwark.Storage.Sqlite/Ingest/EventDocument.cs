@@ -1,4 +1,3 @@
-using System.Text;
 using Bulwark.Ingest;
 
 namespace Bulwark.Storage.Sqlite.Ingest;
@@ -6,7 +5,8 @@ namespace Bulwark.Storage.Sqlite.Ingest;
 /// <summary>An event as the log stores it: Core's canonical v1 JSON (<see cref="EventJson"/>), read back validated.</summary>
 internal static class EventDocument
 {
-    public static string Serialize(NormalizedEvent e) => Encoding.UTF8.GetString(EventJson.ToUtf8Bytes(e));
+    /// <summary>The event's document as UTF-8, which the log stores as TEXT as it is.</summary>
+    public static byte[] Serialize(NormalizedEvent e) => EventJson.ToUtf8Bytes(e);
 
     /// <summary>Reads a stored document from its UTF-8 bytes (SQLite hands TEXT over as UTF-8: no transcoding).</summary>
     public static NormalizedEvent Deserialize(ReadOnlySpan<byte> utf8Json) =>

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Bulwark.Ingest;
+using Bulwark.Json;
 using Microsoft.Data.Sqlite;
 
 namespace Bulwark.Storage.Sqlite.Ingest;
@@ -21,7 +22,7 @@ internal sealed record PendingDelivery(
     long ExpiresAt);
 
 /// <summary>An event made ready for the writer by its caller: its document serialized, its indexed fields pulled out.</summary>
-internal sealed record PendingEvent(string Source, string Id, string Platform, string EventType, string AccountId, long Timestamp, long ReceivedAt, string? SnapshotId, string Document);
+internal sealed record PendingEvent(string Source, string Id, string Platform, string EventType, string AccountId, long Timestamp, long ReceivedAt, string? SnapshotId, byte[] Document);
 
 /// <summary>A quarantine outcome made ready by the caller: the id a new entry gets, its reason and issues.</summary>
 internal sealed record PendingQuarantine(string NewId, string SnapshotId, string Source, bool Open, string Reason, string Issues, long Now);
@@ -32,8 +33,6 @@ internal static class SqliteEventRows
     public const string SnapshotColumns = "seq, id, source, received_at, headers, body, sha256, content_type, verification, delivery_id";
     public const string EventColumns = "\"offset\", doc, snapshot_id";
     public const string QuarantineColumns = "id, snapshot_id, source, reason, issues, created_at, updated_at, attempts, status";
-
-    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static DateTimeOffset FromMillis(long millis) => DateTimeOffset.FromUnixTimeMilliseconds(millis);
 
@@ -78,8 +77,7 @@ internal static class SqliteEventRows
     public static string HeadersJson(IReadOnlyList<KeyValuePair<string, string>> headers)
     {
         ArgumentNullException.ThrowIfNull(headers);
-        var buffer = new ArrayBufferWriter<byte>(256);
-        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        return CompactJson.ToText(headers, static (headers, writer) =>
         {
             writer.WriteStartArray();
             foreach (var (name, value) in headers)
@@ -91,15 +89,12 @@ internal static class SqliteEventRows
             }
 
             writer.WriteEndArray();
-        }
-
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+        });
     }
 
-    public static string IssuesJson(IReadOnlyList<NormalizeIssue> issues)
-    {
-        var buffer = new ArrayBufferWriter<byte>(128);
-        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+    public static string IssuesJson(IReadOnlyList<NormalizeIssue> issues) => issues.Count == 0
+        ? "[]"
+        : CompactJson.ToText(issues, static (issues, writer) =>
         {
             writer.WriteStartArray();
             foreach (var issue in issues)
@@ -111,10 +106,7 @@ internal static class SqliteEventRows
             }
 
             writer.WriteEndArray();
-        }
-
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
-    }
+        });
 
     /// <summary>The quarantine reason for a delivery with item issues only: how many, and the first few.</summary>
     public static string Summarize(IReadOnlyList<NormalizeIssue> issues)

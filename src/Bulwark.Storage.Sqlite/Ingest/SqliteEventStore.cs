@@ -31,6 +31,9 @@ public sealed class SqliteEventStore : IEventStore
     private readonly Lock _openGate = new();
     private int _disposed;
 
+    // Whether the quarantine may hold an entry (read at open; set before the first entry is written, never cleared).
+    private bool _quarantineUsed;
+
     static SqliteEventStore() => SQLitePCL.Batteries_V2.Init();
 
     /// <summary>Creates the store over its files; call <see cref="MigrateAsync"/> before use.</summary>
@@ -102,6 +105,7 @@ public sealed class SqliteEventStore : IEventStore
                 _snapshots.Advance(MoveRawTables(log, _raw.Path));
                 ApplyMigrations(log, EventStoreMigrations.Steps, int.MaxValue);
                 _events.Advance(SqliteEventRows.Scalar(log, "SELECT MAX(\"offset\") FROM events"));
+                _quarantineUsed = SqliteEventRows.Scalar(log, "SELECT EXISTS (SELECT 1 FROM quarantine)") > 0;
             });
             _tail.Reset(_snapshots.Position);
             _raw.Start();
@@ -164,7 +168,7 @@ public sealed class SqliteEventStore : IEventStore
         }
 
         var millis = now.ToUnixTimeMilliseconds();
-        var pending = new (List<PendingEvent> Events, PendingQuarantine Quarantine)[normalizations.Count];
+        var pending = new (List<PendingEvent> Events, PendingQuarantine? Quarantine)[normalizations.Count];
         var seq = 0L;
         for (var i = 0; i < pending.Length; i++)
         {
@@ -174,16 +178,21 @@ public sealed class SqliteEventStore : IEventStore
             ArgumentNullException.ThrowIfNull(result.Events, nameof(normalizations));
             ArgumentNullException.ThrowIfNull(result.Issues, nameof(normalizations));
             var needsQuarantine = result.NeedsQuarantine;
+
+            // A clean normalization resolves the snapshot's quarantine entry, if it has one: while the quarantine has
+            // never held an entry, none can exist, and the lookups are skipped.
             pending[i] = (
                 PrepareEvents(result.Events, snapshot.ReceivedAt, snapshot.Id),
-                new PendingQuarantine(
-                    IngestIds.New(IngestIds.QuarantinePrefix, now, _options.Random),
-                    snapshot.Id,
-                    snapshot.Source,
-                    needsQuarantine,
-                    result.Failure ?? (needsQuarantine ? SqliteEventRows.Summarize(result.Issues) : string.Empty),
-                    SqliteEventRows.IssuesJson(result.Issues),
-                    millis));
+                needsQuarantine || Volatile.Read(ref _quarantineUsed)
+                    ? new PendingQuarantine(
+                        needsQuarantine ? IngestIds.New(IngestIds.QuarantinePrefix, now, _options.Random) : string.Empty,
+                        snapshot.Id,
+                        snapshot.Source,
+                        needsQuarantine,
+                        result.Failure ?? (needsQuarantine ? SqliteEventRows.Summarize(result.Issues) : string.Empty),
+                        SqliteEventRows.IssuesJson(result.Issues),
+                        millis)
+                    : null);
             seq = Math.Max(seq, snapshot.Seq);
         }
 
@@ -193,7 +202,13 @@ public sealed class SqliteEventStore : IEventStore
                 var outcomes = new NormalizationOutcome[pending.Length];
                 for (var i = 0; i < pending.Length; i++)
                 {
-                    outcomes[i] = new NormalizationOutcome(w.Append(pending[i].Events), w.Quarantine(pending[i].Quarantine));
+                    var (events, quarantine) = pending[i];
+                    if (quarantine is { Open: true })
+                    {
+                        Volatile.Write(ref _quarantineUsed, true);
+                    }
+
+                    outcomes[i] = new NormalizationOutcome(w.Append(events), quarantine is null ? null : w.Quarantine(quarantine));
                 }
 
                 w.AdvanceOffset(consumer, seq, millis);

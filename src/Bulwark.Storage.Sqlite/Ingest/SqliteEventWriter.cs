@@ -10,26 +10,29 @@ namespace Bulwark.Storage.Sqlite.Ingest;
 /// </summary>
 internal sealed class SqliteEventWriter(SqliteCommandCache commands, SqliteTransaction transaction, long lastSeq, long lastOffset)
 {
-    private const string FindDeliverySql =
-        "SELECT snapshot_id FROM delivery_ids WHERE source = $source AND delivery_id = $delivery AND expires_at > $now";
+    // The hot statements run through RawStatement with positional parameters (see there for why).
+
+    // Claims (source, delivery id) for a new snapshot in one B-tree descent: a new id is inserted, an expired one is
+    // taken over (it now points at the new snapshot for a new retention), a live one is left alone and changes nothing.
+    private const string ClaimDeliverySql = """
+        INSERT INTO delivery_ids (source, delivery_id, snapshot_id, expires_at) VALUES (?1, ?2, ?3, ?4)
+        ON CONFLICT (source, delivery_id) DO UPDATE SET snapshot_id = excluded.snapshot_id, expires_at = excluded.expires_at
+        WHERE delivery_ids.expires_at <= ?5
+        """;
+
+    private const string FindDeliverySql = "SELECT snapshot_id FROM delivery_ids WHERE source = ?1 AND delivery_id = ?2";
 
     private const string InsertSnapshotSql = """
         INSERT INTO raw_snapshots (id, source, received_at, headers, body, sha256, content_type, verification, delivery_id)
-        VALUES ($id, $source, $received, $headers, $body, $sha256, $type, $verification, $delivery)
-        """;
-
-    // An expired row is replaced: the id now points at the new snapshot for a new retention.
-    private const string PutDeliverySql = """
-        INSERT INTO delivery_ids (source, delivery_id, snapshot_id, expires_at) VALUES ($source, $delivery, $snapshot, $expires)
-        ON CONFLICT (source, delivery_id) DO UPDATE SET snapshot_id = excluded.snapshot_id, expires_at = excluded.expires_at
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
         """;
 
     // Checking first, rather than leaving it to OR IGNORE alone, keeps offsets dense: SQLite allocates an AUTOINCREMENT
     // value before it finds the conflict, so every ignored duplicate would burn an offset.
     private const string InsertEventSql = """
         INSERT OR IGNORE INTO events (source, id, platform, event_type, account_id, ts, received_at, snapshot_id, doc)
-        SELECT $source, $id, $platform, $type, $account, $ts, $received, $snapshot, $doc
-        WHERE NOT EXISTS (SELECT 1 FROM events WHERE source = $source AND id = $id)
+        SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
+        WHERE NOT EXISTS (SELECT 1 FROM events WHERE source = ?1 AND id = ?2)
         """;
 
     private static readonly string OpenQuarantineSql = $"""
@@ -83,31 +86,38 @@ internal sealed class SqliteEventWriter(SqliteCommandCache commands, SqliteTrans
         Accepted.RemoveAll(s => s.Seq > mark.Seq);
     }
 
-    public void Execute(string sql) => commands.Execute(sql, transaction);
+    /// <summary>Runs a statement without parameters (savepoints).</summary>
+    public void Execute(string sql) => commands.Raw(sql).Execute();
 
     public DeliveryReceipt Accept(PendingDelivery delivery)
     {
         if (delivery.DeliveryId is not null)
         {
-            var first = commands.Get(FindDeliverySql, transaction, ("$source", delivery.Source), ("$delivery", delivery.DeliveryId), ("$now", delivery.ReceivedAt)).ExecuteScalar();
-            if (first is string snapshotId)
+            var claimed = commands.Raw(ClaimDeliverySql)
+                .Text(1, delivery.Source)
+                .Text(2, delivery.DeliveryId)
+                .Text(3, delivery.SnapshotId)
+                .Integer(4, delivery.ExpiresAt)
+                .Integer(5, delivery.ReceivedAt)
+                .Execute();
+            if (claimed == 0)
             {
-                return new DeliveryReceipt(DeliveryStatus.Duplicate, snapshotId);
+                var first = commands.Raw(FindDeliverySql).Text(1, delivery.Source).Text(2, delivery.DeliveryId).ScalarText();
+                return new DeliveryReceipt(DeliveryStatus.Duplicate, first ?? throw new InvalidOperationException("A live delivery id has no snapshot."));
             }
         }
 
-        commands.Execute(
-            InsertSnapshotSql,
-            transaction,
-            ("$id", delivery.SnapshotId),
-            ("$source", delivery.Source),
-            ("$received", delivery.ReceivedAt),
-            ("$headers", delivery.Headers),
-            ("$body", delivery.Body),
-            ("$sha256", delivery.Sha256),
-            ("$type", delivery.ContentType),
-            ("$verification", delivery.Verification),
-            ("$delivery", delivery.DeliveryId));
+        commands.Raw(InsertSnapshotSql)
+            .Text(1, delivery.SnapshotId)
+            .Text(2, delivery.Source)
+            .Integer(3, delivery.ReceivedAt)
+            .Text(4, delivery.Headers)
+            .Blob(5, delivery.Body)
+            .Blob(6, delivery.Sha256)
+            .Text(7, delivery.ContentType)
+            .Integer(8, delivery.Verification)
+            .Text(9, delivery.DeliveryId)
+            .Execute();
         var seq = LastInsertRowId();
         LastSeq = Math.Max(LastSeq, seq);
         Accepted.Add(new RawSnapshot(
@@ -121,38 +131,26 @@ internal sealed class SqliteEventWriter(SqliteCommandCache commands, SqliteTrans
             delivery.ContentType,
             (VerificationOutcome)delivery.Verification,
             delivery.DeliveryId));
-
-        if (delivery.DeliveryId is not null)
-        {
-            commands.Execute(
-                PutDeliverySql,
-                transaction,
-                ("$source", delivery.Source),
-                ("$delivery", delivery.DeliveryId),
-                ("$snapshot", delivery.SnapshotId),
-                ("$expires", delivery.ExpiresAt));
-        }
-
         return new DeliveryReceipt(DeliveryStatus.Accepted, delivery.SnapshotId);
     }
 
     public AppendReceipt Append(IReadOnlyList<PendingEvent> events)
     {
         var appended = 0;
+        var insert = commands.Raw(InsertEventSql);
         foreach (var e in events)
         {
-            var inserted = commands.Execute(
-                InsertEventSql,
-                transaction,
-                ("$source", e.Source),
-                ("$id", e.Id),
-                ("$platform", e.Platform),
-                ("$type", e.EventType),
-                ("$account", e.AccountId),
-                ("$ts", e.Timestamp),
-                ("$received", e.ReceivedAt),
-                ("$snapshot", e.SnapshotId),
-                ("$doc", e.Document));
+            var inserted = insert
+                .Text(1, e.Source)
+                .Text(2, e.Id)
+                .Text(3, e.Platform)
+                .Text(4, e.EventType)
+                .Text(5, e.AccountId)
+                .Integer(6, e.Timestamp)
+                .Integer(7, e.ReceivedAt)
+                .Text(8, e.SnapshotId)
+                .Utf8(9, e.Document)
+                .Execute();
             if (inserted > 0)
             {
                 appended++;

@@ -113,6 +113,10 @@ public sealed class SqliteEventStoreTests : EventStoreContract
         (await reopened.AcceptDeliveryAsync(Delivery("d-1"), Ct)).ShouldBe(new DeliveryReceipt(DeliveryStatus.Duplicate, first.SnapshotId));
         (await reopened.AppendEventsAsync([Event("e-3"), Event("e-4")], Ct)).ShouldBe(new AppendReceipt(1, 1, 4));
         reopened.WaitForEventsAsync(3, Ct).IsCompletedSuccessfully.ShouldBeTrue();
+
+        // The reopened store knows its quarantine holds an entry, so a clean normalization resolves it.
+        var (_, resolved) = await reopened.CompleteNormalizationAsync("normalizer", snapshot, Clean(Event("e-1")), Time.GetUtcNow(), Ct);
+        (resolved?.Id, resolved?.Status).ShouldBe((entry.Id, QuarantineStatus.Resolved));
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Bulwark.Json;
 
 namespace Bulwark.Ingest;
 
@@ -16,12 +17,6 @@ namespace Bulwark.Ingest;
 /// </summary>
 public static class EventJson
 {
-    private static readonly JsonWriterOptions WriterOptions = new()
-    {
-        Indented = false,
-        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-    };
-
     private static readonly JsonEncodedText SchemaVersionName = JsonEncodedText.Encode("schema_version");
     private static readonly JsonEncodedText SchemaVersionValue = JsonEncodedText.Encode(NormalizedEvent.SchemaVersion);
     private static readonly JsonEncodedText IdName = JsonEncodedText.Encode("id");
@@ -132,16 +127,7 @@ public static class EventJson
     /// <summary>The event's JSON form as UTF-8 bytes, without white space and with non-ASCII text left unescaped.</summary>
     /// <param name="value">The event.</param>
     /// <returns>The bytes.</returns>
-    public static byte[] ToUtf8Bytes(NormalizedEvent value)
-    {
-        var buffer = new ArrayBufferWriter<byte>(512);
-        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
-        {
-            Write(value, writer);
-        }
-
-        return buffer.WrittenSpan.ToArray();
-    }
+    public static byte[] ToUtf8Bytes(NormalizedEvent value) => CompactJson.ToUtf8Bytes(value, static (e, writer) => Write(e, writer));
 
     /// <summary>The event's JSON form as a new <see cref="JsonObject"/> (details are copied, not shared).</summary>
     /// <param name="value">The event.</param>
