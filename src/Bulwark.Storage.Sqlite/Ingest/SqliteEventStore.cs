@@ -53,8 +53,8 @@ public sealed class SqliteEventStore : IEventStore
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.RecentSnapshots, 1, nameof(options));
         var rawPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(databasePath)) ?? ".", SqliteEventStoreOptions.RawFileName);
         _tail = new SnapshotTail(_options.RecentSnapshots);
-        _raw = new SqliteGroupWriter("raw file", rawPath, _options, Positions, Committed, Stop);
-        _log = new SqliteGroupWriter("event log", databasePath, _options, Positions, w => _events.Advance(w.LastOffset), Stop);
+        _raw = new SqliteGroupWriter("raw file", rawPath, _options, Positions, Committed, Stop, _time);
+        _log = new SqliteGroupWriter("event log", databasePath, _options, Positions, w => _events.Advance(w.LastOffset), Stop, _time);
     }
 
     /// <summary>Whether the store is migrated and both its writers are running.</summary>
@@ -68,6 +68,9 @@ public sealed class SqliteEventStore : IEventStore
 
     /// <summary>How many transactions the event log's writer has committed.</summary>
     internal long LogCommits => _log.Commits;
+
+    /// <summary>How many background checkpoints of the raw file and of the event log have run.</summary>
+    internal (long Raw, long Log) Checkpoints => (_raw.Checkpoints, _log.Checkpoints);
 
     /// <inheritdoc />
     public long LastSnapshotSeq => _snapshots.Position;

@@ -31,6 +31,15 @@ public sealed class SqliteEventStoreOptions
     /// <value>Default 2,048.</value>
     public int RecentSnapshots { get; set; } = 2048;
 
+    /// <summary>
+    /// How often a checkpointer of each file, on a connection of its own, copies committed WAL pages into the database
+    /// file (<c>PRAGMA wal_checkpoint(PASSIVE)</c>, which never blocks the writer). The writer still checkpoints when its
+    /// WAL reaches 8,192 pages, because only it can start the WAL over, but by then most pages are copied and flushed,
+    /// so it stalls acknowledgements for the remainder only. <see cref="TimeSpan.Zero"/> turns it off.
+    /// </summary>
+    /// <value>Default 250 ms.</value>
+    public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
     /// <summary>The randomness in snapshot and quarantine ids.</summary>
     /// <value>Default <see cref="SystemRandomSource.Instance"/>.</value>
     public IRandomSource Random { get; set; } = SystemRandomSource.Instance;

@@ -21,9 +21,13 @@ internal sealed class SqliteGroupWriter : IAsyncDisposable
     private readonly Lock _gate = new();
     private SqliteConnection? _writer;
     private SqliteCommandCache? _commands;
+    private readonly TimeProvider _time;
+    private readonly CancellationTokenSource _stopping = new();
     private Task? _loop;
+    private Task? _checkpointer;
     private volatile bool _ready;
     private long _commits;
+    private long _checkpoints;
 
     /// <param name="name">What the file holds, for messages.</param>
     /// <param name="path">The database file.</param>
@@ -31,10 +35,12 @@ internal sealed class SqliteGroupWriter : IAsyncDisposable
     /// <param name="positions">The committed positions the next transaction starts from.</param>
     /// <param name="committed">Called after each commit with the transaction's writes (to publish positions).</param>
     /// <param name="stopped">Called once if the writer stops for good (it could not reopen the file).</param>
+    /// <param name="time">The clock of the background checkpoints.</param>
     public SqliteGroupWriter(
-        string name, string path, SqliteEventStoreOptions options, Func<(long Seq, long Offset)> positions, Action<SqliteEventWriter> committed, Action<Exception> stopped)
+        string name, string path, SqliteEventStoreOptions options, Func<(long Seq, long Offset)> positions, Action<SqliteEventWriter> committed, Action<Exception> stopped, TimeProvider time)
     {
         _name = name;
+        _time = time;
         Path = path;
         _options = options;
         _positions = positions;
@@ -61,6 +67,9 @@ internal sealed class SqliteGroupWriter : IAsyncDisposable
 
     /// <summary>How many transactions this writer has committed.</summary>
     public long Commits => Interlocked.Read(ref _commits);
+
+    /// <summary>How many background checkpoints have run to the end.</summary>
+    public long Checkpoints => Interlocked.Read(ref _checkpoints);
 
     /// <summary>Opens the writer connection and runs <paramref name="prepare"/> on it (migrations, positions) before any write.</summary>
     public void Open(Action<SqliteConnection> prepare)
@@ -94,6 +103,13 @@ internal sealed class SqliteGroupWriter : IAsyncDisposable
         lock (_gate)
         {
             _loop ??= Task.Run(LoopAsync, CancellationToken.None);
+            if (_checkpointer is null && _options.CheckpointInterval > TimeSpan.Zero)
+            {
+                // The timer starts now, not when the task first runs, so that a tick of the clock after Start counts.
+                var timer = new PeriodicTimer(_options.CheckpointInterval, _time);
+                _checkpointer = Task.Run(() => CheckpointLoopAsync(timer), CancellationToken.None);
+            }
+
             _ready = true;
         }
     }
@@ -115,16 +131,25 @@ internal sealed class SqliteGroupWriter : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
-        Task? loop;
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        Task? loop, checkpointer;
         lock (_gate)
         {
             loop = _loop;
+            checkpointer = _checkpointer;
+        }
+
+        if (checkpointer is not null)
+        {
+            await checkpointer.ConfigureAwait(false);
         }
 
         if (loop is not null)
         {
             await loop.ConfigureAwait(false);
         }
+
+        _stopping.Dispose();
 
         _ready = false;
         lock (_gate)
@@ -169,6 +194,58 @@ internal sealed class SqliteGroupWriter : IAsyncDisposable
         var writer = OpenConnection();
         _writer = writer;
         _commands = new SqliteCommandCache(writer);
+    }
+
+    /// <summary>
+    /// Copies committed WAL pages into the database file every <see cref="SqliteEventStoreOptions.CheckpointInterval"/>
+    /// after a commit, on its own connection, so that the copying and the database file's flush happen beside the
+    /// writer rather than inside one of its commits.
+    /// </summary>
+    private async Task CheckpointLoopAsync(PeriodicTimer timer)
+    {
+        using var ticks = timer;
+        SqliteConnection? connection = null;
+        var checkpointedAt = Commits;
+        try
+        {
+            while (await ticks.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
+            {
+                var commits = Commits;
+                if (commits == checkpointedAt)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    if (connection is null)
+                    {
+                        connection = new SqliteConnection(_writerConnectionString);
+                        connection.Open();
+                        Execute(connection, _options.FlushEachCommit ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;");
+                    }
+
+                    Execute(connection, "PRAGMA wal_checkpoint(PASSIVE);");
+                    checkpointedAt = commits;
+                    Interlocked.Increment(ref _checkpoints);
+                }
+#pragma warning disable CA1031 // A checkpoint that fails is tried again at the next tick; the writer's own checkpoints still run.
+                catch (Exception error) when (error is not OperationCanceledException)
+#pragma warning restore CA1031
+                {
+                    connection?.Dispose();
+                    connection = null;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+        finally
+        {
+            connection?.Dispose();
+        }
     }
 
     private async Task LoopAsync()

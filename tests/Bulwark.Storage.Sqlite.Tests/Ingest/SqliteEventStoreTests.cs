@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json.Nodes;
 using Bulwark.Ingest;
 using Bulwark.Storage.Sqlite.Ingest;
@@ -31,6 +32,15 @@ public sealed class SqliteEventStoreTests : EventStoreContract
     }
 
     private async Task<SqliteEventStore> OpenSqliteStoreAsync() => (SqliteEventStore)await OpenStoreAsync();
+
+    /// <summary>Whether the database file itself (not its WAL) holds <paramref name="text"/>, read beside SQLite.</summary>
+    private static bool MainFileHolds(string path, string text)
+    {
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var copy = new MemoryStream();
+        file.CopyTo(copy);
+        return copy.ToArray().AsSpan().IndexOf(Encoding.UTF8.GetBytes(text)) >= 0;
+    }
 
     private static SqliteConnection Connect(string path)
     {
@@ -117,6 +127,23 @@ public sealed class SqliteEventStoreTests : EventStoreContract
         // The reopened store knows its quarantine holds an entry, so a clean normalization resolves it.
         var (_, resolved) = await reopened.CompleteNormalizationAsync("normalizer", snapshot, Clean(Event("e-1")), Time.GetUtcNow(), Ct);
         (resolved?.Id, resolved?.Status).ShouldBe((entry.Id, QuarantineStatus.Resolved));
+    }
+
+    [Fact]
+    public async Task BackgroundCheckpoint_OnTheTickAfterACommit_CopiesItIntoTheDatabaseFile()
+    {
+        var store = await OpenSqliteStoreAsync();
+        var marker = "checkpointed-" + Guid.NewGuid().ToString("N");
+        await store.AcceptDeliveryAsync(Delivery("d-1", Encoding.UTF8.GetBytes(marker)), Ct);
+
+        // Committed into the WAL only: the writer checkpoints by itself at 8,192 pages.
+        MainFileHolds(RawPath, marker).ShouldBeFalse();
+
+        Time.Advance(new SqliteEventStoreOptions().CheckpointInterval);
+
+        SpinWait.SpinUntil(() => store.Checkpoints.Raw >= 1, Patience).ShouldBeTrue();
+        MainFileHolds(RawPath, marker).ShouldBeTrue();
+        (await store.ReadSnapshotsAsync(0, 10, Ct)).ShouldHaveSingleItem().Body.ToArray().ShouldBe(Encoding.UTF8.GetBytes(marker));
     }
 
     [Fact]
