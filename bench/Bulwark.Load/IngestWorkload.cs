@@ -61,14 +61,18 @@ internal static class IngestWorkload
 }
 
 /// <summary>
-/// Standard Webhooks deliveries of one source: each a trace event rewritten to the source, with a unique event id and
-/// <c>details.note</c> padding it to about <c>bodyBytes</c>, sent with a unique <c>webhook-id</c> and signed when it is
-/// made (HMAC-SHA256 over <c>id.timestamp.body</c>, keyed with the base64 after <c>whsec_</c>; header
-/// <c>webhook-signature: v1,&lt;base64&gt;</c>).
+/// Standard Webhooks deliveries of one source: each a trace event rewritten to the source, with a unique event id, the
+/// time it is sent as its <c>timestamp</c> (a platform notifies of what just happened; the trace's own times, cycled
+/// over and over, would land all over the log's time index) and <c>details.note</c> padding it to about
+/// <c>bodyBytes</c>, sent with a unique <c>webhook-id</c> and signed when it is made (HMAC-SHA256 over
+/// <c>id.timestamp.body</c>, keyed with the base64 after <c>whsec_</c>; header <c>webhook-signature: v1,&lt;base64&gt;</c>).
 /// </summary>
 internal sealed class WebhookDeliveries
 {
     private const string IdPlaceholder = "@@ID@@";
+
+    // As long as the RFC 3339 time written over it when a delivery is made.
+    private const string TimePlaceholder = "0000-00-00T00:00:00.000Z";
     private const string Filler = "Password reset requested from the account settings page after a sign-in from a new device; ";
     private readonly byte[] _key;
     private readonly (byte[] Before, byte[] After)[] _templates;
@@ -121,6 +125,7 @@ internal sealed class WebhookDeliveries
         var node = JsonNode.Parse(line)!.AsObject();
         node["id"] = IdPlaceholder;
         node["source"] = source;
+        node["timestamp"] = TimePlaceholder;
         if (node["details"] is not JsonObject details)
         {
             details = [];
@@ -144,8 +149,12 @@ internal sealed class WebhookDeliveries
         before.CopyTo(body, 0);
         id.CopyTo(body, before.Length);
         after.CopyTo(body, before.Length + id.Length);
+        var at = body.AsSpan().IndexOf(TimePlaceholderBytes);
+        Encoding.ASCII.GetBytes(TimeProvider.System.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture), body.AsSpan(at));
         return body;
     }
+
+    private static ReadOnlySpan<byte> TimePlaceholderBytes => "0000-00-00T00:00:00.000Z"u8;
 }
 
 /// <summary>NDJSON pushes for <c>POST /v1/events</c>: the trace's events in order, cycling, each with a unique id.</summary>
