@@ -21,6 +21,14 @@ internal sealed partial class NormalizerWorker(
     /// <summary>How many times one snapshot is tried, one at a time, before it goes to the quarantine.</summary>
     public const int MaxAttempts = 5;
 
+    /// <summary>
+    /// How long a round waits, once a snapshot has arrived, for more to arrive before it reads (unless a whole batch is
+    /// already there). At moderate rates a round would otherwise take one or two snapshots, and each round costs an
+    /// <c>events.db</c> commit and a round of every consumer with a commit of its own: at 5,000 deliveries/s that was
+    /// about 3,000 flushes a second. Real time, not the server's clock: it groups work, it does not schedule anything.
+    /// </summary>
+    public static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(5);
+
     /// <summary>How long the worker pauses after a failed round before it tries again.</summary>
     public static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(1);
     private readonly ProgressSignal _normalized = new();
@@ -57,6 +65,11 @@ internal sealed partial class NormalizerWorker(
             {
                 await events.WaitForSnapshotsAsync(offset, stoppingToken).ConfigureAwait(false);
                 var single = offset < singleUntil;
+                if (!single && events.LastSnapshotSeq - offset < Batch)
+                {
+                    await Task.Delay(Linger, stoppingToken).ConfigureAwait(false);
+                }
+
                 var snapshots = await events.ReadSnapshotsAsync(offset, single ? 1 : Batch, stoppingToken).ConfigureAwait(false);
                 if (snapshots.Count == 0)
                 {
