@@ -123,7 +123,8 @@ internal static class EventsIngest
         long Delta(string name) => statsAfter[name]!.GetValue<long>() - statsBefore[name]!.GetValue<long>();
         long Events(string outcome) => (long)counted.Total("bulwark_ingest_events_total", ("path", "api"), ("outcome", outcome));
         var (appended, duplicates, rejected) = (Events("appended"), Events("duplicate"), Events("rejected"));
-        var commits = Delta("commits");
+        // /v1/events appends to the event log (events.db), whose writer's commits these are; "commits" counts raw.db's.
+        var commits = Delta("log_commits");
         var unexpected = run.Statuses.Where(s => s.Key != 200).Sum(s => s.Value);
         var row = new JsonObject
         {

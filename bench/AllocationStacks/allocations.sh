@@ -1,0 +1,36 @@
+#!/bin/bash
+# Where a Bulwark server's allocations come from, by call stack, while one phase of a load-tool measurement runs.
+#
+#   bench/AllocationStacks/allocations.sh OUT_DIR 'REGEX' DELAY SECONDS -- webhooks|events [tool options]
+#
+# Installs dotnet-trace into OUT_DIR/tools when missing, starts the load tool (Release, already built), waits until a
+# line of its output matches REGEX (for example '^bare c=128': the real endpoint's closed-loop run has begun), waits
+# DELAY seconds more, traces the server's allocation ticks (about one per 100 KB, with stacks) for SECONDS, then prints
+# them grouped by the first Bulwark frame and by type. Example, the real endpoint with 128 connections:
+#
+#   bench/AllocationStacks/allocations.sh /tmp/alloc '^bare c=128' 1 4 -- webhooks --rates none --concurrency 128 \
+#       --seconds 8 --rounds 1 --warm-up 1
+set -euo pipefail
+OUT=$1 WHEN=$2 DELAY=$3 SECONDS_=$4
+shift 4
+[ "$1" = "--" ] && shift
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+[ -x "$OUT/tools/dotnet-trace" ] || dotnet tool install dotnet-trace --tool-path "$OUT/tools" > /dev/null
+TRACE_TOOLS=$(dirname "$(find "$OUT/tools/.store" -name Microsoft.Diagnostics.Tracing.TraceEvent.dll | head -1)")
+dotnet build -c Release "$HERE" -p:DotnetTraceTools="$TRACE_TOOLS" -o "$OUT/analyzer" > "$OUT/build.log"
+cd "$ROOT"
+dotnet run -c Release --no-build --project bench/Bulwark.Load -- "$@" "$OUT/result.json" > "$OUT/tool.log" 2>&1 &
+TOOL=$!
+until grep -qE "$WHEN" "$OUT/tool.log"; do
+  kill -0 $TOOL 2>/dev/null || { echo "the tool ended before '$WHEN'"; exit 1; }
+  sleep 0.3
+done
+PID=$(pgrep -n -f "Bulwark.Load.dll check-server")
+sleep "$DELAY"
+"$OUT/tools/dotnet-trace" collect -p "$PID" --providers Microsoft-Windows-DotNETRuntime:0x1:5 \
+  --duration "00:00:00:$(printf %02d "$SECONDS_")" -o "$OUT/allocations.nettrace" > /dev/null
+wait $TOOL || true
+dotnet "$OUT/analyzer/AllocationStacks.dll" "$OUT/allocations.nettrace" 5 | tee "$OUT/allocations.txt"
