@@ -21,15 +21,7 @@ OUT=$(cd "$OUT" && pwd)
 [ -x "$OUT/tools/dotnet-trace" ] || dotnet tool install dotnet-trace --tool-path "$OUT/tools" > /dev/null
 TRACE_TOOLS=$(dirname "$(find "$OUT/tools/.store" -name Microsoft.Diagnostics.Tracing.TraceEvent.dll | head -1)")
 dotnet build -c Release "$HERE" -p:DotnetTraceTools="$TRACE_TOOLS" -o "$OUT/analyzer" > "$OUT/build.log"
-cd "$ROOT"
-dotnet run -c Release --no-build --project bench/Bulwark.Load -- "$@" "$OUT/result.json" > "$OUT/tool.log" 2>&1 &
-TOOL=$!
-until grep -qE "$WHEN" "$OUT/tool.log"; do
-  kill -0 $TOOL 2>/dev/null || { echo "the tool ended before '$WHEN'"; exit 1; }
-  sleep 0.3
-done
-PID=$(pgrep -n -f "Bulwark.Load.dll check-server")
-sleep "$DELAY"
+. "$ROOT/bench/Bulwark.Load/profiling/during.sh"
 "$OUT/tools/dotnet-trace" collect -p "$PID" --providers Microsoft-Windows-DotNETRuntime:0x1:5 \
   --duration "00:00:00:$(printf %02d "$SECONDS_")" -o "$OUT/allocations.nettrace" > /dev/null
 wait $TOOL || true

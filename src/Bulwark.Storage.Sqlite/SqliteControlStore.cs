@@ -380,16 +380,7 @@ public sealed class SqliteControlStore : IControlStore
 #pragma warning restore CA1031
             {
                 _ready = false;
-                _queue.Writer.TryComplete(error);
-                foreach (var request in batch)
-                {
-                    request.Fail(error);
-                }
-
-                while (reader.TryRead(out var queued))
-                {
-                    queued.Fail(error);
-                }
+                WriterQueue.FailAll(_queue, batch, error, static (request, error) => request.Fail(error));
 
                 return;
             }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Where a Bulwark server's time went, from perf (see profile.sh).
+"""Where a Bulwark server's time went, from perf (see profile.sh), and by thread.
 
   perf script -i perf.data | perf-breakdown.py       splits the samples: first by the system call the kernel was
       serving (kernel stacks unwind fully), then by the managed frames on the stack (when the frame-pointer chain
@@ -67,6 +67,7 @@ def main():
         fsyncs(sys.argv[2], sys.argv[3])
         return
     counts = collections.Counter()
+    threads = collections.Counter()
     total = 0
     comm, frames = None, []
 
@@ -88,6 +89,7 @@ def main():
         if comm is not None:
             total += 1
             counts[classify("\n".join(frames))] += 1
+            threads[comm] += 1
 
     for line in sys.stdin:
         if not line.strip():
@@ -104,5 +106,7 @@ def main():
         if counts[name]:
             print(f"{counts[name] / max(1, total):6.1%}  {name}")
     print(f"{total} samples")
+    # By thread (names as the kernel keeps them, 15 characters): the ingest writers have threads of their own.
+    print("by thread: " + ", ".join(f"{name} {count / max(1, total):.1%}" for name, count in threads.most_common(8)))
 
 main()

@@ -19,16 +19,9 @@ shift 4
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
 mkdir -p "$OUT"
-cd "$ROOT"
+OUT=$(cd "$OUT" && pwd)
 export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0
-dotnet run -c Release --no-build --project bench/Bulwark.Load -- "$@" "$OUT/result.json" > "$OUT/tool.log" 2>&1 &
-TOOL=$!
-until grep -qE "$WHEN" "$OUT/tool.log"; do
-  kill -0 $TOOL 2>/dev/null || { echo "the tool ended before '$WHEN'"; exit 1; }
-  sleep 0.5
-done
-PID=$(pgrep -n -f "Bulwark.Load.dll check-server")
-sleep "$DELAY"
+. "$HERE/during.sh"
 ls -l "/proc/$PID/fd" | grep -E '\.db' > "$OUT/files.txt" || true
 perf trace -e fsync,fdatasync -p "$PID" -o "$OUT/fsync.txt" -- sleep "$SECONDS_" 2>/dev/null &
 perf stat -e task-clock,context-switches -p "$PID" -o "$OUT/stat.txt" -- sleep "$SECONDS_" 2>/dev/null &

@@ -308,17 +308,7 @@ internal sealed class SqliteGroupWriter : IAsyncDisposable
 #pragma warning restore CA1031
                 {
                     _ready = false;
-                    _queue.Writer.TryComplete(error);
-                    foreach (var failed in batch)
-                    {
-                        failed.Fail(error);
-                    }
-
-                    while (reader.TryRead(out var queued))
-                    {
-                        queued.Fail(error);
-                    }
-
+                    WriterQueue.FailAll(_queue, batch, error, static (request, error) => request.Fail(error));
                     _stopped(error);
                     return;
                 }
