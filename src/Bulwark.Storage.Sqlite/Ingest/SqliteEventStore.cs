@@ -69,8 +69,8 @@ public sealed class SqliteEventStore : IEventStore
     /// <summary>How many transactions the event log's writer has committed.</summary>
     internal long LogCommits => _log.Commits;
 
-    /// <summary>How many background checkpoints of the raw file and of the event log have run.</summary>
-    internal (long Raw, long Log) Checkpoints => (_raw.Checkpoints, _log.Checkpoints);
+    /// <summary>How many background checkpoints of the raw file have run.</summary>
+    internal long RawCheckpoints => _raw.Checkpoints;
 
     /// <inheritdoc />
     public long LastSnapshotSeq => _snapshots.Position;

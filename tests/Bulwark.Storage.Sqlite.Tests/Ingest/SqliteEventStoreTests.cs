@@ -141,7 +141,7 @@ public sealed class SqliteEventStoreTests : EventStoreContract
 
         Time.Advance(new SqliteEventStoreOptions().CheckpointInterval);
 
-        SpinWait.SpinUntil(() => store.Checkpoints.Raw >= 1, Patience).ShouldBeTrue();
+        SpinWait.SpinUntil(() => store.RawCheckpoints >= 1, Patience).ShouldBeTrue();
         MainFileHolds(RawPath, marker).ShouldBeTrue();
         (await store.ReadSnapshotsAsync(0, 10, Ct)).ShouldHaveSingleItem().Body.ToArray().ShouldBe(Encoding.UTF8.GetBytes(marker));
     }
