@@ -1,12 +1,13 @@
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 
 namespace Bulwark.Storage.Sqlite.Ingest;
 
 /// <summary>
 /// One SQLite file of the ingest store and the one writer that owns it: every queued caller's work runs in one
-/// transaction, so one flush (group commit), each caller's work inside its own savepoint so one failure rolls back only
-/// that work; nothing is acknowledged before its commit. The store has two of these (raw snapshots, event log), so the
+/// transaction, so one flush (group commit); if one caller's work throws, the rest goes again with each caller's work
+/// inside its own savepoint, so one failure rolls back only that work; nothing is acknowledged before its commit. The store has two of these (raw snapshots, event log), so the
 /// two write paths never queue behind each other's statements or flushes.
 /// </summary>
 internal sealed class SqliteGroupWriter : IAsyncDisposable
@@ -124,7 +125,11 @@ internal sealed class SqliteGroupWriter : IAsyncDisposable
         }
     }
 
-    /// <summary>Runs <paramref name="work"/> in the writer's next group commit, inside its own savepoint.</summary>
+    /// <summary>
+    /// Runs <paramref name="work"/> in the writer's next group commit. If it throws, nothing it wrote is kept and the
+    /// exception is the task's; <paramref name="work"/> may run more than once (another caller's failure sends the batch
+    /// again), so it must only write through the writer it is given.
+    /// </summary>
     public Task<T> WriteAsync<T>(Func<SqliteEventWriter, T> work, CancellationToken cancellationToken)
     {
         if (!_ready)
@@ -322,49 +327,18 @@ internal sealed class SqliteGroupWriter : IAsyncDisposable
 
     private void CommitBatch(List<GroupWrite> batch)
     {
-        var committed = new List<GroupWrite>(batch.Count);
+        // A caller that has stopped waiting is left out: nothing of it is written.
+        batch.RemoveAll(static request => request.CancelIfAbandoned());
+        if (batch.Count == 0)
+        {
+            return;
+        }
+
         SqliteEventWriter writes;
+        List<GroupWrite> committed;
         try
         {
-            using var transaction = _writer!.BeginTransaction();
-            var (seq, offset) = _positions();
-            writes = new SqliteEventWriter(_commands!, transaction, seq, offset);
-            foreach (var request in batch)
-            {
-                if (request.Cancellation.IsCancellationRequested)
-                {
-                    // Its caller has stopped waiting and nothing of it is written: leave it out.
-                    request.Cancel();
-                    continue;
-                }
-
-                var mark = writes.Mark();
-                writes.Execute("SAVEPOINT work");
-                try
-                {
-                    request.Run(writes);
-                    writes.Execute("RELEASE work");
-                    committed.Add(request);
-                }
-#pragma warning disable CA1031 // The caller's own exception goes back to the caller; the batch carries on.
-                catch (Exception error)
-#pragma warning restore CA1031
-                {
-                    request.Fail(error);
-                    writes.Restore(mark);
-
-                    // If SQLite already rolled the whole transaction back (disk full, I/O error), this throws and the
-                    // batch fails as a whole below.
-                    writes.Execute("ROLLBACK TO work");
-                    writes.Execute("RELEASE work");
-                }
-            }
-
-            if (committed.Count > 0)
-            {
-                transaction.Commit();
-                Interlocked.Increment(ref _commits);
-            }
+            (writes, committed) = CommitTogether(batch) ?? CommitEach(batch);
         }
 #pragma warning disable CA1031 // A failed commit fails every caller in the batch; the writer keeps serving.
         catch (Exception error)
@@ -388,9 +362,105 @@ internal sealed class SqliteGroupWriter : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The usual way: every caller's work in one transaction, without savepoints. A savepoint makes SQLite copy each
+    /// page the work changes that earlier work in the same transaction had already changed (4 KiB a page, into the
+    /// sub-journal; a normalizer batch's copies outgrew memory and went to a temporary file, opened and deleted at every
+    /// commit). If one caller's work throws, that caller fails, the transaction is rolled back and this returns null,
+    /// so that the rest of the batch goes again through <see cref="CommitEach"/>; the work before it runs twice, which
+    /// writes nothing twice since the first run was rolled back.
+    /// </summary>
+    private (SqliteEventWriter Writes, List<GroupWrite> Committed)? CommitTogether(List<GroupWrite> batch)
+    {
+        using var transaction = _writer!.BeginTransaction();
+        var (seq, offset) = _positions();
+        var writes = new SqliteEventWriter(_commands!, transaction, seq, offset);
+        for (var i = 0; i < batch.Count; i++)
+        {
+            try
+            {
+                batch[i].Run(writes);
+            }
+#pragma warning disable CA1031 // The caller's own exception goes back to the caller; the batch goes again without it.
+            catch (Exception error)
+#pragma warning restore CA1031
+            {
+                batch[i].Fail(error);
+                if (raw.sqlite3_get_autocommit(_writer.Handle) != 0)
+                {
+                    // SQLite already rolled the whole transaction back (disk full, I/O error): the batch fails as a whole.
+                    throw;
+                }
+
+                transaction.Rollback();
+                batch.RemoveAt(i);
+                return null;
+            }
+        }
+
+        transaction.Commit();
+        Interlocked.Increment(ref _commits);
+        return (writes, batch);
+    }
+
+    /// <summary>
+    /// After a caller's work has thrown: the batch in one transaction again, each caller's work inside its own
+    /// savepoint, so that another failure rolls back only that work.
+    /// </summary>
+    private (SqliteEventWriter Writes, List<GroupWrite> Committed) CommitEach(List<GroupWrite> batch)
+    {
+        var committed = new List<GroupWrite>(batch.Count);
+        using var transaction = _writer!.BeginTransaction();
+        var (seq, offset) = _positions();
+        var writes = new SqliteEventWriter(_commands!, transaction, seq, offset);
+        foreach (var request in batch)
+        {
+            var mark = writes.Mark();
+            writes.Execute("SAVEPOINT work");
+            try
+            {
+                request.Run(writes);
+                writes.Execute("RELEASE work");
+                committed.Add(request);
+            }
+#pragma warning disable CA1031 // The caller's own exception goes back to the caller; the batch carries on.
+            catch (Exception error)
+#pragma warning restore CA1031
+            {
+                request.Fail(error);
+                writes.Restore(mark);
+
+                // If SQLite already rolled the whole transaction back (disk full, I/O error), this throws and the
+                // batch fails as a whole.
+                writes.Execute("ROLLBACK TO work");
+                writes.Execute("RELEASE work");
+            }
+        }
+
+        if (committed.Count > 0)
+        {
+            transaction.Commit();
+            Interlocked.Increment(ref _commits);
+        }
+
+        return (writes, committed);
+    }
+
     private abstract class GroupWrite(CancellationToken cancellation)
     {
         public CancellationToken Cancellation { get; } = cancellation;
+
+        /// <summary>Cancels this write if its caller has stopped waiting; true if it did.</summary>
+        public bool CancelIfAbandoned()
+        {
+            if (!Cancellation.IsCancellationRequested)
+            {
+                return false;
+            }
+
+            Cancel();
+            return true;
+        }
 
         public abstract void Run(SqliteEventWriter writes);
 
