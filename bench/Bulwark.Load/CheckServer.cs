@@ -54,7 +54,7 @@ internal static class CheckServer
 
         return await ServerProcess.StartAsync(
             [typeof(CheckServer).Assembly.Location, Command, "--data", data],
-            new Dictionary<string, string>(environment) { [TokenVariable] = token, ["DOTNET_gcServer"] = "1" });
+            new Dictionary<string, string>(environment) { [TokenVariable] = token, ["DOTNET_gcServer"] = "1", ["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0" });
     }
 
     /// <summary>Hosts the server in this process until it is stopped, announcing it as <c>bulwark serve</c> does.</summary>
