@@ -54,8 +54,11 @@ internal static class CheckServer
 
         return await ServerProcess.StartAsync(
             [typeof(CheckServer).Assembly.Location, Command, "--data", data],
-            new Dictionary<string, string>(environment) { [TokenVariable] = token, ["DOTNET_gcServer"] = "1", ["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0" });
+            new Dictionary<string, string>(environment) { [TokenVariable] = token, ["DOTNET_gcServer"] = "1", ["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = SpinLimit });
     }
+
+    // As bulwark's runtime config has it (src/Bulwark.Cli/Bulwark.Cli.csproj), unless the tool's environment says otherwise.
+    private static string SpinLimit => Environment.GetEnvironmentVariable("DOTNET_ThreadPool_UnfairSemaphoreSpinLimit") ?? "0";
 
     /// <summary>Hosts the server in this process until it is stopped, announcing it as <c>bulwark serve</c> does.</summary>
     public static async Task<int> RunAsync(string[] args)

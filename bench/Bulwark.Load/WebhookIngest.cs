@@ -87,13 +87,20 @@ internal static class WebhookIngest
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"deliveries: {deliveries.MeanBodyBytes:F0} bytes on average, from {tracePath}; flush probe on the data directory: {flush.ToJsonString()}"));
 
-        // Warm-up: each endpoint closed-loop at the highest concurrency (or 64), then the normalizer catches up.
+        // Warm-up: each endpoint closed-loop at the highest concurrency (or 64), then open-loop at the highest rate, so
+        // that the client's pool already holds the connections an open-loop round needs (a first round used to open
+        // hundreds while it was measured, and its p99 with them); then the normalizer catches up.
         var warmUpConcurrency = options.Concurrencies.DefaultIfEmpty(64).Max();
         await PauseNormalizerAsync(admin, options.PauseNormalizer);
         foreach (var endpoint in Endpoints.Reverse())
         {
             var run = await load.RunClosedAsync(() => deliveries.Next(endpoint.Path), warmUpConcurrency, options.WarmUp);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"warm-up {endpoint.Name}: {run.Requests} deliveries, {run.RequestsPerSecond:F0}/s"));
+            if (options.Rates.Length > 0)
+            {
+                var open = await load.RunOpenAsync(() => deliveries.Next(endpoint.Path), options.Rates.Max(), options.WarmUp);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"warm-up {endpoint.Name}: {open.Responses} deliveries at {options.Rates.Max()}/s, {open.ConnectionsOpened} connections opened, p99 {open.Latency.P99:F1} ms"));
+            }
         }
 
         var drained = await DrainAsync(admin, options.PauseNormalizer);
