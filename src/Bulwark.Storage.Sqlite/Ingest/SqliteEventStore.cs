@@ -8,12 +8,12 @@ namespace Bulwark.Storage.Sqlite.Ingest;
 /// The embedded ingest store, in two SQLite files (WAL) of its own, apart from the control store's, so a webhook flood
 /// never queues behind a kill switch: <c>raw.db</c> holds the raw snapshots and delivery ids, <c>events.db</c> the event
 /// log, consumer offsets, quarantine and cursors. Each file has one writer that commits every queued caller's work in
-/// one transaction, so one flush (group commit); one caller's failure rolls back only its own work (the rest of the batch
-/// goes again with a savepoint each); nothing is acknowledged before its commit. Two writers, so acknowledging a delivery never waits
-/// behind the normalizer's writes or flushes, nor they behind it. The normalizer's offset is written in the same
-/// transaction as the events it made, so a crash between the two files repeats normalization of snapshots already
-/// stored (whose events the log dedupes) and never skips one. Reads use pooled connections of their own and see
-/// committed data only. Raw snapshots cannot be changed or deleted, even with SQL: triggers refuse it.
+/// one transaction, so one flush (group commit); one caller's failure rolls back only its own work (the rest of the
+/// batch goes again with a savepoint each); nothing is acknowledged before its commit. Two writers, so acknowledging a
+/// delivery never waits behind the normalizer's writes or flushes, nor they behind it. The normalizer's offset is
+/// written in the same transaction as the events it made, so a crash between the two files repeats normalization of
+/// snapshots already stored (whose events the log dedupes) and never skips one. Reads use pooled connections of their
+/// own and see committed data only. Raw snapshots cannot be changed or deleted, even with SQL: triggers refuse it.
 /// </summary>
 public sealed class SqliteEventStore : IEventStore
 {
@@ -408,14 +408,18 @@ public sealed class SqliteEventStore : IEventStore
         _events.Fail(closed);
     }
 
-    /// <summary>Runs <paramref name="work"/> in the raw file writer's next group commit (see <see cref="SqliteGroupWriter.WriteAsync"/>).</summary>
+    /// <summary>
+    /// Runs <paramref name="work"/> in the raw file's next group commit: <see cref="SqliteGroupWriter.WriteAsync"/>.
+    /// </summary>
     internal Task<T> WriteRawAsync<T>(Func<SqliteEventWriter, T> work, CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
         return _raw.WriteAsync(work, cancellationToken);
     }
 
-    /// <summary>Runs <paramref name="work"/> in the event log writer's next group commit (see <see cref="SqliteGroupWriter.WriteAsync"/>).</summary>
+    /// <summary>
+    /// Runs <paramref name="work"/> in the event log's next group commit: <see cref="SqliteGroupWriter.WriteAsync"/>.
+    /// </summary>
     internal Task<T> WriteLogAsync<T>(Func<SqliteEventWriter, T> work, CancellationToken cancellationToken)
     {
         ThrowIfDisposed();

@@ -5,8 +5,9 @@ namespace Bulwark.Storage.Sqlite.Ingest;
 
 /// <summary>
 /// The writes of one group commit: every caller's work runs through it, inside the writer's transaction (and, when the
-/// batch goes again after a caller's failure, the caller's savepoint), with the writer's prepared statements. It tracks the greatest snapshot sequence number and event
-/// offset written so far, which the store publishes once the transaction has committed.
+/// batch goes again after a caller's failure, the caller's savepoint), with the writer's prepared statements. It tracks
+/// the greatest snapshot sequence number and event offset written so far, which the store publishes once the
+/// transaction has committed.
 /// </summary>
 internal sealed class SqliteEventWriter(SqliteCommandCache commands, SqliteTransaction transaction, long lastSeq, long lastOffset)
 {

@@ -7,8 +7,9 @@ namespace Bulwark.Storage.Sqlite.Ingest;
 /// <summary>
 /// One SQLite file of the ingest store and the one writer that owns it: every queued caller's work runs in one
 /// transaction, so one flush (group commit); if one caller's work throws, the rest goes again with each caller's work
-/// inside its own savepoint, so one failure rolls back only that work; nothing is acknowledged before its commit. The store has two of these (raw snapshots, event log), so the
-/// two write paths never queue behind each other's statements or flushes.
+/// inside its own savepoint, so one failure rolls back only that work; nothing is acknowledged before its commit. The
+/// store has two of these (raw snapshots, event log), so the two write paths never queue behind each other's statements
+/// or flushes.
 /// </summary>
 internal sealed class SqliteGroupWriter : IAsyncDisposable
 {
@@ -128,8 +129,8 @@ internal sealed class SqliteGroupWriter : IAsyncDisposable
 
     /// <summary>
     /// Runs <paramref name="work"/> in the writer's next group commit. If it throws, nothing it wrote is kept and the
-    /// exception is the task's; <paramref name="work"/> may run more than once (another caller's failure sends the batch
-    /// again), so it must only write through the writer it is given.
+    /// exception is the task's; <paramref name="work"/> may run more than once (another caller's failure sends the
+    /// batch again), so it must only write through the writer it is given.
     /// </summary>
     public Task<T> WriteAsync<T>(Func<SqliteEventWriter, T> work, CancellationToken cancellationToken)
     {
@@ -372,10 +373,10 @@ internal sealed class SqliteGroupWriter : IAsyncDisposable
     /// <summary>
     /// The usual way: every caller's work in one transaction, without savepoints. A savepoint makes SQLite copy each
     /// page the work changes that earlier work in the same transaction had already changed (4 KiB a page, into the
-    /// sub-journal; a normalizer batch's copies outgrew memory and went to a temporary file, opened and deleted at every
-    /// commit). If one caller's work throws, that caller fails, the transaction is rolled back and this returns null,
-    /// so that the rest of the batch goes again through <see cref="CommitEach"/>; the work before it runs twice, which
-    /// writes nothing twice since the first run was rolled back.
+    /// sub-journal; a normalizer batch's copies outgrew memory and went to a temporary file, opened and deleted at
+    /// every commit). If one caller's work throws, that caller fails, the transaction is rolled back and this returns
+    /// null, so that the rest of the batch goes again through <see cref="CommitEach"/>; the work before it runs twice,
+    /// which writes nothing twice since the first run was rolled back.
     /// </summary>
     private (SqliteEventWriter Writes, List<GroupWrite> Committed)? CommitTogether(List<GroupWrite> batch)
     {
@@ -395,7 +396,7 @@ internal sealed class SqliteGroupWriter : IAsyncDisposable
                 batch[i].Fail(error);
                 if (raw.sqlite3_get_autocommit(_writer.Handle) != 0)
                 {
-                    // SQLite already rolled the whole transaction back (disk full, I/O error): the batch fails as a whole.
+                    // SQLite already rolled the whole transaction back (disk full, I/O error): the whole batch fails.
                     throw;
                 }
 

@@ -503,6 +503,38 @@ public sealed class SqliteEventStoreTests : EventStoreContract
     }
 
     [Fact]
+    public async Task GroupCommit_NoCallerFails_RunsEachCallersWorkOnceInOneCommit()
+    {
+        var store = await OpenSqliteStoreAsync();
+        var runs = new int[3];
+        var (blocker, gate) = await HoldTheWriterAsync(store);
+        Task<DeliveryReceipt>[] writes;
+        long commitsBefore;
+        using (gate)
+        {
+            writes = [.. Enumerable.Range(0, runs.Length).Select(i => store.WriteRawAsync(
+                w =>
+                {
+                    Interlocked.Increment(ref runs[i]);
+                    return w.Accept(SqliteEventRows.Prepare(Delivery($"d-{i}"), $"raw_{i}"));
+                },
+                Ct))];
+            commitsBefore = store.Commits;
+            gate.Set();
+            await blocker;
+        }
+
+        foreach (var write in writes)
+        {
+            (await write.WaitAsync(Patience, Ct)).Status.ShouldBe(DeliveryStatus.Accepted);
+        }
+
+        runs.ShouldBe([1, 1, 1]);
+        (store.Commits - commitsBefore).ShouldBe(2); // the blocker's batch, then the three together
+        (await store.ReadSnapshotsAsync(0, 10, Ct)).Select(s => s.DeliveryId).ShouldBe(["d-0", "d-1", "d-2"]);
+    }
+
+    [Fact]
     public async Task GroupCommit_OneCallerFailsInsideTheBatch_OnlyItsWorkIsRolledBack()
     {
         var store = await OpenSqliteStoreAsync();
