@@ -10,14 +10,8 @@
 #
 #   bench/AllocationStacks/allocations.sh /tmp/alloc '^bare c=128' 1 4 -- webhooks --rates none --concurrency 128 \
 #       --seconds 8 --rounds 1 --warm-up 1
-set -euo pipefail
-OUT=$1 WHEN=$2 DELAY=$3 SECONDS_=$4
-shift 4
-[ "$1" = "--" ] && shift
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
+. "$HERE/../Bulwark.Load/profiling/arguments.sh"
 [ -x "$OUT/tools/dotnet-trace" ] || dotnet tool install dotnet-trace --tool-path "$OUT/tools" > /dev/null
 TRACE_TOOLS=$(dirname "$(find "$OUT/tools/.store" -name Microsoft.Diagnostics.Tracing.TraceEvent.dll | head -1)")
 dotnet build -c Release "$HERE" -p:DotnetTraceTools="$TRACE_TOOLS" -o "$OUT/analyzer" > "$OUT/build.log"

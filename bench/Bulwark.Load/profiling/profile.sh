@@ -12,14 +12,8 @@
 #
 #   bench/Bulwark.Load/profiling/profile.sh /tmp/p5000 '^bare rate=5000' 4 8 -- webhooks --rates 5000 \
 #       --concurrency none --seconds 20 --rounds 1 --warm-up 3
-set -euo pipefail
-OUT=$1 WHEN=$2 DELAY=$3 SECONDS_=$4
-shift 4
-[ "$1" = "--" ] && shift
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../../.." && pwd)
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
+. "$HERE/arguments.sh"
 export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0
 . "$HERE/during.sh"
 ls -l "/proc/$PID/fd" | grep -E '\.db' > "$OUT/files.txt" || true
