@@ -105,8 +105,6 @@ internal sealed class NormalizerGate(IEventStore inner) : IEventStore
 
     public Task<QuarantineEntry?> GetQuarantineAsync(string id, CancellationToken cancellationToken = default) => Inner.GetQuarantineAsync(id, cancellationToken);
 
-    public Task<int> SweepDeliveryIdsAsync(DateTimeOffset now, CancellationToken cancellationToken = default) => Inner.SweepDeliveryIdsAsync(now, cancellationToken);
-
     public ValueTask DisposeAsync()
     {
         Paused = false;

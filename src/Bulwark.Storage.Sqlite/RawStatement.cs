@@ -32,6 +32,9 @@ internal sealed class RawStatement : IDisposable
 
     public RawStatement Integer(int index, long value) => Bound(raw.sqlite3_bind_int64(_statement, index, value));
 
+    public RawStatement Integer(int index, long? value) =>
+        value is { } number ? Integer(index, number) : Bound(raw.sqlite3_bind_null(_statement, index));
+
     /// <summary>Runs a statement that returns no rows; the rows it changed.</summary>
     public int Execute()
     {
@@ -44,6 +47,25 @@ internal sealed class RawStatement : IDisposable
             }
 
             return raw.sqlite3_changes(_db);
+        }
+        finally
+        {
+            Clear();
+        }
+    }
+
+    /// <summary>Runs a query for whether it returns a row.</summary>
+    public bool Exists()
+    {
+        try
+        {
+            var rc = raw.sqlite3_step(_statement);
+            if (rc != raw.SQLITE_DONE && rc != raw.SQLITE_ROW)
+            {
+                Check(rc);
+            }
+
+            return rc == raw.SQLITE_ROW;
         }
         finally
         {

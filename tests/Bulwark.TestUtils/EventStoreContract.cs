@@ -684,20 +684,23 @@ public abstract class EventStoreContract : IAsyncLifetime
     }
 
     [Fact]
-    public async Task SweepDeliveryIdsAsync_SomeExpired_ForgetsThoseIdsAndKeepsEverySnapshot()
+    public async Task AcceptDeliveryAsync_IdsWithDifferentRetentions_EachIsRememberedForItsOwnAndEverySnapshotStays()
     {
         var store = await OpenStoreAsync();
-        await store.AcceptDeliveryAsync(Delivery("short-1", retention: TimeSpan.FromHours(1)), Ct);
+        var short1 = await store.AcceptDeliveryAsync(Delivery("short-1", retention: TimeSpan.FromHours(1)), Ct);
         await store.AcceptDeliveryAsync(Delivery("short-2", retention: TimeSpan.FromHours(1)), Ct);
         var kept = await store.AcceptDeliveryAsync(Delivery("long", retention: TimeSpan.FromDays(3)), Ct);
         await store.AcceptDeliveryAsync(Delivery(null), Ct);
 
-        (await store.SweepDeliveryIdsAsync(Time.GetUtcNow().AddMinutes(59), Ct)).ShouldBe(0);
-        (await store.SweepDeliveryIdsAsync(Time.GetUtcNow().AddHours(2), Ct)).ShouldBe(2);
-        (await store.SweepDeliveryIdsAsync(Time.GetUtcNow().AddHours(2), Ct)).ShouldBe(0);
+        Time.Advance(TimeSpan.FromMinutes(59));
+        (await store.AcceptDeliveryAsync(Delivery("short-1"), Ct)).ShouldBe(new DeliveryReceipt(DeliveryStatus.Duplicate, short1.SnapshotId));
+        Time.Advance(TimeSpan.FromMinutes(2));
+        var again = await store.AcceptDeliveryAsync(Delivery("short-2"), Ct);
+        var later = await store.AcceptDeliveryAsync(Delivery("long", retention: TimeSpan.FromHours(1)), Ct);
 
-        (await store.ReadSnapshotsAsync(0, 10, Ct)).Count.ShouldBe(4);
-        (await store.AcceptDeliveryAsync(Delivery("long"), Ct)).ShouldBe(new DeliveryReceipt(DeliveryStatus.Duplicate, kept.SnapshotId));
+        again.Status.ShouldBe(DeliveryStatus.Accepted);
+        later.ShouldBe(new DeliveryReceipt(DeliveryStatus.Duplicate, kept.SnapshotId));
+        (await store.ReadSnapshotsAsync(0, 10, Ct)).Select(s => s.DeliveryId).ShouldBe(["short-1", "short-2", "long", null, "short-2"]);
     }
 
     [Fact]

@@ -273,12 +273,6 @@ public interface IEventStore : IAsyncDisposable
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The entry, or <see langword="null"/>.</returns>
     Task<QuarantineEntry?> GetQuarantineAsync(string id, CancellationToken cancellationToken = default);
-
-    /// <summary>Forgets delivery ids whose retention has passed (their snapshots stay).</summary>
-    /// <param name="now">The current time.</param>
-    /// <param name="cancellationToken">Cancels waiting.</param>
-    /// <returns>How many were forgotten.</returns>
-    Task<int> SweepDeliveryIdsAsync(DateTimeOffset now, CancellationToken cancellationToken = default);
 }
 
 /// <summary>Conveniences over <see cref="IEventStore"/>.</summary>

@@ -60,7 +60,6 @@ public static class BulwarkServerExtensions
         services.AddHostedService(sp => sp.GetRequiredService<NormalizerWorker>());
         services.AddSingleton<IEventKeyConsumer, EventCounter>();
         services.AddHostedService<EventConsumerHost>();
-        services.AddHostedService<DeliveryIdSweeper>();
         services.TryAddSingleton(new IncidentCorrelatorOptions());
         services.AddSingleton<IncidentService>();
         services.AddSingleton<RuleService>();

@@ -97,12 +97,20 @@ internal static class EventStoreMigrations
 }
 
 /// <summary>
-/// The raw file's schema (<c>raw.db</c>: raw snapshots and delivery ids), its own series like
-/// <see cref="EventStoreMigrations"/>. Raw snapshots refuse every UPDATE and DELETE, and an INSERT OR REPLACE over an
-/// existing one (REPLACE deletes without firing delete triggers). Delivery ids are one B-tree keyed by (source, id).
+/// The raw file's schema (<c>raw.db</c>: raw snapshots, which also serve as the record of delivery ids), its own series
+/// like <see cref="EventStoreMigrations"/>. Raw snapshots refuse every UPDATE and DELETE, and an INSERT OR REPLACE over
+/// an existing one (REPLACE deletes without firing delete triggers). Step 1 kept delivery ids in a table of their own;
+/// step 2 moves them into the snapshots (each snapshot's <c>dedupe_until</c>, and an index on source and delivery id):
+/// one B-tree written per delivery instead of three, and nothing to sweep.
 /// </summary>
 internal static class RawStoreMigrations
 {
+    /// <summary>
+    /// The step that folds the delivery id table into the snapshots: it runs after the one-file layout's delivery ids
+    /// have been copied into that table (<see cref="EventStoreMigrations.DropsRawTables"/>).
+    /// </summary>
+    public const int DedupeInSnapshots = 2;
+
     public static IReadOnlyList<(int Version, string Sql)> Steps { get; } =
     [
         (1, """
@@ -133,6 +141,19 @@ internal static class RawStoreMigrations
                 PRIMARY KEY (source, delivery_id)
             ) WITHOUT ROWID;
             CREATE INDEX delivery_ids_by_expiry ON delivery_ids (expires_at);
+            """),
+
+        // Each snapshot keeps how long its delivery id is remembered; the claims still live are copied over (the
+        // immutability trigger steps aside for that one UPDATE). Claims already swept stay forgotten.
+        (DedupeInSnapshots, """
+            ALTER TABLE raw_snapshots ADD COLUMN dedupe_until INTEGER;
+            DROP TRIGGER raw_snapshots_no_update;
+            UPDATE raw_snapshots SET dedupe_until = d.expires_at FROM delivery_ids AS d
+                WHERE d.snapshot_id = raw_snapshots.id AND d.source = raw_snapshots.source AND d.delivery_id = raw_snapshots.delivery_id;
+            CREATE TRIGGER raw_snapshots_no_update BEFORE UPDATE ON raw_snapshots
+                BEGIN SELECT RAISE(ABORT, 'raw snapshots are immutable'); END;
+            DROP TABLE delivery_ids;
+            CREATE INDEX raw_snapshots_by_delivery ON raw_snapshots (source, delivery_id) WHERE delivery_id IS NOT NULL;
             """),
     ];
 

@@ -19,7 +19,7 @@ internal sealed record PendingDelivery(
     string? ContentType,
     int Verification,
     string? DeliveryId,
-    long ExpiresAt);
+    long? DedupeUntil);
 
 /// <summary>An event made ready for the writer by its caller: its document serialized, its indexed fields pulled out.</summary>
 internal sealed record PendingEvent(string Source, string Id, string Platform, string EventType, string AccountId, long Timestamp, long ReceivedAt, string? SnapshotId, byte[] Document);
@@ -49,7 +49,7 @@ internal static class SqliteEventRows
             delivery.ContentType,
             (int)delivery.Verification,
             delivery.DeliveryId,
-            delivery.DedupeUntil.ToUnixTimeMilliseconds());
+            delivery.DeliveryId is null ? null : delivery.DedupeUntil.ToUnixTimeMilliseconds());
     }
 
     /// <summary>Prepares an event; one without a receive time gets <paramref name="receivedAt"/>, in its document too.</summary>

@@ -96,19 +96,21 @@ public sealed class SqliteEventStore : IEventStore
                 Directory.CreateDirectory(directory);
             }
 
-            // The raw file first: the one-file layout's raw tables are copied into it before the log file drops them.
-            _raw.Open(raw =>
-            {
-                ApplyMigrations(raw, RawStoreMigrations.Steps, int.MaxValue);
-                _snapshots.Advance(SqliteEventRows.Scalar(raw, "SELECT MAX(seq) FROM raw_snapshots"));
-            });
+            // The raw file first: the one-file layout's raw tables are copied into it (in the raw file's step 1 shape)
+            // before the log file drops them, and only then does the raw file take its later steps.
+            _raw.Open(raw => ApplyMigrations(raw, RawStoreMigrations.Steps, RawStoreMigrations.DedupeInSnapshots - 1));
             _log.Open(log =>
             {
                 ApplyMigrations(log, EventStoreMigrations.Steps, EventStoreMigrations.DropsRawTables - 1);
-                _snapshots.Advance(MoveRawTables(log, _raw.Path));
+                MoveRawTables(log, _raw.Path);
                 ApplyMigrations(log, EventStoreMigrations.Steps, int.MaxValue);
                 _events.Advance(SqliteEventRows.Scalar(log, "SELECT MAX(\"offset\") FROM events"));
                 _quarantineUsed = SqliteEventRows.Scalar(log, "SELECT EXISTS (SELECT 1 FROM quarantine)") > 0;
+            });
+            _raw.Prepare(raw =>
+            {
+                ApplyMigrations(raw, RawStoreMigrations.Steps, int.MaxValue);
+                _snapshots.Advance(SqliteEventRows.Scalar(raw, "SELECT MAX(seq) FROM raw_snapshots"));
             });
             _tail.Reset(_snapshots.Position);
             _raw.Start();
@@ -382,13 +384,6 @@ public sealed class SqliteEventStore : IEventStore
         return ReadAsync(_log, c => SqliteEventRows.QueryQuarantine(c, "WHERE id = $id", ("$id", id)).FirstOrDefault(), cancellationToken);
     }
 
-    /// <inheritdoc />
-    public Task<int> SweepDeliveryIdsAsync(DateTimeOffset now, CancellationToken cancellationToken = default)
-    {
-        var millis = now.ToUnixTimeMilliseconds();
-        return WriteRawAsync(w => w.SweepDeliveryIds(millis), cancellationToken);
-    }
-
     /// <summary>
     /// Closes the store: writes already queued are committed (and their callers answered) first; later calls throw
     /// <see cref="ObjectDisposedException"/>, and so do waits still pending.
@@ -443,12 +438,11 @@ public sealed class SqliteEventStore : IEventStore
     /// idempotent (only snapshots past the raw file's last one; delivery ids it lacks), so a crash anywhere in between
     /// copies again on the next start and loses nothing.
     /// </summary>
-    /// <returns>The raw file's last sequence number after the copy (0 when there was nothing to copy).</returns>
-    private static long MoveRawTables(SqliteConnection log, string rawPath)
+    private static void MoveRawTables(SqliteConnection log, string rawPath)
     {
         if (SqliteEventRows.Scalar(log, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'raw_snapshots'") == 0)
         {
-            return 0;
+            return;
         }
 
         using (var attach = SqliteEventRows.Command(log, "ATTACH DATABASE $path AS raw", ("$path", rawPath)))
@@ -470,7 +464,6 @@ public sealed class SqliteEventStore : IEventStore
                 """;
             copy.ExecuteNonQuery();
             transaction.Commit();
-            return SqliteEventRows.Scalar(log, "SELECT MAX(seq) FROM raw.raw_snapshots");
         }
         finally
         {

@@ -102,6 +102,24 @@ internal sealed class SqliteGroupWriter : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="work"/> on the writer's connection after <see cref="Open"/> and before <see cref="Start"/>:
+    /// migration steps that wait for the other file.
+    /// </summary>
+    public void Prepare(Action<SqliteConnection> work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        lock (_gate)
+        {
+            if (_writer is null || _loop is not null)
+            {
+                throw new InvalidOperationException("Prepare runs between Open and Start.");
+            }
+
+            work(_writer);
+        }
+    }
+
     /// <summary>Starts the writer loop (after <see cref="Open"/>).</summary>
     public void Start()
     {

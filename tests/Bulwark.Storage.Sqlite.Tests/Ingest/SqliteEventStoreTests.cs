@@ -213,7 +213,7 @@ public sealed class SqliteEventStoreTests : EventStoreContract
         SqliteFile.Query(DatabasePath, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
             .ShouldBe(["consumer_offsets", "cursors", "events", "quarantine", "schema_migrations"]);
         SqliteFile.Query(RawPath, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-            .ShouldBe(["delivery_ids", "raw_snapshots", "schema_migrations"]);
+            .ShouldBe(["raw_snapshots", "schema_migrations"]);
     }
 
     /// <summary>Writes an <c>events.db</c> of the one-file layout (its steps 1 and 2) holding three snapshots, their delivery ids, an event and an offset.</summary>
@@ -260,6 +260,47 @@ public sealed class SqliteEventStoreTests : EventStoreContract
         SqliteFile.Query(DatabasePath, "SELECT name FROM sqlite_master WHERE name IN ('raw_snapshots', 'delivery_ids', 'events_by_type', 'events_by_platform')").ShouldBeEmpty();
         using var connection = Connect(RawPath);
         Should.Throw<SqliteException>(() => Execute(connection, "DELETE FROM raw_snapshots WHERE seq = 1")).Message.ShouldContain("immutable");
+    }
+
+    [Fact]
+    public async Task MigrateAsync_RawFileWithItsDeliveryIdTable_KeepsTheLiveClaimsOnly_AndSnapshotsStayImmutable()
+    {
+        // A raw file of step 1: delivery ids in a table of their own, pointing at the snapshot that claimed them.
+        Directory.CreateDirectory(Path.GetDirectoryName(RawPath)!);
+        var live = Time.GetUtcNow().AddDays(1).ToUnixTimeMilliseconds();
+        var ended = Time.GetUtcNow().AddMinutes(-1).ToUnixTimeMilliseconds();
+        using (var raw = Connect(RawPath))
+        {
+            Execute(raw, "PRAGMA journal_mode=WAL; CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);");
+            Execute(raw, RawStoreMigrations.Steps[0].Sql + "\nINSERT INTO schema_migrations VALUES (1, 0);");
+            var rows = new[] { ("raw_a", "live"), ("raw_b", "ended"), ("raw_c", "swept"), ("raw_d1", "retaken"), ("raw_d2", "retaken") };
+            foreach (var (id, delivery) in rows)
+            {
+                Execute(raw, $"""
+                    INSERT INTO raw_snapshots (id, source, received_at, headers, body, sha256, content_type, verification, delivery_id)
+                    VALUES ('{id}', 'okta-prod', 1000, '[]', x'7b7d', x'00', 'application/json', 1, '{delivery}');
+                    """);
+            }
+
+            Execute(raw, $"""
+                INSERT INTO delivery_ids VALUES ('okta-prod', 'live', 'raw_a', {live});
+                INSERT INTO delivery_ids VALUES ('okta-prod', 'ended', 'raw_b', {ended});
+                INSERT INTO delivery_ids VALUES ('okta-prod', 'retaken', 'raw_d2', {live});
+                """);
+        }
+
+        var store = await OpenSqliteStoreAsync();
+
+        store.LastSnapshotSeq.ShouldBe(5);
+        (await store.AcceptDeliveryAsync(Delivery("live"), Ct)).ShouldBe(new DeliveryReceipt(DeliveryStatus.Duplicate, "raw_a"));
+        (await store.AcceptDeliveryAsync(Delivery("retaken"), Ct)).ShouldBe(new DeliveryReceipt(DeliveryStatus.Duplicate, "raw_d2"));
+        (await store.AcceptDeliveryAsync(Delivery("ended"), Ct)).Status.ShouldBe(DeliveryStatus.Accepted);
+        (await store.AcceptDeliveryAsync(Delivery("swept"), Ct)).Status.ShouldBe(DeliveryStatus.Accepted);
+        store.LastSnapshotSeq.ShouldBe(7);
+        SqliteFile.Query(RawPath, "SELECT name FROM sqlite_master WHERE name LIKE 'delivery_ids%'").ShouldBeEmpty();
+        using var connection = Connect(RawPath);
+        Should.Throw<SqliteException>(() => Execute(connection, "UPDATE raw_snapshots SET dedupe_until = NULL WHERE seq = 1")).Message.ShouldContain("immutable");
+        Should.Throw<SqliteException>(() => Execute(connection, "DELETE FROM raw_snapshots WHERE seq = 2")).Message.ShouldContain("immutable");
     }
 
     [Fact]
