@@ -74,12 +74,16 @@ internal sealed class WebhookDeliveries
     // As long as the RFC 3339 time written over it when a delivery is made.
     private const string TimePlaceholder = "0000-00-00T00:00:00.000Z";
     private const string Filler = "Password reset requested from the account settings page after a sign-in from a new device; ";
+    private const string IdCharacters = "0123456789abcdefghijklmnopqrstuvwxyz";
     private readonly byte[] _key;
     private readonly (byte[] Before, byte[] After)[] _templates;
+    private readonly bool _randomIds;
     private long _next;
 
-    public WebhookDeliveries(string secret, string source, IEnumerable<string> trace, int bodyBytes)
+    /// <param name="randomIds">Random ids (10 characters after the prefix) instead of the delivery's number.</param>
+    public WebhookDeliveries(string secret, string source, IEnumerable<string> trace, int bodyBytes, bool randomIds = false)
     {
+        _randomIds = randomIds;
         _key = Convert.FromBase64String(secret[Bulwark.Ingest.StandardWebhooksScheme.SecretPrefix.Length..]);
         _templates = [.. trace.Select(line => Template(line, source, bodyBytes))];
         Example = Body(0);
@@ -98,7 +102,7 @@ internal sealed class WebhookDeliveries
     {
         var n = Interlocked.Increment(ref _next);
         var body = Body(n);
-        var deliveryId = "msg_" + n.ToString("D10", CultureInfo.InvariantCulture);
+        var deliveryId = "msg_" + (_randomIds ? RandomId() : n.ToString("D10", CultureInfo.InvariantCulture));
         var timestamp = TimeProvider.System.GetUtcNow().ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
         var signed = Encoding.UTF8.GetBytes($"{deliveryId}.{timestamp}.");
         var content = new byte[signed.Length + body.Length];
@@ -119,6 +123,14 @@ internal sealed class WebhookDeliveries
     }
 
     private static string Id(long n) => "evt_wh_" + n.ToString("D10", CultureInfo.InvariantCulture);
+
+    private static string RandomId() => string.Create(10, 0, static (chars, _) =>
+    {
+        for (var i = 0; i < chars.Length; i++)
+        {
+            chars[i] = IdCharacters[Random.Shared.Next(IdCharacters.Length)];
+        }
+    });
 
     private static (byte[] Before, byte[] After) Template(string line, string source, int bodyBytes)
     {
@@ -144,7 +156,7 @@ internal sealed class WebhookDeliveries
     private byte[] Body(long n)
     {
         var (before, after) = _templates[n % _templates.Length];
-        var id = Encoding.UTF8.GetBytes(Id(n));
+        var id = Encoding.UTF8.GetBytes(n > 0 && _randomIds ? "evt_wh_" + RandomId() : Id(n));
         var body = new byte[before.Length + id.Length + after.Length];
         before.CopyTo(body, 0);
         id.CopyTo(body, before.Length);

@@ -7,7 +7,9 @@
 // waits until the normalizer has caught up with every stored snapshot, so that no run pays for the one before.
 // Usage: dotnet run -c Release --project bench/Bulwark.Load -- webhooks [OUT.json] [--rates 1000,2500,5000,7500,10000|none]
 //          [--concurrency 64,128|none] [--seconds S=5] [--rounds R=3] [--warm-up 5] [--connections 512] [--body-bytes 500]
-//          [--trace FILE] [--normalizer running|paused] [--in-process]
+//          [--trace FILE] [--normalizer running|paused] [--ids counter|random] [--in-process]
+// `--ids random` gives each delivery a random webhook-id and event id (as GitHub's GUIDs or Okta's UUIDs) instead of a
+// counter (as Svix's time-ordered ids): every dedupe and event-id index entry then lands on a page of its own.
 // `--normalizer paused` is a diagnostic: the normalizer waits while each run is measured and catches up after it
 // (NormalizerGate.cs), which separates acknowledging deliveries from normalizing them alongside.
 using System.Diagnostics;
@@ -49,6 +51,12 @@ internal static class WebhookIngest
             Number(args, "--body-bytes", 500),
             Option(args, "--trace"),
             (Option(args, "--normalizer") ?? "running") == "paused",
+            (Option(args, "--ids") ?? "counter") switch
+            {
+                "counter" => false,
+                "random" => true,
+                var other => throw new ArgumentException($"--ids is counter or random, not '{other}'."),
+            },
             args.Contains("--in-process"));
         return await InTempDirectoryAsync(work => MeasureAsync(options, work));
     }
@@ -59,7 +67,7 @@ internal static class WebhookIngest
         var data = Directory.CreateDirectory(Path.Combine(work, "data")).FullName;
         var (tracePath, trace) = IngestWorkload.LoadTrace(options.Trace);
         var secret = WebhookDeliveries.NewSecret();
-        var deliveries = new WebhookDeliveries(secret, Source, trace, options.BodyBytes);
+        var deliveries = new WebhookDeliveries(secret, Source, trace, options.BodyBytes, options.RandomIds);
         var flush = FlushProbe.Measure(data);
         var environment = new Dictionary<string, string> { [IngestBenchEndpoints.SecretVariable] = secret };
         if (options.PauseNormalizer)
@@ -165,6 +173,7 @@ internal static class WebhookIngest
                 ["source"] = JsonNode.Parse(await admin.GetStringAsync($"v1/sources/{Source}")),
                 ["trace"] = Path.GetFileName(Path.GetDirectoryName(tracePath)) + "/" + Path.GetFileName(tracePath),
                 ["mean_body_bytes"] = Math.Round(deliveries.MeanBodyBytes, 1),
+                ["ids"] = options.RandomIds ? "random (webhook-id msg_ and event id evt_wh_, each with 10 random characters)" : "counter (msg_ and evt_wh_ with the delivery's number)",
                 ["example_body"] = System.Text.Encoding.UTF8.GetString(deliveries.Example),
             },
             ["targets"] = targets,
@@ -481,7 +490,7 @@ internal static class WebhookIngest
     }
 
     private sealed record Options(
-        string Output, int[] Rates, int[] Concurrencies, TimeSpan Seconds, int Rounds, TimeSpan WarmUp, int Connections, int BodyBytes, string? Trace, bool PauseNormalizer, bool InProcess);
+        string Output, int[] Rates, int[] Concurrencies, TimeSpan Seconds, int Rounds, TimeSpan WarmUp, int Connections, int BodyBytes, string? Trace, bool PauseNormalizer, bool RandomIds, bool InProcess);
 
     private sealed record Endpoint(string Name, string Path, string Route, int Expected);
 
