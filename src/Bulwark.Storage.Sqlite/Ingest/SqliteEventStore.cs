@@ -72,9 +72,6 @@ public sealed class SqliteEventStore : IEventStore
     /// <summary>How many background checkpoints of the raw file have run.</summary>
     internal long RawCheckpoints => _raw.Checkpoints;
 
-    /// <summary>How many raw batches have waited for more deliveries before their commit.</summary>
-    internal long RawLingers => _raw.Lingers;
-
     /// <inheritdoc />
     public long LastSnapshotSeq => _snapshots.Position;
 

@@ -25,15 +25,6 @@ public sealed class SqliteEventStoreOptions
     public int MaxWritesPerCommit { get; set; } = 512;
 
     /// <summary>
-    /// How long a writer holds a small batch (2 to 15 callers' writes) for more before committing it, so that under
-    /// moderate concurrent load one flush serves more callers. A lone caller never waits, and a batch that fills
-    /// (<see cref="MaxWritesPerCommit"/>) commits at once. Waits are whole milliseconds; <see cref="TimeSpan.Zero"/>
-    /// turns it off (each batch commits as soon as the writer takes it).
-    /// </summary>
-    /// <value>Default 1 ms.</value>
-    public TimeSpan CommitDelay { get; set; } = TimeSpan.FromMilliseconds(1);
-
-    /// <summary>
     /// How many of the snapshots committed last are kept in memory, so that reading them in order (the normalizer,
     /// right behind the deliveries) needs no query; reads further back go to the file.
     /// </summary>

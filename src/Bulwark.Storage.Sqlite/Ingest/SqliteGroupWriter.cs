@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
@@ -14,9 +13,6 @@ namespace Bulwark.Storage.Sqlite.Ingest;
 /// </summary>
 internal sealed class SqliteGroupWriter : IAsyncDisposable
 {
-    /// <summary>A batch of fewer writes than this (and at least two) lingers; see <see cref="Linger"/>.</summary>
-    private const int LingerBelow = 16;
-
     private readonly string _name;
     private readonly string _writerConnectionString;
     private readonly SqliteEventStoreOptions _options;
@@ -31,12 +27,6 @@ internal sealed class SqliteGroupWriter : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     // No spinning before it sleeps: on two cores a spinning writer takes the CPU that the work it waits for needs.
     private readonly ManualResetEventSlim _wake = new(false, spinCount: 0);
-
-    // Set by a caller whose write fills the batch the writer is lingering over (see Linger); only that one wakes it.
-    private readonly ManualResetEventSlim _filled = new(false, spinCount: 0);
-    private int _fillsAt = int.MaxValue;
-    private int _queued;
-    private long _lingers;
     private Task? _loop;
     private volatile bool _closing;
     private Task? _checkpointer;
@@ -85,9 +75,6 @@ internal sealed class SqliteGroupWriter : IAsyncDisposable
 
     /// <summary>How many background checkpoints have run to the end.</summary>
     public long Checkpoints => Interlocked.Read(ref _checkpoints);
-
-    /// <summary>How many batches have waited for more writes before their commit (<see cref="SqliteEventStoreOptions.CommitDelay"/>).</summary>
-    public long Lingers => Interlocked.Read(ref _lingers);
 
     /// <summary>Opens the writer connection and runs <paramref name="prepare"/> on it (migrations, positions) before any write.</summary>
     public void Open(Action<SqliteConnection> prepare)
@@ -174,13 +161,7 @@ internal sealed class SqliteGroupWriter : IAsyncDisposable
         ObjectDisposedException.ThrowIf(!_queue.Writer.TryWrite(request), typeof(SqliteEventStore));
         try
         {
-            // The increment is a full fence: it cannot pass the writer's announcement of _fillsAt unseen (see Linger).
-            var queued = Interlocked.Increment(ref _queued);
             _wake.Set();
-            if (queued >= Volatile.Read(ref _fillsAt))
-            {
-                _filled.Set();
-            }
         }
         catch (ObjectDisposedException)
         {
@@ -195,7 +176,6 @@ internal sealed class SqliteGroupWriter : IAsyncDisposable
         _queue.Writer.TryComplete();
         _closing = true;
         _wake.Set();
-        _filled.Set();
         await _stopping.CancelAsync().ConfigureAwait(false);
         Task? loop, checkpointer;
         lock (_gate)
@@ -216,7 +196,6 @@ internal sealed class SqliteGroupWriter : IAsyncDisposable
 
         _stopping.Dispose();
         _wake.Dispose();
-        _filled.Dispose();
 
         _ready = false;
         lock (_gate)
@@ -328,7 +307,10 @@ internal sealed class SqliteGroupWriter : IAsyncDisposable
             while (true)
             {
                 batch.Clear();
-                Take(batch, reader);
+                while (batch.Count < _options.MaxWritesPerCommit && reader.TryRead(out var request))
+                {
+                    batch.Add(request);
+                }
 
                 if (batch.Count == 0)
                 {
@@ -348,7 +330,6 @@ internal sealed class SqliteGroupWriter : IAsyncDisposable
                     continue;
                 }
 
-                Linger(batch, reader);
                 try
                 {
                     CommitBatch(batch);
@@ -367,62 +348,6 @@ internal sealed class SqliteGroupWriter : IAsyncDisposable
         finally
         {
             done.TrySetResult();
-        }
-    }
-
-    /// <summary>
-    /// Holds a small batch that shows concurrent callers (2 to <see cref="LingerBelow"/> − 1 writes) for up to
-    /// <see cref="SqliteEventStoreOptions.CommitDelay"/> before its commit, taking what arrives meanwhile, and commits at
-    /// once when the batch fills or the store closes. A commit costs the same flush however many writes it carries (about
-    /// 200 µs of CPU on a 2-core VM, most of it in fsync), so at a few thousand deliveries a second, when the writer would
-    /// otherwise commit three or four at a time, this halves the commits for a millisecond more latency. A lone caller
-    /// never waits, and a batch already large enough commits as it is.
-    /// </summary>
-    private void Linger(List<GroupWrite> batch, ChannelReader<GroupWrite> reader)
-    {
-        var delay = _options.CommitDelay;
-        if (delay <= TimeSpan.Zero || batch.Count < 2 || batch.Count >= Math.Min(LingerBelow, _options.MaxWritesPerCommit))
-        {
-            return;
-        }
-
-        Interlocked.Increment(ref _lingers);
-        var started = Stopwatch.GetTimestamp();
-        try
-        {
-            while (true)
-            {
-                Take(batch, reader);
-                var left = delay - Stopwatch.GetElapsedTime(started);
-                if (batch.Count >= _options.MaxWritesPerCommit || _closing || left <= TimeSpan.Zero)
-                {
-                    return;
-                }
-
-                // Reset, announce how many queued writes fill the batch (a full fence), then count again: a write queued
-                // in between has either been counted here or seen the announcement, and set the event.
-                var needed = _options.MaxWritesPerCommit - batch.Count;
-                _filled.Reset();
-                Interlocked.Exchange(ref _fillsAt, needed);
-                if (Volatile.Read(ref _queued) < needed && !_closing)
-                {
-                    // Whole milliseconds, at least one: a wait shorter than the clock's tick would spin.
-                    _filled.Wait((int)Math.Ceiling(left.TotalMilliseconds));
-                }
-            }
-        }
-        finally
-        {
-            Volatile.Write(ref _fillsAt, int.MaxValue);
-        }
-    }
-
-    private void Take(List<GroupWrite> batch, ChannelReader<GroupWrite> reader)
-    {
-        while (batch.Count < _options.MaxWritesPerCommit && reader.TryRead(out var request))
-        {
-            Interlocked.Decrement(ref _queued);
-            batch.Add(request);
         }
     }
 

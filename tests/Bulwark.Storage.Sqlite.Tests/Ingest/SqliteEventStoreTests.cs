@@ -576,50 +576,6 @@ public sealed class SqliteEventStoreTests : EventStoreContract
     }
 
     [Fact]
-    public async Task GroupCommit_CallersArriveWhileASmallBatchLingers_TheyShareItsCommitWhichGoesWhenTheBatchFills()
-    {
-        // A delay no test would wait out: the batch can only commit because it fills.
-        await using var store = await OpenSqliteAsync(DatabasePath, Time, new SqliteEventStoreOptions { CommitDelay = TimeSpan.FromHours(1), MaxWritesPerCommit = 3 });
-        var (blocker, gate) = await HoldTheWriterAsync(store);
-        Task<DeliveryReceipt> first, second;
-        long commitsBefore;
-        using (gate)
-        {
-            first = store.AcceptDeliveryAsync(Delivery("d-1"), Ct);
-            second = store.AcceptDeliveryAsync(Delivery("d-2"), Ct);
-            commitsBefore = store.Commits;
-            gate.Set();
-            await blocker;
-        }
-
-        // The two queued behind the blocker are a batch of two: it waits for more rather than commit on its own.
-        SpinWait.SpinUntil(() => store.RawLingers == 1, Patience).ShouldBeTrue();
-        (first.IsCompleted || second.IsCompleted).ShouldBeFalse();
-        var third = store.AcceptDeliveryAsync(Delivery("d-3"), Ct);
-
-        foreach (var write in new[] { first, second, third })
-        {
-            (await write.WaitAsync(Patience, Ct)).Status.ShouldBe(DeliveryStatus.Accepted);
-        }
-
-        (store.Commits - commitsBefore).ShouldBe(2); // the blocker's batch, then the three together
-        store.RawLingers.ShouldBe(1);
-    }
-
-    [Fact]
-    public async Task GroupCommit_ALoneCaller_NeverLingers()
-    {
-        await using var store = await OpenSqliteAsync(DatabasePath, Time, new SqliteEventStoreOptions { CommitDelay = TimeSpan.FromHours(1) });
-
-        for (var i = 0; i < 3; i++)
-        {
-            (await store.AcceptDeliveryAsync(Delivery($"d-{i}"), Ct).WaitAsync(Patience, Ct)).Status.ShouldBe(DeliveryStatus.Accepted);
-        }
-
-        store.RawLingers.ShouldBe(0);
-    }
-
-    [Fact]
     public async Task GroupCommit_OneCallerFailsInsideTheBatch_OnlyItsWorkIsRolledBack()
     {
         var store = await OpenSqliteStoreAsync();
