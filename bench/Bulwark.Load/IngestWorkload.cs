@@ -81,7 +81,8 @@ internal sealed class WebhookDeliveries
     private long _next;
 
     /// <param name="randomIds">Random ids (10 characters after the prefix) instead of the delivery's number.</param>
-    public WebhookDeliveries(string secret, string source, IEnumerable<string> trace, int bodyBytes, bool randomIds = false)
+    public WebhookDeliveries(
+        string secret, string source, IEnumerable<string> trace, int bodyBytes, bool randomIds = false)
     {
         _randomIds = randomIds;
         _key = Convert.FromBase64String(secret[Bulwark.Ingest.StandardWebhooksScheme.SecretPrefix.Length..]);

@@ -173,7 +173,9 @@ internal static class WebhookIngest
                 ["source"] = JsonNode.Parse(await admin.GetStringAsync($"v1/sources/{Source}")),
                 ["trace"] = Path.GetFileName(Path.GetDirectoryName(tracePath)) + "/" + Path.GetFileName(tracePath),
                 ["mean_body_bytes"] = Math.Round(deliveries.MeanBodyBytes, 1),
-                ["ids"] = options.RandomIds ? "random (webhook-id msg_ and event id evt_wh_, each with 10 random characters)" : "counter (msg_ and evt_wh_ with the delivery's number)",
+                ["ids"] = options.RandomIds
+                    ? "random (webhook-id msg_ and event id evt_wh_, each with 10 random characters)"
+                    : "counter (msg_ and evt_wh_ with the delivery's number)",
                 ["example_body"] = System.Text.Encoding.UTF8.GetString(deliveries.Example),
             },
             ["targets"] = targets,
@@ -490,7 +492,18 @@ internal static class WebhookIngest
     }
 
     private sealed record Options(
-        string Output, int[] Rates, int[] Concurrencies, TimeSpan Seconds, int Rounds, TimeSpan WarmUp, int Connections, int BodyBytes, string? Trace, bool PauseNormalizer, bool RandomIds, bool InProcess);
+        string Output,
+        int[] Rates,
+        int[] Concurrencies,
+        TimeSpan Seconds,
+        int Rounds,
+        TimeSpan WarmUp,
+        int Connections,
+        int BodyBytes,
+        string? Trace,
+        bool PauseNormalizer,
+        bool RandomIds,
+        bool InProcess);
 
     private sealed record Endpoint(string Name, string Path, string Route, int Expected);
 

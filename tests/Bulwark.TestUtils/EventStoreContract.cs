@@ -693,14 +693,15 @@ public abstract class EventStoreContract : IAsyncLifetime
         await store.AcceptDeliveryAsync(Delivery(null), Ct);
 
         Time.Advance(TimeSpan.FromMinutes(59));
-        (await store.AcceptDeliveryAsync(Delivery("short-1"), Ct)).ShouldBe(new DeliveryReceipt(DeliveryStatus.Duplicate, short1.SnapshotId));
+        (await store.AcceptDeliveryAsync(Delivery("short-1"), Ct)).ShouldBe(new(DeliveryStatus.Duplicate, short1.SnapshotId));
         Time.Advance(TimeSpan.FromMinutes(2));
         var again = await store.AcceptDeliveryAsync(Delivery("short-2"), Ct);
         var later = await store.AcceptDeliveryAsync(Delivery("long", retention: TimeSpan.FromHours(1)), Ct);
 
         again.Status.ShouldBe(DeliveryStatus.Accepted);
         later.ShouldBe(new DeliveryReceipt(DeliveryStatus.Duplicate, kept.SnapshotId));
-        (await store.ReadSnapshotsAsync(0, 10, Ct)).Select(s => s.DeliveryId).ShouldBe(["short-1", "short-2", "long", null, "short-2"]);
+        (await store.ReadSnapshotsAsync(0, 10, Ct)).Select(s => s.DeliveryId)
+            .ShouldBe(["short-1", "short-2", "long", null, "short-2"]);
     }
 
     [Fact]

@@ -101,7 +101,7 @@ internal static class EventStoreMigrations
 /// like <see cref="EventStoreMigrations"/>. Raw snapshots refuse every UPDATE and DELETE, and an INSERT OR REPLACE over
 /// an existing one (REPLACE deletes without firing delete triggers). Step 1 kept delivery ids in a table of their own;
 /// step 2 moves them into the snapshots (each snapshot's <c>dedupe_until</c>, and an index on source and delivery id):
-/// one B-tree written per delivery instead of three, and nothing to sweep.
+/// one B-tree written per delivery instead of two (the table and its expiry index), and nothing to sweep.
 /// </summary>
 internal static class RawStoreMigrations
 {
@@ -149,7 +149,8 @@ internal static class RawStoreMigrations
             ALTER TABLE raw_snapshots ADD COLUMN dedupe_until INTEGER;
             DROP TRIGGER raw_snapshots_no_update;
             UPDATE raw_snapshots SET dedupe_until = d.expires_at FROM delivery_ids AS d
-                WHERE d.snapshot_id = raw_snapshots.id AND d.source = raw_snapshots.source AND d.delivery_id = raw_snapshots.delivery_id;
+                WHERE d.snapshot_id = raw_snapshots.id AND d.source = raw_snapshots.source
+                    AND d.delivery_id = raw_snapshots.delivery_id;
             CREATE TRIGGER raw_snapshots_no_update BEFORE UPDATE ON raw_snapshots
                 BEGIN SELECT RAISE(ABORT, 'raw snapshots are immutable'); END;
             DROP TABLE delivery_ids;

@@ -21,7 +21,8 @@ internal sealed class SqliteEventWriter(SqliteCommandCache commands, SqliteTrans
         """;
 
     private const string InsertSnapshotSql = """
-        INSERT INTO raw_snapshots (id, source, received_at, headers, body, sha256, content_type, verification, delivery_id, dedupe_until)
+        INSERT INTO raw_snapshots
+            (id, source, received_at, headers, body, sha256, content_type, verification, delivery_id, dedupe_until)
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
         """;
 

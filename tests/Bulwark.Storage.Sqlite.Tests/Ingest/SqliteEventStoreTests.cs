@@ -271,13 +271,16 @@ public sealed class SqliteEventStoreTests : EventStoreContract
         var ended = Time.GetUtcNow().AddMinutes(-1).ToUnixTimeMilliseconds();
         using (var raw = Connect(RawPath))
         {
-            Execute(raw, "PRAGMA journal_mode=WAL; CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);");
+            Execute(raw, "PRAGMA journal_mode=WAL;");
+            Execute(raw, "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);");
             Execute(raw, RawStoreMigrations.Steps[0].Sql + "\nINSERT INTO schema_migrations VALUES (1, 0);");
-            var rows = new[] { ("raw_a", "live"), ("raw_b", "ended"), ("raw_c", "swept"), ("raw_d1", "retaken"), ("raw_d2", "retaken") };
+            (string Id, string Delivery)[] rows =
+                [("raw_a", "live"), ("raw_b", "ended"), ("raw_c", "swept"), ("raw_d1", "retaken"), ("raw_d2", "retaken")];
             foreach (var (id, delivery) in rows)
             {
                 Execute(raw, $"""
-                    INSERT INTO raw_snapshots (id, source, received_at, headers, body, sha256, content_type, verification, delivery_id)
+                    INSERT INTO raw_snapshots
+                        (id, source, received_at, headers, body, sha256, content_type, verification, delivery_id)
                     VALUES ('{id}', 'okta-prod', 1000, '[]', x'7b7d', x'00', 'application/json', 1, '{delivery}');
                     """);
             }
@@ -292,15 +295,17 @@ public sealed class SqliteEventStoreTests : EventStoreContract
         var store = await OpenSqliteStoreAsync();
 
         store.LastSnapshotSeq.ShouldBe(5);
-        (await store.AcceptDeliveryAsync(Delivery("live"), Ct)).ShouldBe(new DeliveryReceipt(DeliveryStatus.Duplicate, "raw_a"));
-        (await store.AcceptDeliveryAsync(Delivery("retaken"), Ct)).ShouldBe(new DeliveryReceipt(DeliveryStatus.Duplicate, "raw_d2"));
+        (await store.AcceptDeliveryAsync(Delivery("live"), Ct)).ShouldBe(new(DeliveryStatus.Duplicate, "raw_a"));
+        (await store.AcceptDeliveryAsync(Delivery("retaken"), Ct)).ShouldBe(new(DeliveryStatus.Duplicate, "raw_d2"));
         (await store.AcceptDeliveryAsync(Delivery("ended"), Ct)).Status.ShouldBe(DeliveryStatus.Accepted);
         (await store.AcceptDeliveryAsync(Delivery("swept"), Ct)).Status.ShouldBe(DeliveryStatus.Accepted);
         store.LastSnapshotSeq.ShouldBe(7);
         SqliteFile.Query(RawPath, "SELECT name FROM sqlite_master WHERE name LIKE 'delivery_ids%'").ShouldBeEmpty();
         using var connection = Connect(RawPath);
-        Should.Throw<SqliteException>(() => Execute(connection, "UPDATE raw_snapshots SET dedupe_until = NULL WHERE seq = 1")).Message.ShouldContain("immutable");
-        Should.Throw<SqliteException>(() => Execute(connection, "DELETE FROM raw_snapshots WHERE seq = 2")).Message.ShouldContain("immutable");
+        Should.Throw<SqliteException>(() => Execute(connection, "UPDATE raw_snapshots SET dedupe_until = NULL WHERE seq = 1"))
+            .Message.ShouldContain("immutable");
+        Should.Throw<SqliteException>(() => Execute(connection, "DELETE FROM raw_snapshots WHERE seq = 2"))
+            .Message.ShouldContain("immutable");
     }
 
     [Fact]
