@@ -40,12 +40,7 @@ internal sealed class RawStatement : IDisposable
     {
         try
         {
-            var rc = raw.sqlite3_step(_statement);
-            if (rc != raw.SQLITE_DONE && rc != raw.SQLITE_ROW)
-            {
-                Check(rc);
-            }
-
+            Step();
             return raw.sqlite3_changes(_db);
         }
         finally
@@ -59,13 +54,7 @@ internal sealed class RawStatement : IDisposable
     {
         try
         {
-            var rc = raw.sqlite3_step(_statement);
-            if (rc != raw.SQLITE_DONE && rc != raw.SQLITE_ROW)
-            {
-                Check(rc);
-            }
-
-            return rc == raw.SQLITE_ROW;
+            return Step();
         }
         finally
         {
@@ -78,18 +67,7 @@ internal sealed class RawStatement : IDisposable
     {
         try
         {
-            var rc = raw.sqlite3_step(_statement);
-            if (rc == raw.SQLITE_ROW)
-            {
-                return raw.sqlite3_column_text(_statement, 0).utf8_to_string();
-            }
-
-            if (rc != raw.SQLITE_DONE)
-            {
-                Check(rc);
-            }
-
-            return null;
+            return Step() ? raw.sqlite3_column_text(_statement, 0).utf8_to_string() : null;
         }
         finally
         {
@@ -98,6 +76,18 @@ internal sealed class RawStatement : IDisposable
     }
 
     public void Dispose() => _statement.Dispose();
+
+    /// <summary>Steps once: true on a row, false when done, throws on an error.</summary>
+    private bool Step()
+    {
+        var rc = raw.sqlite3_step(_statement);
+        if (rc != raw.SQLITE_DONE && rc != raw.SQLITE_ROW)
+        {
+            Check(rc);
+        }
+
+        return rc == raw.SQLITE_ROW;
+    }
 
     private void Clear()
     {

@@ -15,12 +15,12 @@ internal sealed class SqliteEventWriter(SqliteCommandCache commands, SqliteTrans
 
     // The snapshot that holds (source, delivery id) now, if any: the newest with that id whose retention has not ended.
     // A new id finds nothing in the index and touches no row; an id seen before and expired is taken by the next one.
-    private const string FindLiveDeliverySql = """
+    internal const string FindLiveDeliverySql = """
         SELECT id FROM raw_snapshots WHERE source = ?1 AND delivery_id = ?2 AND dedupe_until > ?3
         ORDER BY seq DESC LIMIT 1
         """;
 
-    private const string InsertSnapshotSql = """
+    internal const string InsertSnapshotSql = """
         INSERT INTO raw_snapshots
             (id, source, received_at, headers, body, sha256, content_type, verification, delivery_id, dedupe_until)
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
@@ -29,10 +29,10 @@ internal sealed class SqliteEventWriter(SqliteCommandCache commands, SqliteTrans
     // Checking first, rather than leaving it to OR IGNORE alone, keeps offsets dense: SQLite allocates an AUTOINCREMENT
     // value before it finds the conflict, so every ignored duplicate would burn an offset. The check is a statement of
     // its own: folded into the insert (INSERT … SELECT … WHERE NOT EXISTS), it made SQLite stage each row in a
-    // temporary table, because the statement reads the table it writes, which cost a few microseconds an event.
-    private const string EventExistsSql = "SELECT 1 FROM events WHERE source = ?1 AND id = ?2";
+    // temporary table, because the statement reads the table it writes (IngestLayoutBenchmarks compares the two).
+    internal const string EventExistsSql = "SELECT 1 FROM events WHERE source = ?1 AND id = ?2";
 
-    private const string InsertEventSql = """
+    internal const string InsertEventSql = """
         INSERT OR IGNORE INTO events (source, id, platform, event_type, account_id, ts, received_at, snapshot_id, doc)
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
         """;

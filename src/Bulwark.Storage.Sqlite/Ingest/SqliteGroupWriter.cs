@@ -398,9 +398,8 @@ internal sealed class SqliteGroupWriter : IAsyncDisposable
     /// </summary>
     private (SqliteEventWriter Writes, List<GroupWrite> Committed)? CommitTogether(List<GroupWrite> batch)
     {
-        using var transaction = _writer!.BeginTransaction();
-        var (seq, offset) = _positions();
-        var writes = new SqliteEventWriter(_commands!, transaction, seq, offset);
+        var (transaction, writes) = Begin();
+        using var _ = transaction;
         for (var i = 0; i < batch.Count; i++)
         {
             try
@@ -412,7 +411,7 @@ internal sealed class SqliteGroupWriter : IAsyncDisposable
 #pragma warning restore CA1031
             {
                 batch[i].Fail(error);
-                if (raw.sqlite3_get_autocommit(_writer.Handle) != 0)
+                if (raw.sqlite3_get_autocommit(_writer!.Handle) != 0)
                 {
                     // SQLite already rolled the whole transaction back (disk full, I/O error): the whole batch fails.
                     throw;
@@ -424,8 +423,7 @@ internal sealed class SqliteGroupWriter : IAsyncDisposable
             }
         }
 
-        transaction.Commit();
-        Interlocked.Increment(ref _commits);
+        Commit(transaction);
         return (writes, batch);
     }
 
@@ -436,9 +434,8 @@ internal sealed class SqliteGroupWriter : IAsyncDisposable
     private (SqliteEventWriter Writes, List<GroupWrite> Committed) CommitEach(List<GroupWrite> batch)
     {
         var committed = new List<GroupWrite>(batch.Count);
-        using var transaction = _writer!.BeginTransaction();
-        var (seq, offset) = _positions();
-        var writes = new SqliteEventWriter(_commands!, transaction, seq, offset);
+        var (transaction, writes) = Begin();
+        using var _ = transaction;
         foreach (var request in batch)
         {
             var mark = writes.Mark();
@@ -465,16 +462,29 @@ internal sealed class SqliteGroupWriter : IAsyncDisposable
 
         if (committed.Count > 0)
         {
-            transaction.Commit();
-            Interlocked.Increment(ref _commits);
+            Commit(transaction);
         }
 
         return (writes, committed);
     }
 
+    /// <summary>A transaction on the writer's connection, and the writes of it, starting from the committed positions.</summary>
+    private (SqliteTransaction Transaction, SqliteEventWriter Writes) Begin()
+    {
+        var transaction = _writer!.BeginTransaction();
+        var (seq, offset) = _positions();
+        return (transaction, new SqliteEventWriter(_commands!, transaction, seq, offset));
+    }
+
+    private void Commit(SqliteTransaction transaction)
+    {
+        transaction.Commit();
+        Interlocked.Increment(ref _commits);
+    }
+
     private abstract class GroupWrite(CancellationToken cancellation)
     {
-        public CancellationToken Cancellation { get; } = cancellation;
+        protected CancellationToken Cancellation { get; } = cancellation;
 
         /// <summary>Cancels this write if its caller has stopped waiting; true if it did.</summary>
         public bool CancelIfAbandoned()
