@@ -136,9 +136,11 @@ internal sealed class SqliteGroupWriter : IAsyncDisposable
 
             if (_checkpointer is null && _options.CheckpointInterval > TimeSpan.Zero)
             {
-                // The timer starts now, not when the task first runs, so that a tick of the clock after Start counts.
+                // The timer and the commit count start now, not when the task first runs: a tick of the clock after
+                // Start counts, and so does a commit made before the task first looks.
                 var timer = new PeriodicTimer(_options.CheckpointInterval, _time);
-                _checkpointer = Task.Run(() => CheckpointLoopAsync(timer), CancellationToken.None);
+                var commits = Commits;
+                _checkpointer = Task.Run(() => CheckpointLoopAsync(timer, commits), CancellationToken.None);
             }
 
             _ready = true;
@@ -247,11 +249,10 @@ internal sealed class SqliteGroupWriter : IAsyncDisposable
     /// after a commit, on its own connection, so that the copying and the database file's flush happen beside the
     /// writer rather than inside one of its commits.
     /// </summary>
-    private async Task CheckpointLoopAsync(PeriodicTimer timer)
+    private async Task CheckpointLoopAsync(PeriodicTimer timer, long checkpointedAt)
     {
         using var ticks = timer;
         SqliteConnection? connection = null;
-        var checkpointedAt = Commits;
         try
         {
             while (await ticks.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
