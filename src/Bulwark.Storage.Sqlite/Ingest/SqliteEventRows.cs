@@ -24,6 +24,15 @@ internal sealed record PendingDelivery(
 /// <summary>An event made ready for the writer by its caller: its document serialized, its indexed fields pulled out.</summary>
 internal sealed record PendingEvent(string Source, string Id, string Platform, string EventType, string AccountId, long Timestamp, long ReceivedAt, string? SnapshotId, byte[] Document);
 
+/// <summary>An event the log took, with the offset it was given: what a read of that row returns.</summary>
+internal sealed record AppendedEvent(long Offset, PendingEvent Row)
+{
+    public LoggedEvent ToLogged() => new(Offset, EventDocument.Deserialize(Row.Document), Row.SnapshotId);
+
+    public LoggedEventKey ToKey() =>
+        new(Offset, Row.Source, Row.Id, Row.Platform, Row.EventType, Row.AccountId, SqliteEventRows.FromMillis(Row.Timestamp));
+}
+
 /// <summary>A quarantine outcome made ready by the caller: the id a new entry gets, its reason and issues.</summary>
 internal sealed record PendingQuarantine(string NewId, string SnapshotId, string Source, bool Open, string Reason, string Issues, long Now);
 

@@ -27,7 +27,8 @@ public sealed class SqliteEventStore : IEventStore
     private readonly SqliteGroupWriter _log;
     private readonly CommitSignal _snapshots = new();
     private readonly CommitSignal _events = new();
-    private readonly SnapshotTail _tail;
+    private readonly RecentTail<RawSnapshot> _tail;
+    private readonly RecentTail<AppendedEvent> _eventTail;
     private readonly Lock _openGate = new();
     private int _disposed;
 
@@ -51,10 +52,12 @@ public sealed class SqliteEventStore : IEventStore
         _options = options ?? new SqliteEventStoreOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxWritesPerCommit, 1, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.RecentSnapshots, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(_options.RecentEvents, 1, nameof(options));
         var rawPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(databasePath)) ?? ".", SqliteEventStoreOptions.RawFileName);
-        _tail = new SnapshotTail(_options.RecentSnapshots);
+        _tail = new RecentTail<RawSnapshot>(_options.RecentSnapshots, s => s.Seq);
+        _eventTail = new RecentTail<AppendedEvent>(_options.RecentEvents, e => e.Offset);
         _raw = new SqliteGroupWriter("raw file", rawPath, _options, Positions, Committed, Stop, _time);
-        _log = new SqliteGroupWriter("event log", databasePath, _options, Positions, w => _events.Advance(w.LastOffset), Stop, _time);
+        _log = new SqliteGroupWriter("event log", databasePath, _options, Positions, LogCommitted, Stop, _time);
     }
 
     /// <summary>Whether the store is migrated and both its writers are running.</summary>
@@ -113,6 +116,7 @@ public sealed class SqliteEventStore : IEventStore
                 _snapshots.Advance(SqliteEventRows.Scalar(raw, "SELECT MAX(seq) FROM raw_snapshots"));
             });
             _tail.Reset(_snapshots.Position);
+            _eventTail.Reset(_events.Position);
             _raw.Start();
             _log.Start();
             return Task.FromResult(EventStoreMigrations.Latest);
@@ -242,6 +246,12 @@ public sealed class SqliteEventStore : IEventStore
     public Task<IReadOnlyList<LoggedEvent>> ReadEventsAsync(long afterOffset, int limit, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ThrowIfDisposed();
+        if (_eventTail.TryRead(afterOffset, limit, out var recent))
+        {
+            return Task.FromResult<IReadOnlyList<LoggedEvent>>(recent.ConvertAll(e => e.ToLogged()));
+        }
+
         return ReadAsync<IReadOnlyList<LoggedEvent>>(
             _log,
             c => SqliteEventRows.QueryEvents(c, "WHERE \"offset\" > $after ORDER BY \"offset\" LIMIT $limit", ("$after", afterOffset), ("$limit", limit)),
@@ -252,6 +262,12 @@ public sealed class SqliteEventStore : IEventStore
     public Task<IReadOnlyList<LoggedEventKey>> ReadEventKeysAsync(long afterOffset, int limit, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ThrowIfDisposed();
+        if (_eventTail.TryRead(afterOffset, limit, out var recent))
+        {
+            return Task.FromResult<IReadOnlyList<LoggedEventKey>>(recent.ConvertAll(e => e.ToKey()));
+        }
+
         return ReadAsync<IReadOnlyList<LoggedEventKey>>(_log, c => SqliteEventRows.QueryEventKeys(c, afterOffset, limit), cancellationToken);
     }
 
@@ -480,6 +496,13 @@ public sealed class SqliteEventStore : IEventStore
     {
         _tail.Add(writes.Accepted);
         _snapshots.Advance(writes.LastSeq);
+    }
+
+    /// <summary>After an event log commit: the tail first, then the offset, as for the raw file.</summary>
+    private void LogCommitted(SqliteEventWriter writes)
+    {
+        _eventTail.Add(writes.Appended);
+        _events.Advance(writes.LastOffset);
     }
 
     private void Stop(Exception error)

@@ -79,6 +79,9 @@ internal sealed class SqliteEventWriter(SqliteCommandCache commands, SqliteTrans
 
     public long LastOffset { get; private set; } = lastOffset;
 
+    /// <summary>The events this transaction appended, in offset order (for the store's tail once committed).</summary>
+    public List<AppendedEvent> Appended { get; } = [];
+
     /// <summary>Where the positions stood when a caller's savepoint began, to go back to if it rolls back.</summary>
     public (long Seq, long Offset) Mark() => (LastSeq, LastOffset);
 
@@ -86,6 +89,7 @@ internal sealed class SqliteEventWriter(SqliteCommandCache commands, SqliteTrans
     {
         (LastSeq, LastOffset) = mark;
         Accepted.RemoveAll(s => s.Seq > mark.Seq);
+        Appended.RemoveAll(e => e.Offset > mark.Offset);
     }
 
     /// <summary>Runs a statement without parameters (savepoints).</summary>
@@ -160,7 +164,9 @@ internal sealed class SqliteEventWriter(SqliteCommandCache commands, SqliteTrans
             if (inserted > 0)
             {
                 appended++;
-                LastOffset = Math.Max(LastOffset, LastInsertRowId());
+                var offset = LastInsertRowId();
+                LastOffset = Math.Max(LastOffset, offset);
+                Appended.Add(new AppendedEvent(offset, e));
             }
         }
 

@@ -191,6 +191,69 @@ public sealed class SqliteEventStoreTests : EventStoreContract
     }
 
     [Fact]
+    public async Task ReadEventsAsync_JustAppendedFromMemory_EqualTheEventsTheFileHolds()
+    {
+        var store = await OpenSqliteStoreAsync();
+        var snapshot = await SnapshotAsync(store, "d-1");
+        var details = new JsonObject { ["reason"] = "bad <password>", ["geo"] = new JsonObject { ["lat"] = 52.52 }, ["tags"] = new JsonArray("a", "b") };
+        var full = new NormalizedEvent(
+            "e-full", "okta-prod", "okta", "x-custom", "00u1", new DateTimeOffset(2026, 11, 20, 23, 59, 58, 7, TimeSpan.FromHours(2)),
+            new EventActor("00u9", "2001:db8::1", "curl/8", "DE", "dev-1"), null, "corr-1", details);
+        await store.CompleteNormalizationAsync("normalizer", snapshot, Clean(full, Event("e-2", account: "acct-2")), Time.GetUtcNow(), Ct);
+        await store.AppendEventsAsync([Event("e-3"), Event("e-2", account: "acct-2"), Event("e-4", type: "password_reset")], Ct);
+
+        var recent = await store.ReadEventsAsync(0, 100, Ct);
+        var recentKeys = await store.ReadEventKeysAsync(0, 100, Ct);
+        var middle = await store.ReadEventsAsync(recent[0].Offset, 2, Ct);
+        await store.DisposeAsync();
+        await using var reopened = await OpenSqliteAsync(DatabasePath, Time);
+
+        var stored = await reopened.ReadEventsAsync(0, 100, Ct);
+        stored.Count.ShouldBe(4);
+        Documents(recent).ShouldBe(Documents(stored));
+        Documents(middle).ShouldBe(Documents(stored.Skip(1).Take(2).ToList()));
+        recentKeys.ShouldBe(await reopened.ReadEventKeysAsync(0, 100, Ct));
+        recent[0].Event.Timestamp.Offset.ShouldBe(TimeSpan.Zero); // as read back from the stored document, not as given
+    }
+
+    [Fact]
+    public async Task ReadEventsAsync_RecentEventsFromMemory_OlderOnesFromTheFile()
+    {
+        var store = await OpenSqliteAsync(DatabasePath, Time, new SqliteEventStoreOptions { RecentEvents = 4 });
+        try
+        {
+            for (var i = 1; i <= 10; i++)
+            {
+                await store.AppendEventsAsync([Event("e-" + i)], Ct);
+            }
+
+            // Changed behind the store's back, so that each read shows where it was served from.
+            using (var connection = Connect(DatabasePath))
+            {
+                Execute(connection, "UPDATE events SET account_id = 'changed', doc = replace(doc, '\"acct-1\"', '\"changed\"')");
+            }
+
+            (await store.ReadEventsAsync(0, 100, Ct)).Select(e => e.Event.AccountId).ShouldBe(Enumerable.Repeat("changed", 10));
+            (await store.ReadEventsAsync(5, 100, Ct)).Select(e => (e.Offset, e.Event.AccountId)).ShouldBe(
+                [(6L, "changed"), (7L, "changed"), (8L, "changed"), (9L, "changed"), (10L, "changed")]);
+            (await store.ReadEventsAsync(6, 100, Ct)).Select(e => (e.Offset, e.Event.AccountId)).ShouldBe(
+                [(7L, "acct-1"), (8L, "acct-1"), (9L, "acct-1"), (10L, "acct-1")]);
+            (await store.ReadEventsAsync(7, 2, Ct)).Select(e => e.Event.Id).ShouldBe(["e-8", "e-9"]);
+            (await store.ReadEventKeysAsync(5, 100, Ct)).Select(k => k.AccountId).ShouldBe(Enumerable.Repeat("changed", 5));
+            (await store.ReadEventKeysAsync(8, 100, Ct)).Select(k => (k.Offset, k.AccountId)).ShouldBe([(9L, "acct-1"), (10L, "acct-1")]);
+            (await store.ReadEventsAsync(10, 100, Ct)).ShouldBeEmpty();
+        }
+        finally
+        {
+            await store.DisposeAsync();
+        }
+    }
+
+    /// <summary>Each event as its canonical v1 document, with its offset and snapshot: what a consumer sees.</summary>
+    private static List<(long Offset, string Document, string? SnapshotId)> Documents(IReadOnlyList<LoggedEvent> events) =>
+        [.. events.Select(e => (e.Offset, Encoding.UTF8.GetString(EventJson.ToUtf8Bytes(e.Event)), e.SnapshotId))];
+
+    [Fact]
     public async Task MigrateAsync_OnAnExistingFileAgainAndAgain_AppliesEachStepOnce()
     {
         var store = await OpenSqliteStoreAsync();
