@@ -351,6 +351,37 @@ public sealed class WebhookIngestTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task HandshakeAnswers_ReplayedAsDeliverySignatures_401AndNothingStored()
+    {
+        _ingest.Secrets["APP_SECRET"] = "app-secret-value";
+        await _ingest.PutSourceAsync("x", JsonNode.Parse("""{"scheme":"x","secrets":["env:APP_SECRET"]}""")!.AsObject());
+        await _ingest.PutSourceAsync("linkedin", JsonNode.Parse("""{"scheme":"linkedin","secrets":["env:APP_SECRET"]}""")!.AsObject());
+        using var client = _ingest.Server.CreateClient();
+        var before = _ingest.Events.LastSnapshotSeq;
+
+        // Anyone may ask for handshake answers; each signs the caller's text with the key that signs deliveries.
+        var crc = await Http.ReadJsonAsync(await client.GetAsync("v1/webhooks/x?crc_token=forged-body", Ct));
+        using var x = new HttpRequestMessage(HttpMethod.Post, "v1/webhooks/x") { Content = IngestServer.Body("forged-body") };
+        x.Headers.TryAddWithoutValidation("x-twitter-webhooks-signature", crc["response_token"]!.GetValue<string>());
+        var linkedin = await Http.ReadJsonAsync(await client.GetAsync("v1/webhooks/linkedin?challengeCode=forged-body", Ct));
+        using var li = new HttpRequestMessage(HttpMethod.Post, "v1/webhooks/linkedin") { Content = IngestServer.Body("forged-body") };
+        li.Headers.TryAddWithoutValidation("X-LI-Signature", linkedin["challengeResponse"]!.GetValue<string>());
+
+        await Http.ReadProblemAsync(await client.SendAsync(x, Ct), HttpStatusCode.Unauthorized, "webhook-signature-invalid");
+        await Http.ReadProblemAsync(await client.SendAsync(li, Ct), HttpStatusCode.Unauthorized, "webhook-signature-invalid");
+        _ingest.Events.LastSnapshotSeq.ShouldBe(before);
+
+        // The same key still signs real deliveries, which are JSON.
+        using var hmac = new HMACSHA256(Encoding.UTF8.GetBytes("app-secret-value"));
+        var body = """{"for_user_id":"2244994945","user_event":{"revoke":{"source":{"user_id":"2244994945"}}}}""";
+        using var real = new HttpRequestMessage(HttpMethod.Post, "v1/webhooks/x") { Content = IngestServer.Body(body) };
+        real.Headers.TryAddWithoutValidation(
+            "x-twitter-webhooks-signature", "sha256=" + Convert.ToBase64String(hmac.ComputeHash(Encoding.UTF8.GetBytes(body))));
+        (await client.SendAsync(real, Ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        _ingest.Events.LastSnapshotSeq.ShouldBe(before + 1);
+    }
+
+    [Fact]
     public async Task SlackUrlVerification_IsAnsweredAfterTheSignatureVerifies_AndNotStored()
     {
         _ingest.Secrets["SLACK"] = "8f742231b10e8888abcd99yyyzzz85a5";

@@ -36,6 +36,10 @@ internal static class HandshakeAnswers
     private static readonly SearchValues<char> SignableChallengeCharacters =
         SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~+/=:");
 
+    /// <summary><see cref="SignableChallengeCharacters"/> as the bytes of a body.</summary>
+    private static readonly SearchValues<byte> SignableChallengeBytes =
+        SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~+/=:"u8);
+
     /// <summary>A 200 text answer.</summary>
     /// <param name="body">The body.</param>
     /// <returns>The answer.</returns>
@@ -82,6 +86,23 @@ internal static class HandshakeAnswers
 
         return new(kind.Status, ProblemJson, Encoding.UTF8.GetString(stream.GetBuffer(), 0, (int)stream.Length));
     }
+
+    /// <summary>
+    /// Whether a delivery body is text that a handshake answer could have signed: 1 to 256 bytes of
+    /// <see cref="SignableChallengeCharacters"/>. Such a body is refused as a delivery whatever its signature, so that
+    /// a caller who holds only handshake answers (anyone can ask for them) cannot get a body stored: the raw snapshots
+    /// are kept for ever. No delivery of X or LinkedIn is such text; theirs are JSON objects.
+    /// </summary>
+    /// <param name="body">The raw body.</param>
+    /// <returns>Whether it is one.</returns>
+    public static bool IsSignableBody(ReadOnlySpan<byte> body) =>
+        body.Length is > 0 and <= MaxSignableChallengeLength && !body.ContainsAnyExcept(SignableChallengeBytes);
+
+    /// <summary>The refusal of a body that <see cref="IsSignableBody"/> recognizes, as a bad signature.</summary>
+    /// <returns>The result.</returns>
+    public static VerificationResult SignableBodyRefused() => new(
+        VerificationOutcome.BadSignature,
+        "The body is text of the kind this scheme's handshake answers sign, so its signature proves nothing; deliveries are JSON.");
 
     /// <summary>Whether a challenge may be signed: 1 to 256 characters of <see cref="SignableChallengeCharacters"/>.</summary>
     /// <param name="challenge">The challenge.</param>

@@ -46,6 +46,11 @@ public sealed class LinkedInScheme : IWebhookScheme
     public VerificationResult Verify(WebhookRequest request, SchemeSecrets secrets, DateTimeOffset now, TimeSpan tolerance)
     {
         SchemeChecks.VerifyArguments(request, secrets, tolerance);
+        if (HandshakeAnswers.IsSignableBody(request.Body.Span))
+        {
+            return HandshakeAnswers.SignableBodyRefused();
+        }
+
         var value = request.Header(SignatureHeader);
         if (value is null)
         {

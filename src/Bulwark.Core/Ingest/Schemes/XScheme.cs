@@ -42,6 +42,11 @@ public sealed class XScheme : IWebhookScheme
     public VerificationResult Verify(WebhookRequest request, SchemeSecrets secrets, DateTimeOffset now, TimeSpan tolerance)
     {
         SchemeChecks.VerifyArguments(request, secrets, tolerance);
+        if (HandshakeAnswers.IsSignableBody(request.Body.Span))
+        {
+            return HandshakeAnswers.SignableBodyRefused();
+        }
+
         return BodySignature.Verify(request, secrets, "x-twitter-webhooks-signature", "sha256=",
             text => SchemeCrypto.DecodeBase64Mac(text), deliveryId: null);
     }

@@ -50,6 +50,35 @@ public sealed class LinkedInSchemeTests
     }
 
     [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Verify_ChallengeResponseUsedAsSignatureOfTheChallenge_BadSignature(bool prefixedChallenge)
+    {
+        // A challenge answer signs the challenge code with the key that signs notifications: as variant A it signs a
+        // body equal to the code, and a code starting with the prefix makes it variant B of the rest. Anyone may ask
+        // for answers, so such bodies are refused whatever their signature.
+        var body = "abc-123";
+        var code = prefixedChallenge ? "hmacsha256=" + body : body;
+        var answer = Sut.Handshake(Get([("challengeCode", code)]), Secrets(ClientSecret)).ShouldNotBeNull();
+        answer.Status.ShouldBe(200);
+        var response = JsonDocument.Parse(answer.Body).RootElement.GetProperty("challengeResponse").GetString()!;
+
+        var result = Sut.Verify(Post(body, ("X-LI-Signature", "hmacsha256=" + response)), Secrets(ClientSecret), AnyTime, Tolerance);
+
+        result.ShouldBe(VerificationOutcome.BadSignature);
+        result.Detail.ShouldContain("handshake");
+    }
+
+    [Fact]
+    public void Verify_TextTooLongForAChallenge_VerifiedWhenSigned()
+    {
+        var body = new string('a', 257);
+
+        Sut.Verify(Post(body, ("X-LI-Signature", Hex(Hmac(ClientSecret, body)))), Secrets(ClientSecret), AnyTime, Tolerance)
+            .ShouldBe(VerificationOutcome.Verified);
+    }
+
+    [Theory]
     [InlineData("hmacsha256=")]
     [InlineData("")]
     public void Verify_NoSignatureAfterThePrefix_MalformedSignature(string header)

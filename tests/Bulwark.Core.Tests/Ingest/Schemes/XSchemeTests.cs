@@ -94,13 +94,32 @@ public sealed class XSchemeTests
     }
 
     [Fact]
-    public void Verify_CrcAnswerUsedAsSignatureOfItsToken_VerifiesTheSameConstruction()
+    public void Verify_CrcAnswerUsedAsSignatureOfItsToken_BadSignature()
     {
-        // The CRC and the event signature are one construction: a body equal to the CRC token verifies with the
-        // TV-X-1 answer, which is why the handshake refuses tokens that could be event bodies.
-        var request = Post(CrcToken, ("x-twitter-webhooks-signature", "sha256=Cytd4Sq+NvEcV3MMrXxWJGJx5A+y/lXzzU2Maartkx8="));
+        // The CRC and the event signature are one construction: the TV-X-1 answer is the signature of a body equal to
+        // the CRC token. Anyone may ask for CRC answers, so such a body is refused whatever its signature.
+        var signature = "sha256=Cytd4Sq+NvEcV3MMrXxWJGJx5A+y/lXzzU2Maartkx8=";
+        signature.ShouldBe("sha256=" + Convert.ToBase64String(Hmac(ConsumerSecret, CrcToken)));
+        var request = Post(CrcToken, ("x-twitter-webhooks-signature", signature));
 
-        Sut.Verify(request, Secrets(ConsumerSecret), AnyTime, Tolerance).ShouldBe(VerificationOutcome.Verified);
+        var result = Sut.Verify(request, Secrets(ConsumerSecret), AnyTime, Tolerance);
+
+        result.ShouldBe(VerificationOutcome.BadSignature);
+        result.Detail.ShouldContain("handshake");
+    }
+
+    [Theory]
+    [InlineData("a", 1, VerificationOutcome.BadSignature)]
+    [InlineData("a", 256, VerificationOutcome.BadSignature)] // the longest token a CRC answer signs
+    [InlineData("a", 257, VerificationOutcome.Verified)] // longer than any CRC token
+    [InlineData("a b", 1, VerificationOutcome.Verified)] // no CRC token holds a space
+    [InlineData("{}", 1, VerificationOutcome.Verified)]
+    public void Verify_BodiesACrcAnswerCouldSign_RefusedUpToTheTokensLimits(string unit, int times, VerificationOutcome expected)
+    {
+        var body = string.Concat(Enumerable.Repeat(unit, times));
+        var request = Post(body, ("x-twitter-webhooks-signature", "sha256=" + Convert.ToBase64String(Hmac(ConsumerSecret, body))));
+
+        Sut.Verify(request, Secrets(ConsumerSecret), AnyTime, Tolerance).ShouldBe(expected);
     }
 
     [Theory]
