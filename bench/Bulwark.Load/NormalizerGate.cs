@@ -74,7 +74,7 @@ internal sealed class NormalizerGate(IEventStore inner) : IEventStore
         Inner.ReadSnapshotsAsync(afterSeq, limit, cancellationToken);
 
     public Task<IReadOnlyList<NormalizationOutcome>> CompleteNormalizationsAsync(
-        string consumer, IReadOnlyList<Normalization> normalizations, DateTimeOffset now, CancellationToken cancellationToken = default) =>
+        string? consumer, IReadOnlyList<Normalization> normalizations, DateTimeOffset now, CancellationToken cancellationToken = default) =>
         Inner.CompleteNormalizationsAsync(consumer, normalizations, now, cancellationToken);
 
     public Task<AppendReceipt> AppendEventsAsync(IReadOnlyList<NormalizedEvent> events, CancellationToken cancellationToken = default) =>
@@ -95,6 +95,9 @@ internal sealed class NormalizerGate(IEventStore inner) : IEventStore
 
     public Task SetOffsetAsync(string consumer, long offset, CancellationToken cancellationToken = default) =>
         Inner.SetOffsetAsync(consumer, offset, cancellationToken);
+
+    public Task<bool> MoveOffsetAsync(string consumer, long expected, long offset, CancellationToken cancellationToken = default) =>
+        Inner.MoveOffsetAsync(consumer, expected, offset, cancellationToken);
 
     public Task<string?> GetCursorAsync(string name, CancellationToken cancellationToken = default) => Inner.GetCursorAsync(name, cancellationToken);
 

@@ -384,6 +384,22 @@ public abstract class EventStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CompleteNormalizationAsync_WithoutAConsumer_RecordsTheEventsAndMovesNoOffset()
+    {
+        var store = await OpenStoreAsync();
+        var first = await SnapshotAsync(store, "d-1");
+        var later = await SnapshotAsync(store, "d-2");
+        await store.CompleteNormalizationAsync("normalizer", first, Clean(Event("e-1")), Time.GetUtcNow(), Ct);
+
+        // A replay normalizes a snapshot the normalizer has not reached: the normalizer's place stays where it was.
+        var (append, _) = await store.CompleteNormalizationAsync(null, later, Clean(Event("e-2")), Time.GetUtcNow(), Ct);
+
+        append.Appended.ShouldBe(1);
+        (await store.GetOffsetAsync("normalizer", Ct)).ShouldBe(first.Seq);
+        (await store.ReadEventsAsync(0, 10, Ct)).Select(e => e.Event.Id).ShouldBe(["e-1", "e-2"]);
+    }
+
+    [Fact]
     public async Task CompleteNormalizationAsync_WhileReadersRead_ShowsAllEventsOfASnapshotOrNone()
     {
         var store = await OpenStoreAsync();
@@ -588,6 +604,31 @@ public abstract class EventStoreContract : IAsyncLifetime
         await store.SetOffsetAsync("detector", 3, Ct);
         (await store.GetOffsetAsync("detector", Ct)).ShouldBe(3);
         (await store.GetOffsetAsync("auditor", Ct)).ShouldBe(7);
+    }
+
+    [Fact]
+    public async Task MoveOffsetAsync_FromWhereTheConsumerIs_Moves_ElseLeavesTheOffsetAsSet()
+    {
+        var store = await OpenStoreAsync();
+
+        // A consumer that never committed is at 0.
+        (await store.MoveOffsetAsync("detector", 5, 9, Ct)).ShouldBeFalse();
+        (await store.GetOffsetAsync("detector", Ct)).ShouldBe(0);
+        (await store.MoveOffsetAsync("detector", 0, 10, Ct)).ShouldBeTrue();
+        (await store.MoveOffsetAsync("detector", 10, 25, Ct)).ShouldBeTrue();
+        (await store.GetOffsetAsync("detector", Ct)).ShouldBe(25);
+
+        // A replay rewinds it while the consumer handles the batch it read from 25: its commit loses.
+        await store.SetOffsetAsync("detector", 4, Ct);
+        (await store.MoveOffsetAsync("detector", 25, 40, Ct)).ShouldBeFalse();
+        (await store.GetOffsetAsync("detector", Ct)).ShouldBe(4);
+
+        // Rewound to 0, a consumer's commit from 0 moves it again; another consumer's offset is its own.
+        await store.SetOffsetAsync("detector", 0, Ct);
+        (await store.MoveOffsetAsync("detector", 0, 3, Ct)).ShouldBeTrue();
+        (await store.MoveOffsetAsync("auditor", 0, 1, Ct)).ShouldBeTrue();
+        (await store.GetOffsetAsync("detector", Ct)).ShouldBe(3);
+        (await store.GetOffsetAsync("auditor", Ct)).ShouldBe(1);
     }
 
     [Fact]

@@ -192,13 +192,16 @@ public interface IEventStore : IAsyncDisposable
     /// (or resolves an open one when it does not); then moves <paramref name="consumer"/>'s offset to the greatest
     /// sequence number among them when that is ahead. All of it is written, or none.
     /// </summary>
-    /// <param name="consumer">The normalizer's offset name.</param>
+    /// <param name="consumer">
+    /// The normalizer's offset name, or <see langword="null"/> for a normalization outside the normalizer's order (a
+    /// replay's, a quarantine retry's), which must not move its offset past snapshots it has not seen.
+    /// </param>
     /// <param name="normalizations">The snapshots with what the normalizer made of each (none: nothing is written).</param>
     /// <param name="now">The current time.</param>
     /// <param name="cancellationToken">Cancels waiting.</param>
     /// <returns>One outcome per normalization, in the same order.</returns>
     Task<IReadOnlyList<NormalizationOutcome>> CompleteNormalizationsAsync(
-        string consumer, IReadOnlyList<Normalization> normalizations, DateTimeOffset now, CancellationToken cancellationToken = default);
+        string? consumer, IReadOnlyList<Normalization> normalizations, DateTimeOffset now, CancellationToken cancellationToken = default);
 
     /// <summary>Appends events that arrived without a snapshot (<c>POST /v1/events</c>), deduped by source and id, durably.</summary>
     /// <param name="events">The events, valid against schema v1.</param>
@@ -248,6 +251,18 @@ public interface IEventStore : IAsyncDisposable
     /// <returns>A task.</returns>
     Task SetOffsetAsync(string consumer, long offset, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Moves a consumer's offset to <paramref name="offset"/> only if it is still <paramref name="expected"/>, durably:
+    /// how a consumer commits a batch it read from <paramref name="expected"/>. When the offset was set meanwhile (a
+    /// replay rewound it), that setting stands and the answer is <see langword="false"/>.
+    /// </summary>
+    /// <param name="consumer">The consumer's name.</param>
+    /// <param name="expected">The offset the consumer read from (0 also matches a consumer that never committed).</param>
+    /// <param name="offset">The new offset.</param>
+    /// <param name="cancellationToken">Cancels waiting.</param>
+    /// <returns>Whether the offset moved.</returns>
+    Task<bool> MoveOffsetAsync(string consumer, long expected, long offset, CancellationToken cancellationToken = default);
+
     /// <summary>A named cursor (for example where a poller resumes), or <see langword="null"/> when it was never set.</summary>
     /// <param name="name">The cursor's name.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
@@ -280,14 +295,14 @@ public static class EventStoreExtensions
 {
     /// <summary>Records the normalization of one snapshot (see <see cref="IEventStore.CompleteNormalizationsAsync"/>).</summary>
     /// <param name="store">The store.</param>
-    /// <param name="consumer">The normalizer's offset name.</param>
+    /// <param name="consumer">The normalizer's offset name, or <see langword="null"/> to move no offset.</param>
     /// <param name="snapshot">The snapshot normalized.</param>
     /// <param name="result">What the normalizer made of it.</param>
     /// <param name="now">The current time.</param>
     /// <param name="cancellationToken">Cancels waiting.</param>
     /// <returns>The outcome.</returns>
     public static async Task<NormalizationOutcome> CompleteNormalizationAsync(
-        this IEventStore store, string consumer, RawSnapshot snapshot, NormalizeResult result, DateTimeOffset now, CancellationToken cancellationToken = default)
+        this IEventStore store, string? consumer, RawSnapshot snapshot, NormalizeResult result, DateTimeOffset now, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(store);
         var outcomes = await store.CompleteNormalizationsAsync(consumer, [new Normalization(snapshot, result)], now, cancellationToken).ConfigureAwait(false);

@@ -66,8 +66,9 @@ internal sealed partial class EventConsumerHost(
                 await handle(batch, stoppingToken).ConfigureAwait(false);
 
                 // A handled batch is committed even when the stop arrives now: a graceful stop must not make the next
-                // start handle it again (a crash still may, which consumers tolerate).
-                await events.SetOffsetAsync(name, offsetOf(batch[^1]), CancellationToken.None).ConfigureAwait(false);
+                // start handle it again (a crash still may, which consumers tolerate). Only from where it was read: a
+                // replay that rewound the offset meanwhile stands, and the next round reads from there.
+                await events.MoveOffsetAsync(name, offset, offsetOf(batch[^1]), CancellationToken.None).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {

@@ -46,10 +46,14 @@ internal sealed partial class NormalizerWorker(
     /// </summary>
     public Task NextPauseAsync() => Volatile.Read(ref _paused).Task;
 
-    /// <summary>Normalizes one snapshot with its source's current definition and records the outcome.</summary>
+    /// <summary>
+    /// Normalizes one snapshot with its source's current definition and records the outcome, outside the worker's order
+    /// (a replay, a quarantine retry): the worker's offset stays where it is, so a snapshot it has not reached yet is
+    /// still normalized by the worker in its turn (the event log dedupes what both record).
+    /// </summary>
     public async Task<NormalizationOutcome> NormalizeAsync(RawSnapshot snapshot, CancellationToken cancellationToken)
     {
-        var outcomes = await NormalizeAsync([snapshot], cancellationToken).ConfigureAwait(false);
+        var outcomes = await NormalizeAsync(null, [snapshot], cancellationToken).ConfigureAwait(false);
         return outcomes[0];
     }
 
@@ -86,7 +90,7 @@ internal sealed partial class NormalizerWorker(
                 }
                 else
                 {
-                    await NormalizeAsync(snapshots, stoppingToken).ConfigureAwait(false);
+                    await NormalizeAsync(Consumer, snapshots, stoppingToken).ConfigureAwait(false);
                 }
 
                 offset = snapshots[^1].Seq;
@@ -113,7 +117,8 @@ internal sealed partial class NormalizerWorker(
         }
     }
 
-    private async Task<IReadOnlyList<NormalizationOutcome>> NormalizeAsync(IReadOnlyList<RawSnapshot> snapshots, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<NormalizationOutcome>> NormalizeAsync(
+        string? consumer, IReadOnlyList<RawSnapshot> snapshots, CancellationToken cancellationToken)
     {
         var normalizations = new Normalization[snapshots.Count];
         for (var i = 0; i < normalizations.Length; i++)
@@ -121,7 +126,7 @@ internal sealed partial class NormalizerWorker(
             normalizations[i] = new Normalization(snapshots[i], await NormalizeOnlyAsync(snapshots[i], cancellationToken).ConfigureAwait(false));
         }
 
-        var outcomes = await events.CompleteNormalizationsAsync(Consumer, normalizations, sources.Now, cancellationToken).ConfigureAwait(false);
+        var outcomes = await events.CompleteNormalizationsAsync(consumer, normalizations, sources.Now, cancellationToken).ConfigureAwait(false);
         for (var i = 0; i < normalizations.Length; i++)
         {
             instruments.Normalized(normalizations[i].Snapshot.Source, normalizations[i].Result.NeedsQuarantine);

@@ -166,9 +166,13 @@ public sealed class SqliteEventStore : IEventStore
 
     /// <inheritdoc />
     public Task<IReadOnlyList<NormalizationOutcome>> CompleteNormalizationsAsync(
-        string consumer, IReadOnlyList<Normalization> normalizations, DateTimeOffset now, CancellationToken cancellationToken = default)
+        string? consumer, IReadOnlyList<Normalization> normalizations, DateTimeOffset now, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrEmpty(consumer);
+        if (consumer is not null)
+        {
+            ArgumentException.ThrowIfNullOrEmpty(consumer);
+        }
+
         ArgumentNullException.ThrowIfNull(normalizations);
         if (normalizations.Count == 0)
         {
@@ -220,7 +224,11 @@ public sealed class SqliteEventStore : IEventStore
                     outcomes[i] = new NormalizationOutcome(w.Append(events), quarantine is null ? null : w.Quarantine(quarantine));
                 }
 
-                w.AdvanceOffset(consumer, seq, millis);
+                if (consumer is not null)
+                {
+                    w.AdvanceOffset(consumer, seq, millis);
+                }
+
                 return outcomes;
             },
             cancellationToken);
@@ -346,6 +354,16 @@ public sealed class SqliteEventStore : IEventStore
                 return true;
             },
             cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<bool> MoveOffsetAsync(string consumer, long expected, long offset, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(consumer);
+        ArgumentOutOfRangeException.ThrowIfNegative(expected);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        return WriteLogAsync(w => w.MoveOffset(consumer, expected, offset, now), cancellationToken);
     }
 
     /// <inheritdoc />

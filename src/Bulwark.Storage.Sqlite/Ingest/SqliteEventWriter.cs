@@ -64,6 +64,15 @@ internal sealed class SqliteEventWriter(SqliteCommandCache commands, SqliteTrans
         ON CONFLICT (consumer) DO UPDATE SET "offset" = excluded."offset", updated_at = excluded.updated_at
         """;
 
+    private const string MoveOffsetSql = """
+        UPDATE consumer_offsets SET "offset" = $offset, updated_at = $now WHERE consumer = $consumer AND "offset" = $expected
+        """;
+
+    /// <summary>A consumer that never committed is at 0: its first move inserts the row.</summary>
+    private const string FirstOffsetSql = """
+        INSERT OR IGNORE INTO consumer_offsets (consumer, "offset", updated_at) VALUES ($consumer, $offset, $now)
+        """;
+
     private const string SetCursorSql = """
         INSERT INTO cursors (name, value, updated_at) VALUES ($name, $value, $now)
         ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
@@ -196,6 +205,10 @@ internal sealed class SqliteEventWriter(SqliteCommandCache commands, SqliteTrans
 
     public void SetOffset(string consumer, long offset, long now) =>
         commands.Execute(SetOffsetSql, transaction, ("$consumer", consumer), ("$offset", offset), ("$now", now));
+
+    public bool MoveOffset(string consumer, long expected, long offset, long now) =>
+        commands.Execute(MoveOffsetSql, transaction, ("$consumer", consumer), ("$expected", expected), ("$offset", offset), ("$now", now)) > 0
+        || (expected == 0 && commands.Execute(FirstOffsetSql, transaction, ("$consumer", consumer), ("$offset", offset), ("$now", now)) > 0);
 
     public void SetCursor(string name, string value, long now) =>
         commands.Execute(SetCursorSql, transaction, ("$name", name), ("$value", value), ("$now", now));

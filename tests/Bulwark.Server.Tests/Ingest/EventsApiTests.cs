@@ -4,7 +4,9 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Bulwark.Identity;
 using Bulwark.Ingest;
+using Bulwark.Server.Ingest;
 using Bulwark.TestUtils;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Bulwark.Server.Tests.Ingest;
 
@@ -132,6 +134,31 @@ public sealed class EventsApiTests : IAsyncLifetime
             "validation");
     }
 
+    [Fact]
+    public async Task Replay_RewindingAConsumerWhileItHandlesABatch_FeedsItAgainFromTheRewind()
+    {
+        var recorder = new RecordingConsumer();
+        await using var ingest = await IngestServer.StartAsync(services: s => s.AddSingleton<IEventConsumer>(recorder));
+        using var admin = ingest.Server.CreateAdminClient();
+        var items = Enumerable.Range(1, 3).Select(i => IngestServer.Event($"r-{i}", "svc", timestamp: $"2026-03-02T0{i}:00:00.000Z"));
+        (await admin.PostAsync("v1/events", IngestServer.Body("[" + string.Join(',', items) + "]"), Ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        await recorder.WhenSeenAsync(3);
+
+        // The next batch is held inside the consumer while a replay rewinds it to the start.
+        var held = recorder.HoldNext();
+        var fourth = IngestServer.Event("r-4", "svc", timestamp: "2026-03-02T04:00:00.000Z");
+        (await admin.PostAsync("v1/events", IngestServer.Body("[" + fourth + "]"), Ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        await held.Entered.Task.WaitAsync(Patience, Ct);
+        var answer = await Http.ReadJsonAsync(await admin.PostAsync(
+            "v1/events/replay", BulwarkTestServer.Json("""{"since":"2026-03-02T00:00:00Z","consumers":["recorder"]}"""), Ct));
+        answer["rewound"]!["recorder"]!.GetValue<long>().ShouldBe(0);
+        held.Release.SetResult();
+
+        // Its commit of the held batch does not undo the rewind: it handles everything again, in order.
+        await recorder.WhenSeenAsync(8);
+        recorder.Seen.ShouldBe(["r-1", "r-2", "r-3", "r-4", "r-1", "r-2", "r-3", "r-4"]);
+    }
+
     internal static List<string> ReadTrace(string scenario)
     {
         var path = Path.Combine(RepositoryRoot(), "tests", "data", "scenarios", scenario, "events.jsonl.gz");
@@ -148,6 +175,78 @@ public sealed class EventsApiTests : IAsyncLifetime
         }
 
         return lines;
+    }
+
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    /// <summary>A consumer that records the event ids it handles, and can hold a batch until released.</summary>
+    private sealed class RecordingConsumer : IEventConsumer
+    {
+        private readonly Lock _gate = new();
+        private readonly List<string> _seen = [];
+        private readonly List<(int Count, TaskCompletionSource Done)> _waiters = [];
+        private Hold? _hold;
+
+        public string Name => "recorder";
+
+        public IReadOnlyList<string> Seen
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return [.. _seen];
+                }
+            }
+        }
+
+        public Hold HoldNext()
+        {
+            var hold = new Hold();
+            Volatile.Write(ref _hold, hold);
+            return hold;
+        }
+
+        public Task WhenSeenAsync(int count)
+        {
+            lock (_gate)
+            {
+                if (_seen.Count >= count)
+                {
+                    return Task.CompletedTask;
+                }
+
+                var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _waiters.Add((count, done));
+                return done.Task.WaitAsync(Patience, Ct);
+            }
+        }
+
+        public async ValueTask HandleAsync(IReadOnlyList<LoggedEvent> batch, CancellationToken cancellationToken)
+        {
+            if (Interlocked.Exchange(ref _hold, null) is { } hold)
+            {
+                hold.Entered.SetResult();
+                await hold.Release.Task.WaitAsync(cancellationToken);
+            }
+
+            lock (_gate)
+            {
+                _seen.AddRange(batch.Select(e => e.Event.Id));
+                foreach (var waiter in _waiters.Where(w => _seen.Count >= w.Count).ToList())
+                {
+                    _waiters.Remove(waiter);
+                    waiter.Done.SetResult();
+                }
+            }
+        }
+
+        public sealed class Hold
+        {
+            public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+            public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
     }
 
     private static string RepositoryRoot()

@@ -23,10 +23,14 @@ internal sealed class IngestServer : IAsyncDisposable
 
     public IEventStore Events => Server.Services.GetRequiredService<IEventStore>();
 
-    public static async Task<IngestServer> StartAsync(TimeProvider? time = null)
+    public static async Task<IngestServer> StartAsync(TimeProvider? time = null, Action<IServiceCollection>? services = null)
     {
         var secrets = new TestSecrets();
-        var server = await BulwarkTestServer.StartAsync(time: time, services: s => s.AddSingleton<ISecretResolver>(secrets));
+        var server = await BulwarkTestServer.StartAsync(time: time, services: s =>
+        {
+            s.AddSingleton<ISecretResolver>(secrets);
+            services?.Invoke(s);
+        });
         return new IngestServer(server, secrets);
     }
 

@@ -351,6 +351,36 @@ public sealed class WebhookIngestTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Replay_RenormalizingWhileTheNormalizerIsBehind_LeavesItsPlace_AndItStillNormalizesEverySnapshot()
+    {
+        var signer = await _ingest.StandardSourceAsync("partner");
+        var worker = _ingest.Server.Services.GetRequiredService<NormalizerWorker>();
+        await worker.StopAsync(Ct);
+        using var client = _ingest.Server.CreateClient();
+        var early = Encoding.UTF8.GetBytes(IngestServer.Event("e-early", "partner"));
+        (await client.SendAsync(signer.Request("partner", "msg_1", Now, early), Ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        _time.Advance(TimeSpan.FromMinutes(10));
+        var late = Encoding.UTF8.GetBytes(IngestServer.Event("e-late", "partner"));
+        (await client.SendAsync(signer.Request("partner", "msg_2", Now.AddMinutes(10), late), Ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        var place = await _ingest.Events.GetOffsetAsync(NormalizerWorker.Consumer, Ct);
+
+        // The replay re-normalizes only the later snapshot; the normalizer has reached neither.
+        using var admin = _ingest.Server.CreateAdminClient();
+        var since = Now.AddMinutes(5).ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+        var answer = await Http.ReadJsonAsync(await admin.PostAsync(
+            "v1/events/replay", BulwarkTestServer.Json($$"""{"since":"{{since}}","renormalize":true}"""), Ct));
+        answer["renormalized"]!.GetValue<int>().ShouldBe(1);
+        answer["appended"]!.GetValue<int>().ShouldBe(1);
+        (await _ingest.Events.GetOffsetAsync(NormalizerWorker.Consumer, Ct)).ShouldBe(place);
+
+        // Started again, the normalizer goes on from its own place: the earlier snapshot is not skipped.
+        await worker.StartAsync(Ct);
+        await _ingest.NormalizedAsync();
+        var logged = await _ingest.Events.QueryEventsAsync(new EventQuery(Source: "partner"), Ct);
+        logged.Select(e => e.Event.Id).ShouldBe(["e-late", "e-early"]);
+    }
+
+    [Fact]
     public async Task HandshakeAnswers_ReplayedAsDeliverySignatures_401AndNothingStored()
     {
         _ingest.Secrets["APP_SECRET"] = "app-secret-value";
