@@ -129,18 +129,12 @@ public sealed class IngestCommandTests : IAsyncLifetime
         return JsonNode.Parse(answer)!["snapshot"]!.GetValue<string>();
     }
 
-    /// <summary>
-    /// Waits until the background normalizer has recorded every stored snapshot (its offset in the event store reaches
-    /// the last snapshot). The worker's own signal is internal to the server, so this polls the store, with a deadline.
-    /// </summary>
+    /// <summary>Waits until the background normalizer has recorded every stored snapshot (the worker signals; no sleeping).</summary>
     private async Task NormalizedAsync()
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         deadline.CancelAfter(TimeSpan.FromSeconds(30));
-        while (await Events.GetOffsetAsync("normalizer", deadline.Token) < Events.LastSnapshotSeq)
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(10), deadline.Token);
-        }
+        await _server.Services.GetRequiredService<NormalizerWorker>().WhenNormalizedAsync(Events.LastSnapshotSeq, deadline.Token);
     }
 
     // ---- events push ----
