@@ -103,8 +103,9 @@ internal sealed class NormalizerGate(IEventStore inner) : IEventStore
 
     public Task SetCursorAsync(string name, string value, CancellationToken cancellationToken = default) => Inner.SetCursorAsync(name, value, cancellationToken);
 
-    public Task<IReadOnlyList<QuarantineEntry>> ListQuarantineAsync(QuarantineStatus? status, int limit, CancellationToken cancellationToken = default) =>
-        Inner.ListQuarantineAsync(status, limit, cancellationToken);
+    public Task<IReadOnlyList<QuarantineEntry>> ListQuarantineAsync(
+        QuarantineStatus? status, int limit, string? before, CancellationToken cancellationToken = default) =>
+        Inner.ListQuarantineAsync(status, limit, before, cancellationToken);
 
     public Task<QuarantineEntry?> GetQuarantineAsync(string id, CancellationToken cancellationToken = default) => Inner.GetQuarantineAsync(id, cancellationToken);
 

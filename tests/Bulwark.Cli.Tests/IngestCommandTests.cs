@@ -55,7 +55,7 @@ public sealed class IngestCommandTests : IAsyncLifetime
         { "events list", "--account" },
         { "events replay", "--renormalize" },
         { "quarantine", "retry" },
-        { "quarantine list", "--status" },
+        { "quarantine list", "--before" },
         { "quarantine get", "<id>" },
         { "quarantine retry", "<id>" },
         { "raw", "get" },
@@ -512,7 +512,7 @@ public sealed class IngestCommandTests : IAsyncLifetime
     {
         var signer = await StandardSourceAsync("idp");
         await DeliverAsync(signer, "idp", "msg_1", Encoding.UTF8.GetBytes("""{"not":"an event"}"""));
-        var id = (await Events.ListQuarantineAsync(QuarantineStatus.Open, 10, Ct)).ShouldHaveSingleItem().Id;
+        var id = (await Events.ListQuarantineAsync(QuarantineStatus.Open, 10, null, Ct)).ShouldHaveSingleItem().Id;
 
         var (exit, json, _) = await Run(_operator, "quarantine", "retry", id, "--json");
         exit.ShouldBe(1);
@@ -529,6 +529,32 @@ public sealed class IngestCommandTests : IAsyncLifetime
         var (statusExit, _, statusErr) = await Run(_viewer, "quarantine", "list", "--status", "closed");
         statusExit.ShouldBe(2);
         statusErr.ShouldContain("closed");
+    }
+
+    [Fact]
+    public async Task QuarantineList_ByPages_SaysWhereTheNextPageStarts()
+    {
+        var signer = await StandardSourceAsync("idp");
+        var snapshots = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            snapshots.Add(await DeliverAsync(signer, "idp", "msg_" + i, Encoding.UTF8.GetBytes("{\"not\":\"an event\",\"n\":" + i + "}")));
+        }
+
+        var (exit, page, err) = await Run(_viewer, "quarantine", "list", "--limit", "2");
+        exit.ShouldBe(0, err);
+        var rows = Rows(page);
+        rows.Length.ShouldBe(2);
+        var last = rows[1].Split(' ')[0];
+        err.ShouldContain($"--before {last}");
+
+        var (nextExit, next, nextErr) = await Run(_viewer, "quarantine", "list", "--limit", "2", "--before", last);
+        nextExit.ShouldBe(0, nextErr);
+        nextErr.ShouldNotContain("--before");
+        var all = rows.Concat(Rows(next)).ToList();
+        all.Select(r => r.Split(' ', StringSplitOptions.RemoveEmptyEntries)[4]).ShouldBe(Enumerable.Reverse(snapshots));
+        var (_, json, _) = await Run(_viewer, "quarantine", "list", "--limit", "2", "--json");
+        JsonNode.Parse(json)!["next_before"]!.GetValue<string>().ShouldBe(last);
     }
 
     // ---- raw get ----

@@ -271,7 +271,7 @@ public abstract class EventStoreContract : IAsyncLifetime
         events.Select(e => (e.Event.Id, e.SnapshotId)).ShouldBe([("e-1", snapshot.Id), ("e-2", snapshot.Id)]);
         events[^1].Offset.ShouldBe(store.LastOffset);
         (await store.GetOffsetAsync("normalizer", Ct)).ShouldBe(snapshot.Seq);
-        (await store.ListQuarantineAsync(null, 10, Ct)).ShouldBeEmpty();
+        (await store.ListQuarantineAsync(null, 10, null, Ct)).ShouldBeEmpty();
     }
 
     [Fact]
@@ -349,8 +349,8 @@ public abstract class EventStoreContract : IAsyncLifetime
         third.ShouldNotBeNull();
         (third.Id, third.Attempts, third.CreatedAt, third.UpdatedAt, third.Status).ShouldBe((first.Id, 3, opened, fixedAt, QuarantineStatus.Resolved));
         (await store.GetQuarantineAsync(first.Id, Ct))!.Status.ShouldBe(QuarantineStatus.Resolved);
-        (await store.ListQuarantineAsync(QuarantineStatus.Open, 10, Ct)).ShouldBeEmpty();
-        (await store.ListQuarantineAsync(QuarantineStatus.Resolved, 10, Ct)).ShouldHaveSingleItem().Id.ShouldBe(first.Id);
+        (await store.ListQuarantineAsync(QuarantineStatus.Open, 10, null, Ct)).ShouldBeEmpty();
+        (await store.ListQuarantineAsync(QuarantineStatus.Resolved, 10, null, Ct)).ShouldHaveSingleItem().Id.ShouldBe(first.Id);
         (await store.ReadEventsAsync(0, 10, Ct)).Select(e => e.Event.Id).ShouldBe(["e-0", "e-1", "e-3"]);
     }
 
@@ -449,7 +449,7 @@ public abstract class EventStoreContract : IAsyncLifetime
         var events = await store.ReadEventsAsync(0, 10, Ct);
         events.Select(e => (e.Event.Id, e.SnapshotId)).ShouldBe([("e-1", first.Id), ("e-2", first.Id), ("e-3", third.Id)]);
         (await store.GetOffsetAsync("normalizer", Ct)).ShouldBe(third.Seq);
-        (await store.ListQuarantineAsync(QuarantineStatus.Open, 10, Ct)).ShouldHaveSingleItem().Reason.ShouldBe("the body is not JSON");
+        (await store.ListQuarantineAsync(QuarantineStatus.Open, 10, null, Ct)).ShouldHaveSingleItem().Reason.ShouldBe("the body is not JSON");
     }
 
     [Fact]
@@ -761,11 +761,57 @@ public abstract class EventStoreContract : IAsyncLifetime
         var middle = (await store.GetSnapshotAsync(entries[1].SnapshotId, Ct))!;
         await store.CompleteNormalizationAsync("normalizer", middle, Clean(), Time.GetUtcNow(), Ct);
 
-        (await store.ListQuarantineAsync(null, 10, Ct)).Select(e => e.Reason).ShouldBe(["bad 2", "bad 1", "bad 0"]);
-        (await store.ListQuarantineAsync(QuarantineStatus.Open, 10, Ct)).Select(e => e.Id).ShouldBe([entries[2].Id, entries[0].Id]);
-        (await store.ListQuarantineAsync(QuarantineStatus.Resolved, 10, Ct)).Select(e => e.Id).ShouldBe([entries[1].Id]);
-        (await store.ListQuarantineAsync(null, 1, Ct)).Select(e => e.Id).ShouldBe([entries[2].Id]);
+        (await store.ListQuarantineAsync(null, 10, null, Ct)).Select(e => e.Reason).ShouldBe(["bad 2", "bad 1", "bad 0"]);
+        (await store.ListQuarantineAsync(QuarantineStatus.Open, 10, null, Ct)).Select(e => e.Id).ShouldBe([entries[2].Id, entries[0].Id]);
+        (await store.ListQuarantineAsync(QuarantineStatus.Resolved, 10, null, Ct)).Select(e => e.Id).ShouldBe([entries[1].Id]);
+        (await store.ListQuarantineAsync(null, 1, null, Ct)).Select(e => e.Id).ShouldBe([entries[2].Id]);
         entries.Select(e => e.Id).Distinct().Count().ShouldBe(3);
+    }
+
+    [Fact]
+    public async Task ListQuarantineAsync_PageByPage_ListsEachEntryOnceInOrder_EvenWithinOneMillisecond()
+    {
+        var store = await OpenStoreAsync();
+        var ids = new List<string>();
+        for (var i = 0; i < 7; i++)
+        {
+            // Entries 0-3 are quarantined in the same millisecond, 4-6 a minute apart: pages must not skip or repeat.
+            if (i >= 4)
+            {
+                Time.Advance(TimeSpan.FromMinutes(1));
+            }
+
+            var snapshot = await SnapshotAsync(store, "d-" + i);
+            var (_, entry) = await store.CompleteNormalizationAsync("normalizer", snapshot, NormalizeResult.Failed("bad " + i), Time.GetUtcNow(), Ct);
+            ids.Add(entry!.Id);
+        }
+
+        var resolved = (await store.GetSnapshotAsync((await store.GetQuarantineAsync(ids[5], Ct))!.SnapshotId, Ct))!;
+        await store.CompleteNormalizationAsync("normalizer", resolved, Clean(), Time.GetUtcNow(), Ct);
+        var newestFirst = Enumerable.Reverse(ids).ToList();
+
+        (await PagesAsync(null, 3)).ShouldBe(newestFirst);
+        (await PagesAsync(null, 1)).ShouldBe(newestFirst);
+        (await PagesAsync(QuarantineStatus.Open, 2)).ShouldBe(newestFirst.Where(id => id != ids[5]).ToList());
+        (await store.ListQuarantineAsync(QuarantineStatus.Resolved, 5, ids[6], Ct)).Select(e => e.Id).ShouldBe([ids[5]]);
+        (await store.ListQuarantineAsync(null, 5, "q_unknown", Ct)).ShouldBeEmpty();
+
+        async Task<List<string>> PagesAsync(QuarantineStatus? status, int limit)
+        {
+            var all = new List<string>();
+            string? before = null;
+            while (true)
+            {
+                var page = await store.ListQuarantineAsync(status, limit, before, Ct);
+                all.AddRange(page.Select(e => e.Id));
+                if (page.Count < limit)
+                {
+                    return all;
+                }
+
+                before = page[^1].Id;
+            }
+        }
     }
 
     [Fact]

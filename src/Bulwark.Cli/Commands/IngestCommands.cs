@@ -83,17 +83,40 @@ internal static class IngestCommands
         var json = CliContext.JsonOption();
         var status = new Option<string?>("--status") { Description = "open or resolved (default: both)" };
         status.AcceptOnlyFromAmong("open", "resolved");
-        var list = new Command("list", "List quarantine entries, newest first") { json, status };
+        var limit = new Option<int?>("--limit") { Description = "At most this many (default and most: 500)" };
+        var before = new Option<string?>("--before") { Description = "Only entries older than this one: the next page starts below the last one shown (--json: next_before)" };
+        var list = new Command("list", "List quarantine entries, newest first") { json, status, limit, before };
         list.SetAction((parse, ct) => cli.RunAsync(async () =>
         {
+            var query = new List<string>();
+            if (parse.GetValue(status) is { } s)
+            {
+                query.Add("status=" + Uri.EscapeDataString(s));
+            }
+
+            if (parse.GetValue(limit) is { } max)
+            {
+                query.Add("limit=" + max.ToString(CultureInfo.InvariantCulture));
+            }
+
+            if (parse.GetValue(before) is { } last)
+            {
+                query.Add("before=" + Uri.EscapeDataString(last));
+            }
+
             using var client = cli.Client(parse);
-            var path = parse.GetValue(status) is { } s ? "v1/quarantine?status=" + Uri.EscapeDataString(s) : "v1/quarantine";
-            var items = (await client.GetAsync(path, ct).ConfigureAwait(false)).Body!;
-            return cli.WriteItems(
+            var items = (await client.GetAsync("v1/quarantine" + (query.Count > 0 ? "?" + string.Join('&', query) : string.Empty), ct).ConfigureAwait(false)).Body!;
+            var exit = cli.WriteItems(
                 parse.GetValue(json),
                 items,
                 ["ID", "SOURCE", "STATUS", "ATTEMPTS", "SNAPSHOT", "REASON"],
                 q => [q["id"]?.ToString(), q["source"]?.ToString(), q["status"]?.ToString(), q["attempts"]?.ToString(), q["snapshot"]?.ToString(), q["reason"]?.ToString()]);
+            if (!parse.GetValue(json) && items["next_before"] is { } next)
+            {
+                await cli.Error.WriteLineAsync($"(a full page: the next one with --before {next})").ConfigureAwait(false);
+            }
+
+            return exit;
         }));
         quarantine.Subcommands.Add(list);
 

@@ -276,12 +276,17 @@ public interface IEventStore : IAsyncDisposable
     /// <returns>A task.</returns>
     Task SetCursorAsync(string name, string value, CancellationToken cancellationToken = default);
 
-    /// <summary>Lists quarantine entries, newest first.</summary>
+    /// <summary>Lists quarantine entries, newest first, a page at a time.</summary>
     /// <param name="status">Only this status; <see langword="null"/> for all.</param>
     /// <param name="limit">At most this many.</param>
+    /// <param name="before">
+    /// Only entries listed after this one (the last entry of the previous page); <see langword="null"/> from the newest.
+    /// An id that is not in the quarantine lists nothing.
+    /// </param>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The entries.</returns>
-    Task<IReadOnlyList<QuarantineEntry>> ListQuarantineAsync(QuarantineStatus? status, int limit, CancellationToken cancellationToken = default);
+    Task<IReadOnlyList<QuarantineEntry>> ListQuarantineAsync(
+        QuarantineStatus? status, int limit, string? before, CancellationToken cancellationToken = default);
 
     /// <summary>Reads a quarantine entry.</summary>
     /// <param name="id">Its id.</param>

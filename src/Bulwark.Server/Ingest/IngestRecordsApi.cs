@@ -17,6 +17,9 @@ namespace Bulwark.Server.Ingest;
 /// </summary>
 internal static class IngestRecordsApi
 {
+    /// <summary>The most entries one page of <c>GET /v1/quarantine</c> lists, and how many it lists by default.</summary>
+    private const int MaxQuarantinePage = 500;
+
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     public static IEndpointRouteBuilder MapIngestRecordsApi(this IEndpointRouteBuilder routes)
@@ -90,13 +93,30 @@ internal static class IngestRecordsApi
             "resolved" => QuarantineStatus.Resolved,
             var other => (QuarantineStatus)(-1),
         };
+        var errors = new List<Bulwark.Manifests.ManifestError>();
         if (status == (QuarantineStatus)(-1))
         {
-            return ProblemResults.Validation(context, [new Bulwark.Manifests.ManifestError("/status", "must be open or resolved")]);
+            errors.Add(new("/status", "must be open or resolved"));
         }
 
-        var entries = await events.ListQuarantineAsync(status, 500, context.RequestAborted).ConfigureAwait(false);
-        return TypedResults.Ok(new JsonObject { ["items"] = new JsonArray([.. entries.Select(e => (JsonNode)Document(e))]) });
+        var limit = (int)(QueryParameters.Number(context.Request.Query, "limit", 1, MaxQuarantinePage, errors) ?? MaxQuarantinePage);
+        var before = QueryParameters.Text(context.Request.Query, "before");
+        if (before is not null && await events.GetQuarantineAsync(before, context.RequestAborted).ConfigureAwait(false) is null)
+        {
+            errors.Add(new("/before", $"there is no quarantine entry '{before}'"));
+        }
+
+        if (errors.Count > 0)
+        {
+            return ProblemResults.Validation(context, errors);
+        }
+
+        var entries = await events.ListQuarantineAsync(status, limit, before, context.RequestAborted).ConfigureAwait(false);
+        return TypedResults.Ok(new JsonObject
+        {
+            ["items"] = new JsonArray([.. entries.Select(e => (JsonNode)Document(e))]),
+            ["next_before"] = entries.Count == limit ? entries[^1].Id : null,
+        });
     }
 
     private static async Task<Results<Ok<JsonObject>, ProblemHttpResult>> GetQuarantineAsync(string id, HttpContext context, IEventStore events)

@@ -398,16 +398,27 @@ public sealed class SqliteEventStore : IEventStore
     }
 
     /// <inheritdoc />
-    public Task<IReadOnlyList<QuarantineEntry>> ListQuarantineAsync(QuarantineStatus? status, int limit, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<QuarantineEntry>> ListQuarantineAsync(
+        QuarantineStatus? status, int limit, string? before, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
-        // Two statements rather than "$status IS NULL OR …", so that each can walk its index in order.
+
+        // Two statements rather than "$status IS NULL OR …", so that each can walk its index in order. A page goes on
+        // below the previous page's last entry, in the same order (time, then rowid for entries of the same ms); an
+        // unknown id compares with NULL and lists nothing.
+        const string Order = "ORDER BY created_at DESC, rowid DESC LIMIT $limit";
+        var below = before is null ? string.Empty : "(created_at, rowid) < (SELECT created_at, rowid FROM quarantine WHERE id = $before)";
+        var where = (status is null, below.Length == 0) switch
+        {
+            (true, true) => string.Empty,
+            (true, false) => "WHERE " + below,
+            (false, true) => "WHERE status = $status",
+            (false, false) => "WHERE status = $status AND " + below,
+        };
         return ReadAsync<IReadOnlyList<QuarantineEntry>>(
             _log,
-            c => status is null
-                ? SqliteEventRows.QueryQuarantine(c, "ORDER BY created_at DESC, rowid DESC LIMIT $limit", ("$limit", limit))
-                : SqliteEventRows.QueryQuarantine(
-                    c, "WHERE status = $status ORDER BY created_at DESC, rowid DESC LIMIT $limit", ("$status", (int)status.Value), ("$limit", limit)),
+            c => SqliteEventRows.QueryQuarantine(
+                c, where + " " + Order, ("$status", (int?)status), ("$before", before), ("$limit", limit)),
             cancellationToken);
     }
 

@@ -296,6 +296,36 @@ public sealed class WebhookIngestTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Quarantine_ListedAPageAtATime_WithTheNextPagesCursor()
+    {
+        var signer = await _ingest.StandardSourceAsync("idp");
+        using var client = _ingest.Server.CreateClient();
+        for (var i = 0; i < 3; i++)
+        {
+            var body = Encoding.UTF8.GetBytes("{\"not\":\"an event\",\"n\":" + i + "}");
+            (await client.SendAsync(signer.Request("idp", "msg_" + i, Now, body), Ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        }
+
+        await _ingest.NormalizedAsync();
+        using var viewer = _ingest.Server.CreateClient(await _ingest.Server.CreateIdentityTokenAsync("val", Bulwark.Identity.Role.Viewer));
+
+        var first = await Http.ReadJsonAsync(await viewer.GetAsync("v1/quarantine?limit=2", Ct));
+        var second = await Http.ReadJsonAsync(await viewer.GetAsync($"v1/quarantine?limit=2&before={first["next_before"]}", Ct));
+        var all = await Http.ReadJsonAsync(await viewer.GetAsync("v1/quarantine", Ct));
+
+        first["items"]!.AsArray().Count.ShouldBe(2);
+        first["next_before"]!.GetValue<string>().ShouldBe(first["items"]![1]!["id"]!.GetValue<string>());
+        second["items"]!.AsArray().ShouldHaveSingleItem();
+        second["next_before"].ShouldBeNull();
+        first["items"]!.AsArray().Concat(second["items"]!.AsArray()).Select(e => e!["id"]!.GetValue<string>())
+            .ShouldBe(all["items"]!.AsArray().Select(e => e!["id"]!.GetValue<string>()));
+        all["next_before"].ShouldBeNull();
+        await Http.ReadProblemAsync(await viewer.GetAsync("v1/quarantine?before=q_nobody", Ct), HttpStatusCode.UnprocessableEntity, "validation");
+        await Http.ReadProblemAsync(await viewer.GetAsync("v1/quarantine?limit=0", Ct), HttpStatusCode.UnprocessableEntity, "validation");
+        await Http.ReadProblemAsync(await viewer.GetAsync("v1/quarantine?limit=501", Ct), HttpStatusCode.UnprocessableEntity, "validation");
+    }
+
+    [Fact]
     public async Task OktaSource_HandshakeAndBatch_BecomeOneEventPerItem()
     {
         _ingest.Secrets["OKTA_KEY"] = "okta-shared-authorization-value";

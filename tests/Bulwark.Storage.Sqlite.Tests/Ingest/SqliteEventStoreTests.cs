@@ -586,7 +586,7 @@ public sealed class SqliteEventStoreTests : EventStoreContract
 
         error.Message.ShouldContain("poison");
         (await store.ReadEventsAsync(0, 10, Ct)).ShouldBeEmpty();
-        (await store.ListQuarantineAsync(null, 10, Ct)).ShouldBeEmpty();
+        (await store.ListQuarantineAsync(null, 10, null, Ct)).ShouldBeEmpty();
         (await store.GetOffsetAsync("normalizer", Ct)).ShouldBe(0);
         store.LastOffset.ShouldBe(0);
         (await store.AppendEventsAsync([Event("e-2")], Ct)).Appended.ShouldBe(1);
