@@ -19,6 +19,7 @@ public sealed class IngestCommandTests : IAsyncLifetime
     private const string OktaHook =
         """{"eventType":"com.okta.event_hook","data":{"events":[{"uuid":"f790999f-fe87-467a-9880-6982a583986c","published":"2018-03-28T22:23:07.777Z","eventType":"user.session.start","outcome":{"result":"SUCCESS"},"actor":{"id":"00u1qw6mqitPHM8AJ0g7","type":"User"},"client":{"ipAddress":"12.97.85.90"}}]}}""";
 
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
     private readonly FakeTimeProvider _time = new(Now);
     private readonly TestSecrets _secrets = new();
     private readonly TempDirectory _files = new();
@@ -222,19 +223,50 @@ public sealed class IngestCommandTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Push_WithARate_StillPushesEveryEvent()
+    public async Task Push_WithARate_SendsEachBatchWhenItsTimeComes()
     {
-        // Behaviour only: a rate that makes the command wait between batches still ends with every event accepted.
         var path = WriteFile("rated.jsonl", Event("r-1"), Event("r-2"), Event("r-3"), Event("r-4"));
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 3, 2, 0, 0, 0, TimeSpan.Zero));
+        var before = Events.LastOffset;
 
-        var (exit, output, err) = await Run(_pusher, "events", "push", path, "--rate", "200", "--batch", "1", "--json");
-        var (defaultBatchExit, defaultBatch, _) = await Run(_pusher, "events", "push", path, "--rate", "400", "--json");
+        // 2 events a second, one a batch: the first at once, each later one when the command's clock has moved on by
+        // half a second, and never before.
+        var push = CliRunner.RunAsync(_server.BaseAddress, _pusher, clock, "events", "push", path, "--rate", "2", "--batch", "1", "--json");
+        for (var sent = 1; sent <= 4; sent++)
+        {
+            await Events.WaitForEventsAsync(before + sent - 1, Ct).WaitAsync(Patience, Ct);
+            Events.LastOffset.ShouldBe(before + sent);
+            if (sent < 4)
+            {
+                push.IsCompleted.ShouldBeFalse();
+                clock.Advance(TimeSpan.FromMilliseconds(500));
+            }
+        }
 
+        var (exit, output, err) = await push.WaitAsync(Patience, Ct);
         exit.ShouldBe(0, err);
-        err.ShouldBeEmpty();
-        JsonNode.Parse(output)!["accepted"]!.GetValue<int>().ShouldBe(4);
-        defaultBatchExit.ShouldBe(0);
-        JsonNode.Parse(defaultBatch)!["duplicates"]!.GetValue<int>().ShouldBe(4);
+        var summary = JsonNode.Parse(output)!;
+        summary["accepted"]!.GetValue<int>().ShouldBe(4);
+        summary["seconds"]!.GetValue<double>().ShouldBe(1.5);
+    }
+
+    [Fact]
+    public async Task Push_WithARateAndNoBatch_CapsTheBatchAtTheRate()
+    {
+        var path = WriteFile("rated.jsonl", Event("r-1"), Event("r-2"), Event("r-3"), Event("r-4"));
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 3, 2, 0, 0, 0, TimeSpan.Zero));
+        var before = Events.LastOffset;
+
+        // --rate 3 without --batch: batches of 3, the second a second after the first.
+        var push = CliRunner.RunAsync(_server.BaseAddress, _pusher, clock, "events", "push", path, "--rate", "3", "--json");
+        await Events.WaitForEventsAsync(before, Ct).WaitAsync(Patience, Ct);
+        Events.LastOffset.ShouldBe(before + 3);
+        clock.Advance(TimeSpan.FromSeconds(1));
+
+        var (exit, output, err) = await push.WaitAsync(Patience, Ct);
+        exit.ShouldBe(0, err);
+        Events.LastOffset.ShouldBe(before + 4);
+        JsonNode.Parse(output)!["seconds"]!.GetValue<double>().ShouldBe(1);
     }
 
     [Fact]

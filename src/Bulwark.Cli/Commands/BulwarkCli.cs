@@ -36,9 +36,10 @@ internal static class BulwarkCli
         return root;
     }
 
-    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, Func<string, string?> environment)
+    public static async Task<int> RunAsync(
+        string[] args, TextWriter output, TextWriter error, Func<string, string?> environment, TimeProvider? time = null)
     {
-        var cli = new CliContext(output, error, environment);
+        var cli = new CliContext(output, error, environment) { Time = time ?? TimeProvider.System };
         var parse = CreateRoot(cli).Parse(args);
         if (parse.Errors.Count > 0)
         {

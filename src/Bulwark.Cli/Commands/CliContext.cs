@@ -40,6 +40,9 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
 
     public Func<string, string?> Environment { get; } = environment;
 
+    /// <summary>The clock commands pace and time themselves by (<c>events push --rate</c>); a test's fake clock.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
     public Option<string?> Server { get; } = new("--server")
     {
         Description = $"Server URL (default: $BULWARK_URL, else {DefaultServer})",

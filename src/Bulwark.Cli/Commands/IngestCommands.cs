@@ -259,16 +259,17 @@ internal static class IngestCommands
             var lineNumbers = new List<int>(size);
             var batchBytes = 0L;
             var rejections = new JsonArray();
-            var clock = Stopwatch.StartNew();
+            var started = cli.Time.GetTimestamp();
+            TimeSpan Elapsed() => cli.Time.GetElapsedTime(started);
             var sent = 0;
             var fileLine = 0;
 
             async Task SendAsync()
             {
                 // Waiting before a batch (not after) keeps the rate without a pointless wait after the last one.
-                if (perSecond is { } limit && TimeSpan.FromSeconds(sent / limit) - clock.Elapsed is { Ticks: > 0 } wait)
+                if (perSecond is { } limit && TimeSpan.FromSeconds(sent / limit) - Elapsed() is { Ticks: > 0 } wait)
                 {
-                    await Task.Delay(wait, ct).ConfigureAwait(false);
+                    await Task.Delay(wait, cli.Time, ct).ConfigureAwait(false);
                 }
 
                 var answer = await SendBatchAsync(client, lines, ct).ConfigureAwait(false);
@@ -278,7 +279,7 @@ internal static class IngestCommands
                 }
 
                 sent += lines.Count;
-                progress.Add(answer["accepted"]?.GetValue<int>() ?? 0, answer["duplicates"]?.GetValue<int>() ?? 0, answer["rejected"]?.AsArray().Count ?? 0, clock.Elapsed);
+                progress.Add(answer["accepted"]?.GetValue<int>() ?? 0, answer["duplicates"]?.GetValue<int>() ?? 0, answer["rejected"]?.AsArray().Count ?? 0, Elapsed());
                 lines.Clear();
                 lineNumbers.Clear();
                 batchBytes = 0;
@@ -314,14 +315,14 @@ internal static class IngestCommands
                 await SendAsync().ConfigureAwait(false);
             }
 
-            progress.Finish(clock.Elapsed);
+            progress.Finish(Elapsed());
             var summary = new JsonObject
             {
                 ["lines"] = sent,
                 ["accepted"] = progress.Accepted,
                 ["duplicates"] = progress.Duplicates,
                 ["rejected"] = progress.Rejected,
-                ["seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 3),
+                ["seconds"] = Math.Round(Elapsed().TotalSeconds, 3),
                 ["rejections"] = rejections,
             };
             if (parse.GetValue(json))
@@ -332,7 +333,7 @@ internal static class IngestCommands
             {
                 await cli.Out.WriteLineAsync(string.Create(
                     CultureInfo.InvariantCulture,
-                    $"{sent:N0} lines: {progress.Accepted:N0} accepted, {progress.Duplicates:N0} already in the log, {progress.Rejected:N0} rejected in {clock.Elapsed.TotalSeconds:0.0} s ({sent / Math.Max(clock.Elapsed.TotalSeconds, 0.001):N0} events/s)")).ConfigureAwait(false);
+                    $"{sent:N0} lines: {progress.Accepted:N0} accepted, {progress.Duplicates:N0} already in the log, {progress.Rejected:N0} rejected in {Elapsed().TotalSeconds:0.0} s ({sent / Math.Max(Elapsed().TotalSeconds, 0.001):N0} events/s)")).ConfigureAwait(false);
                 foreach (var rejection in rejections.Take(10))
                 {
                     var errors = string.Join("; ", rejection!["errors"]!.AsArray().Select(e => e!["path"]?.ToString() is { Length: > 0 } pointer ? $"{pointer} {e["message"]}" : $"{e["message"]}"));

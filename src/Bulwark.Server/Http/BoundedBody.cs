@@ -2,7 +2,10 @@ using System.Buffers;
 
 namespace Bulwark.Server.Http;
 
-/// <summary>Reads a request body into memory up to a limit, without ever buffering more than the limit and one byte.</summary>
+/// <summary>
+/// Reads a request body into memory up to a limit, without ever buffering more than the limit and one byte. The pooled
+/// buffers are wiped before they go back: bodies carry personal data, and the pool hands buffers to any code.
+/// </summary>
 internal static class BoundedBody
 {
     /// <summary>Reads the body, or null when it is longer than <paramref name="limit"/> (stops reading there).</summary>
@@ -24,6 +27,7 @@ internal static class BoundedBody
 
                     var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min((long)buffer.Length * 2, (long)limit + 1));
                     buffer.AsSpan(0, count).CopyTo(larger);
+                    buffer.AsSpan(0, count).Clear();
                     ArrayPool<byte>.Shared.Return(buffer);
                     buffer = larger;
                 }
@@ -43,6 +47,7 @@ internal static class BoundedBody
         }
         finally
         {
+            buffer.AsSpan(0, count).Clear();
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }
