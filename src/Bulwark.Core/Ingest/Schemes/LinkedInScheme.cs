@@ -104,8 +104,10 @@ public sealed class LinkedInScheme : IWebhookScheme
             return -1;
         }
 
+        // Every secret is tried, also after a match (as SchemeCrypto.FindSecret does).
         Span<byte> variantA = stackalloc byte[SchemeCrypto.MacSize];
         Span<byte> variantB = stackalloc byte[SchemeCrypto.MacSize];
+        var found = -1;
         for (var i = 0; i < secrets.Count; i++)
         {
             if (SchemeCrypto.Utf8Key(secrets[i]) is not { } key)
@@ -115,12 +117,10 @@ public sealed class LinkedInScheme : IWebhookScheme
 
             HMACSHA256.HashData(key, body, variantA);
             HMACSHA256.HashData(key, prefixedBody, variantB);
-            if (SchemeCrypto.MatchesAny(variantA, candidates) | SchemeCrypto.MatchesAny(variantB, candidates))
-            {
-                return i;
-            }
+            var matched = SchemeCrypto.MatchesAny(variantA, candidates) | SchemeCrypto.MatchesAny(variantB, candidates);
+            found = matched && found < 0 ? i : found;
         }
 
-        return -1;
+        return found;
     }
 }

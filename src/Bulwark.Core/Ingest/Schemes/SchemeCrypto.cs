@@ -59,6 +59,7 @@ internal static class SchemeCrypto
 
     /// <summary>
     /// Finds the first secret whose HMAC over <paramref name="content"/> equals one of <paramref name="candidates"/>.
+    /// Every active secret is tried, also after a match, so that the time taken does not tell which secret signed.
     /// Secrets that <paramref name="deriveKey"/> cannot use are skipped.
     /// </summary>
     /// <param name="secrets">The active secrets, newest first.</param>
@@ -75,6 +76,7 @@ internal static class SchemeCrypto
         }
 
         Span<byte> mac = stackalloc byte[MacSize];
+        var found = -1;
         for (var i = 0; i < secrets.Count; i++)
         {
             var key = deriveKey(secrets[i]);
@@ -84,13 +86,10 @@ internal static class SchemeCrypto
             }
 
             HMACSHA256.HashData(key, content, mac);
-            if (MatchesAny(mac, candidates))
-            {
-                return i;
-            }
+            found = MatchesAny(mac, candidates) && found < 0 ? i : found;
         }
 
-        return -1;
+        return found;
     }
 
     /// <summary>
