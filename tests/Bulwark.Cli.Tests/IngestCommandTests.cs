@@ -3,6 +3,7 @@ using System.IO.Compression;
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
+using System.Threading.Channels;
 using Bulwark.Identity;
 using Bulwark.Ingest;
 using Bulwark.Server.Ingest;
@@ -130,7 +131,7 @@ public sealed class IngestCommandTests : IAsyncLifetime
         return JsonNode.Parse(answer)!["snapshot"]!.GetValue<string>();
     }
 
-    /// <summary>Waits until the background normalizer has recorded every stored snapshot (the worker signals; no sleeping).</summary>
+    /// <summary>Waits until the normalizer has recorded every stored snapshot (the worker signals; no sleeping).</summary>
     private async Task NormalizedAsync()
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
@@ -226,25 +227,24 @@ public sealed class IngestCommandTests : IAsyncLifetime
     public async Task Push_WithARate_SendsEachBatchWhenItsTimeComes()
     {
         var path = WriteFile("rated.jsonl", Event("r-1"), Event("r-2"), Event("r-3"), Event("r-4"));
-        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 3, 2, 0, 0, 0, TimeSpan.Zero));
+        var clock = new TimerSignallingClock();
         var before = Events.LastOffset;
 
-        // 2 events a second, one a batch: the first at once, each later one when the command's clock has moved on by
-        // half a second, and never before.
+        // 2 events a second, one a batch: the first at once; before each later one the command sets a timer for half a
+        // second and sends nothing until the clock has moved that far.
         var push = CliRunner.RunAsync(_server.BaseAddress, _pusher, clock, "events", "push", path, "--rate", "2", "--batch", "1", "--json");
-        for (var sent = 1; sent <= 4; sent++)
+        await Events.WaitForEventsAsync(before, Ct).WaitAsync(Patience, Ct);
+        for (var sent = 1; sent < 4; sent++)
         {
-            await Events.WaitForEventsAsync(before + sent - 1, Ct).WaitAsync(Patience, Ct);
+            (await clock.NextTimerAsync().WaitAsync(Patience, Ct)).ShouldBe(TimeSpan.FromMilliseconds(500));
             Events.LastOffset.ShouldBe(before + sent);
-            if (sent < 4)
-            {
-                push.IsCompleted.ShouldBeFalse();
-                clock.Advance(TimeSpan.FromMilliseconds(500));
-            }
+            clock.Advance(TimeSpan.FromMilliseconds(500));
+            await Events.WaitForEventsAsync(before + sent, Ct).WaitAsync(Patience, Ct);
         }
 
         var (exit, output, err) = await push.WaitAsync(Patience, Ct);
         exit.ShouldBe(0, err);
+        Events.LastOffset.ShouldBe(before + 4);
         var summary = JsonNode.Parse(output)!;
         summary["accepted"]!.GetValue<int>().ShouldBe(4);
         summary["seconds"]!.GetValue<double>().ShouldBe(1.5);
@@ -254,12 +254,12 @@ public sealed class IngestCommandTests : IAsyncLifetime
     public async Task Push_WithARateAndNoBatch_CapsTheBatchAtTheRate()
     {
         var path = WriteFile("rated.jsonl", Event("r-1"), Event("r-2"), Event("r-3"), Event("r-4"));
-        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 3, 2, 0, 0, 0, TimeSpan.Zero));
+        var clock = new TimerSignallingClock();
         var before = Events.LastOffset;
 
         // --rate 3 without --batch: batches of 3, the second a second after the first.
         var push = CliRunner.RunAsync(_server.BaseAddress, _pusher, clock, "events", "push", path, "--rate", "3", "--json");
-        await Events.WaitForEventsAsync(before, Ct).WaitAsync(Patience, Ct);
+        (await clock.NextTimerAsync().WaitAsync(Patience, Ct)).ShouldBe(TimeSpan.FromSeconds(1));
         Events.LastOffset.ShouldBe(before + 3);
         clock.Advance(TimeSpan.FromSeconds(1));
 
@@ -699,5 +699,32 @@ public sealed class IngestCommandTests : IAsyncLifetime
         {
             output.ShouldContain(option);
         }
+    }
+
+    /// <summary>
+    /// A fake clock that reports each timer set on it (its due time), so that a test moves the clock only once the
+    /// command waits on it.
+    /// </summary>
+    private sealed class TimerSignallingClock : TimeProvider
+    {
+        private readonly FakeTimeProvider _inner = new(new DateTimeOffset(2026, 3, 2, 0, 0, 0, TimeSpan.Zero));
+        private readonly Channel<TimeSpan> _timers = Channel.CreateUnbounded<TimeSpan>();
+
+        public override long TimestampFrequency => _inner.TimestampFrequency;
+
+        public override DateTimeOffset GetUtcNow() => _inner.GetUtcNow();
+
+        public override long GetTimestamp() => _inner.GetTimestamp();
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            var timer = _inner.CreateTimer(callback, state, dueTime, period);
+            _timers.Writer.TryWrite(dueTime);
+            return timer;
+        }
+
+        public Task<TimeSpan> NextTimerAsync() => _timers.Reader.ReadAsync(Ct).AsTask();
+
+        public void Advance(TimeSpan by) => _inner.Advance(by);
     }
 }

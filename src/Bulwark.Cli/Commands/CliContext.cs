@@ -40,7 +40,7 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
 
     public Func<string, string?> Environment { get; } = environment;
 
-    /// <summary>The clock commands pace and time themselves by (<c>events push --rate</c>); a test's fake clock.</summary>
+    /// <summary>The clock commands pace and time themselves by (<c>events push --rate</c>), or a test's.</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
     public Option<string?> Server { get; } = new("--server")

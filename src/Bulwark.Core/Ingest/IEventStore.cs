@@ -257,7 +257,9 @@ public interface IEventStore : IAsyncDisposable
     /// replay rewound it), that setting stands and the answer is <see langword="false"/>.
     /// </summary>
     /// <param name="consumer">The consumer's name.</param>
-    /// <param name="expected">The offset the consumer read from (0 also matches a consumer that never committed).</param>
+    /// <param name="expected">
+    /// The offset the consumer read from (0 also matches a consumer that never committed).
+    /// </param>
     /// <param name="offset">The new offset.</param>
     /// <param name="cancellationToken">Cancels waiting.</param>
     /// <returns>Whether the offset moved.</returns>
@@ -280,8 +282,8 @@ public interface IEventStore : IAsyncDisposable
     /// <param name="status">Only this status; <see langword="null"/> for all.</param>
     /// <param name="limit">At most this many.</param>
     /// <param name="before">
-    /// Only entries listed after this one (the last entry of the previous page); <see langword="null"/> from the newest.
-    /// An id that is not in the quarantine lists nothing.
+    /// Only entries listed after this one (the last entry of the previous page); <see langword="null"/> from the
+    /// newest. An id that is not in the quarantine lists nothing.
     /// </param>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The entries.</returns>

@@ -17,7 +17,7 @@ namespace Bulwark.Server.Ingest;
 /// </summary>
 internal static class IngestRecordsApi
 {
-    /// <summary>The most entries one page of <c>GET /v1/quarantine</c> lists, and how many it lists by default.</summary>
+    /// <summary>The most entries a page of <c>GET /v1/quarantine</c> lists, and how many it lists by default.</summary>
     private const int MaxQuarantinePage = 500;
 
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);

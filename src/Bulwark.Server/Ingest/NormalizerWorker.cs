@@ -49,7 +49,8 @@ internal sealed partial class NormalizerWorker(
     /// <summary>
     /// Normalizes one snapshot with its source's current definition and records the outcome, outside the worker's order
     /// (a replay, a quarantine retry): the worker's offset stays where it is, so a snapshot it has not reached yet is
-    /// still normalized by the worker in its turn (the event log dedupes what both record).
+    /// still normalized by the worker in its turn (the event log dedupes what both record; a quarantine entry counts
+    /// both attempts).
     /// </summary>
     public async Task<NormalizationOutcome> NormalizeAsync(RawSnapshot snapshot, CancellationToken cancellationToken)
     {

@@ -12,6 +12,7 @@ namespace Bulwark.Server.Tests.Ingest;
 
 public sealed class EventsApiTests : IAsyncLifetime
 {
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
     private IngestServer _ingest = null!;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -176,8 +177,6 @@ public sealed class EventsApiTests : IAsyncLifetime
 
         return lines;
     }
-
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
     /// <summary>A consumer that records the event ids it handles, and can hold a batch until released.</summary>
     private sealed class RecordingConsumer : IEventConsumer

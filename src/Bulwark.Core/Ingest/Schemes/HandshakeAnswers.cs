@@ -88,15 +88,16 @@ internal static class HandshakeAnswers
     }
 
     /// <summary>
-    /// Whether a delivery body is text that a handshake answer could have signed: 1 to 256 bytes of
-    /// <see cref="SignableChallengeCharacters"/>. Such a body is refused as a delivery whatever its signature, so that
-    /// a caller who holds only handshake answers (anyone can ask for them) cannot get a body stored: the raw snapshots
-    /// are kept for ever. No delivery of X or LinkedIn is such text; theirs are JSON objects.
+    /// Whether a delivery body is text that a handshake answer could have signed: at most 256 bytes of
+    /// <see cref="SignableChallengeCharacters"/>, or empty (LinkedIn's challenge <c>hmacsha256=</c> signs the empty
+    /// body by its second construction). Such a body is refused as a delivery whatever its signature, so that a caller
+    /// who holds only handshake answers (anyone can ask for them) cannot get a body stored: the raw snapshots are kept
+    /// for ever. No delivery of X or LinkedIn is such text; theirs are JSON objects.
     /// </summary>
     /// <param name="body">The raw body.</param>
     /// <returns>Whether it is one.</returns>
     public static bool IsSignableBody(ReadOnlySpan<byte> body) =>
-        body.Length is > 0 and <= MaxSignableChallengeLength && !body.ContainsAnyExcept(SignableChallengeBytes);
+        body.Length <= MaxSignableChallengeLength && !body.ContainsAnyExcept(SignableChallengeBytes);
 
     /// <summary>The refusal of a body that <see cref="IsSignableBody"/> recognizes, as a bad signature.</summary>
     /// <returns>The result.</returns>

@@ -46,11 +46,6 @@ public sealed class LinkedInScheme : IWebhookScheme
     public VerificationResult Verify(WebhookRequest request, SchemeSecrets secrets, DateTimeOffset now, TimeSpan tolerance)
     {
         SchemeChecks.VerifyArguments(request, secrets, tolerance);
-        if (HandshakeAnswers.IsSignableBody(request.Body.Span))
-        {
-            return HandshakeAnswers.SignableBodyRefused();
-        }
-
         var value = request.Header(SignatureHeader);
         if (value is null)
         {
@@ -61,6 +56,11 @@ public sealed class LinkedInScheme : IWebhookScheme
         if (hex.Length == 0)
         {
             return SchemeChecks.Malformed($"The {SignatureHeader} header has no signature.");
+        }
+
+        if (HandshakeAnswers.IsSignableBody(request.Body.Span))
+        {
+            return HandshakeAnswers.SignableBodyRefused();
         }
 
         IReadOnlyList<byte[]> candidates = SchemeCrypto.DecodeHexMac(hex) is { } mac ? [mac] : [];

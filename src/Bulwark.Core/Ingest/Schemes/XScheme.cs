@@ -18,6 +18,8 @@ namespace Bulwark.Ingest;
 /// </remarks>
 public sealed class XScheme : IWebhookScheme
 {
+    private const string SignatureHeader = "x-twitter-webhooks-signature";
+
     private XScheme()
     {
     }
@@ -42,12 +44,12 @@ public sealed class XScheme : IWebhookScheme
     public VerificationResult Verify(WebhookRequest request, SchemeSecrets secrets, DateTimeOffset now, TimeSpan tolerance)
     {
         SchemeChecks.VerifyArguments(request, secrets, tolerance);
-        if (HandshakeAnswers.IsSignableBody(request.Body.Span))
+        if (request.Header(SignatureHeader) is not null && HandshakeAnswers.IsSignableBody(request.Body.Span))
         {
             return HandshakeAnswers.SignableBodyRefused();
         }
 
-        return BodySignature.Verify(request, secrets, "x-twitter-webhooks-signature", "sha256=",
+        return BodySignature.Verify(request, secrets, SignatureHeader, "sha256=",
             text => SchemeCrypto.DecodeBase64Mac(text), deliveryId: null);
     }
 

@@ -50,14 +50,16 @@ public sealed class LinkedInSchemeTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void Verify_ChallengeResponseUsedAsSignatureOfTheChallenge_BadSignature(bool prefixedChallenge)
+    [InlineData("abc-123", false)]
+    [InlineData("abc-123", true)]
+    [InlineData("", true)] // the challenge "hmacsha256=" signs the empty body by variant B
+    [InlineData("a", true, 245)] // the longest body variant B can sign: 11 + 245 = 256 characters of challenge
+    public void Verify_ChallengeResponseUsedAsSignatureOfTheChallenge_BadSignature(string unit, bool prefixedChallenge, int times = 1)
     {
         // A challenge answer signs the challenge code with the key that signs notifications: as variant A it signs a
         // body equal to the code, and a code starting with the prefix makes it variant B of the rest. Anyone may ask
         // for answers, so such bodies are refused whatever their signature.
-        var body = "abc-123";
+        var body = string.Concat(Enumerable.Repeat(unit, times));
         var code = prefixedChallenge ? "hmacsha256=" + body : body;
         var answer = Sut.Handshake(Get([("challengeCode", code)]), Secrets(ClientSecret)).ShouldNotBeNull();
         answer.Status.ShouldBe(200);
@@ -67,6 +69,7 @@ public sealed class LinkedInSchemeTests
 
         result.ShouldBe(VerificationOutcome.BadSignature);
         result.Detail.ShouldContain("handshake");
+        Sut.Verify(Post(body), Secrets(ClientSecret), AnyTime, Tolerance).ShouldBe(VerificationOutcome.MissingSignature);
     }
 
     [Fact]
@@ -76,6 +79,7 @@ public sealed class LinkedInSchemeTests
 
         Sut.Verify(Post(body, ("X-LI-Signature", Hex(Hmac(ClientSecret, body)))), Secrets(ClientSecret), AnyTime, Tolerance)
             .ShouldBe(VerificationOutcome.Verified);
+        Sut.Handshake(Get([("challengeCode", "hmacsha256=" + new string('a', 246))]), Secrets(ClientSecret)).ShouldBeRefusal();
     }
 
     [Theory]

@@ -109,6 +109,7 @@ public sealed class XSchemeTests
     }
 
     [Theory]
+    [InlineData("a", 0, VerificationOutcome.BadSignature)]
     [InlineData("a", 1, VerificationOutcome.BadSignature)]
     [InlineData("a", 256, VerificationOutcome.BadSignature)] // the longest token a CRC answer signs
     [InlineData("a", 257, VerificationOutcome.Verified)] // longer than any CRC token
@@ -120,6 +121,7 @@ public sealed class XSchemeTests
         var request = Post(body, ("x-twitter-webhooks-signature", "sha256=" + Convert.ToBase64String(Hmac(ConsumerSecret, body))));
 
         Sut.Verify(request, Secrets(ConsumerSecret), AnyTime, Tolerance).ShouldBe(expected);
+        Sut.Verify(Post(body), Secrets(ConsumerSecret), AnyTime, Tolerance).ShouldBe(VerificationOutcome.MissingSignature);
     }
 
     [Theory]
