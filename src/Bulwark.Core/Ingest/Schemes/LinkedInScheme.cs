@@ -15,7 +15,9 @@ namespace Bulwark.Ingest;
 /// <c>{"challengeCode":"…","challengeResponse":"&lt;hex HMAC-SHA256(secret, challengeCode)&gt;"}</c> with the first
 /// (newest) active secret. An <c>applicationId</c> parameter (parent and child apps) is not looked at: a source holds the
 /// secret of one app. As for X, a challenge outside 1–256 characters of letters, digits and <c>-_.~+/=:</c> is refused
-/// with 403 so that the handshake cannot sign a forged event body; with no active secret the answer is 403 as well.
+/// with 403 so that the handshake cannot sign a forged event body; with no active secret the answer is 403 as well. A
+/// delivery whose body is such text (or empty: the challenge <c>hmacsha256=</c> signs it by construction B) is refused
+/// as a bad signature whatever its signature.
 /// </remarks>
 public sealed class LinkedInScheme : IWebhookScheme
 {

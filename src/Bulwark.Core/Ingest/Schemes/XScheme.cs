@@ -14,7 +14,8 @@ namespace Bulwark.Ingest;
 /// because X checks the answer against the secret it currently holds. Because the answer signs caller-chosen text with
 /// the key that signs events, a token outside 1–256 characters of letters, digits and <c>-_.~+/=:</c> is refused with
 /// 403: no JSON object or array can be written in those characters, so the CRC cannot be used to sign a forged event.
-/// With no active secret the answer is 403 as well.
+/// With no active secret the answer is 403 as well. A delivery whose body is such a token (or empty) is refused as a
+/// bad signature whatever its signature, so that CRC answers cannot get a body stored either.
 /// </remarks>
 public sealed class XScheme : IWebhookScheme
 {
