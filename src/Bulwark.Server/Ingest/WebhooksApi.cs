@@ -38,11 +38,18 @@ internal static partial class WebhooksApi
         return routes;
     }
 
-    private static async Task<IResult> HandshakeAsync(string source, HttpContext context, SourceRegistry sources, IngestInstruments instruments)
+    private static async Task<IResult> HandshakeAsync(
+        string source, HttpContext context, SourceRegistry sources, ThrottleRegistry throttles, IngestInstruments instruments)
     {
         if (await sources.GetAsync(source, context.RequestAborted).ConfigureAwait(false) is not { } live)
         {
             return ProblemResults.NotFound(context, $"Source '{source}'");
+        }
+
+        // Handshakes pass the source's throttle too: each answer costs an HMAC, and anyone may ask.
+        if (await ThrottleAsync(source, live, context, throttles, instruments).ConfigureAwait(false) is { } throttled)
+        {
+            return throttled;
         }
 
         var request = new WebhookRequest("GET", Headers(context.Request.Headers), Query(context.Request.Query), ReadOnlyMemory<byte>.Empty);
@@ -68,17 +75,9 @@ internal static partial class WebhooksApi
         }
 
         var definition = live.Definition;
-        if (definition.Throttle is { } throttleName && await throttles.FindAsync(throttleName, context.RequestAborted).ConfigureAwait(false) is { } throttle)
+        if (await ThrottleAsync(source, live, context, throttles, instruments).ConfigureAwait(false) is { } throttled)
         {
-            var ip = context.Connection.RemoteIpAddress?.ToString() ?? string.Empty;
-            var decision = throttles.Decide(throttle, ThrottleKeys.Of(("source", source), ("ip", ip)), 1);
-            var response = context.Response.Headers;
-            RateLimitHeaders.Write((name, value) => response[name] = value, throttle.Record.Policy, decision);
-            if (decision.Enforced != ThrottleDecisionKind.Allow)
-            {
-                instruments.Refused(source, "throttled");
-                return ProblemResults.Result(context, ProblemKind.RateLimited, $"Source '{source}' is throttled by '{throttleName}'.");
-            }
+            return throttled;
         }
 
         var request = context.Request;
@@ -132,6 +131,29 @@ internal static partial class WebhooksApi
             CancellationToken.None).ConfigureAwait(false);
         instruments.Accepted(source, receipt.Status, body.Length);
         return Answer(receipt);
+    }
+
+    /// <summary>The source's throttle, keyed by source and client IP: a 429 answer when it refuses, else null.</summary>
+    private static async Task<IResult?> ThrottleAsync(
+        string source, LiveSource live, HttpContext context, ThrottleRegistry throttles, IngestInstruments instruments)
+    {
+        if (live.Definition.Throttle is not { } throttleName
+            || await throttles.FindAsync(throttleName, context.RequestAborted).ConfigureAwait(false) is not { } throttle)
+        {
+            return null;
+        }
+
+        var ip = context.Connection.RemoteIpAddress?.ToString() ?? string.Empty;
+        var decision = throttles.Decide(throttle, ThrottleKeys.Of(("source", source), ("ip", ip)), 1);
+        var response = context.Response.Headers;
+        RateLimitHeaders.Write((name, value) => response[name] = value, throttle.Record.Policy, decision);
+        if (decision.Enforced == ThrottleDecisionKind.Allow)
+        {
+            return null;
+        }
+
+        instruments.Refused(source, "throttled");
+        return ProblemResults.Result(context, ProblemKind.RateLimited, $"Source '{source}' is throttled by '{throttleName}'.");
     }
 
     /// <summary>

@@ -196,6 +196,22 @@ public sealed class WebhookIngestTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ThrottledSource_ThrottlesHandshakesToo()
+    {
+        using var admin = _ingest.Server.CreateAdminClient();
+        (await admin.PutAsync("v1/throttles/handshakes", BulwarkTestServer.Json("""{"layers":[{"key":"source","limit":1,"per":"1h"}]}"""), Ct)).StatusCode.ShouldBe(HttpStatusCode.Created);
+        _ingest.Secrets["X_SECRET"] = "x-consumer-secret";
+        await _ingest.PutSourceAsync("x", JsonNode.Parse("""{"scheme":"x","secrets":["env:X_SECRET"],"throttle":"handshakes"}""")!.AsObject());
+        using var client = _ingest.Server.CreateClient();
+
+        (await client.GetAsync("v1/webhooks/x?crc_token=first", Ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        using var second = await client.GetAsync("v1/webhooks/x?crc_token=second", Ct);
+
+        await Http.ReadProblemAsync(second, HttpStatusCode.TooManyRequests, "rate-limited");
+        second.Headers.Contains("Retry-After").ShouldBeTrue();
+    }
+
+    [Fact]
     public async Task NormalizerWorker_ASnapshotTheStoreRefuses_HoldsBackOnlyItselfAndWhatFollows_UntilFixed()
     {
         var signer = await _ingest.StandardSourceAsync("partner");
