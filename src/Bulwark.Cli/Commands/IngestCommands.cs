@@ -88,24 +88,13 @@ internal static class IngestCommands
         var list = new Command("list", "List quarantine entries, newest first") { json, status, limit, before };
         list.SetAction((parse, ct) => cli.RunAsync(async () =>
         {
-            var query = new List<string>();
-            if (parse.GetValue(status) is { } s)
-            {
-                query.Add("status=" + Uri.EscapeDataString(s));
-            }
-
-            if (parse.GetValue(limit) is { } max)
-            {
-                query.Add("limit=" + max.ToString(CultureInfo.InvariantCulture));
-            }
-
-            if (parse.GetValue(before) is { } last)
-            {
-                query.Add("before=" + Uri.EscapeDataString(last));
-            }
-
             using var client = cli.Client(parse);
-            var items = (await client.GetAsync("v1/quarantine" + (query.Count > 0 ? "?" + string.Join('&', query) : string.Empty), ct).ConfigureAwait(false)).Body!;
+            var path = WithQuery(
+                "v1/quarantine",
+                ("status", parse.GetValue(status)),
+                ("limit", parse.GetValue(limit)?.ToString(CultureInfo.InvariantCulture)),
+                ("before", parse.GetValue(before)));
+            var items = (await client.GetAsync(path, ct).ConfigureAwait(false)).Body!;
             var exit = cli.WriteItems(
                 parse.GetValue(json),
                 items,
@@ -370,27 +359,18 @@ internal static class IngestCommands
         var command = new Command("list", "List events from the log, oldest first") { account, type, platform, source, since, until, limit, after, json };
         command.SetAction((parse, ct) => cli.RunAsync(async () =>
         {
-            var query = new List<string>();
-            foreach (var (name, option) in new[] { ("account", account), ("type", type), ("platform", platform), ("source", source), ("since", since), ("until", until) })
-            {
-                if (parse.GetValue(option) is { } value)
-                {
-                    query.Add(name + "=" + Uri.EscapeDataString(value));
-                }
-            }
-
-            if (parse.GetValue(limit) is { } max)
-            {
-                query.Add("limit=" + max.ToString(CultureInfo.InvariantCulture));
-            }
-
-            if (parse.GetValue(after) is { } offset)
-            {
-                query.Add("after=" + offset.ToString(CultureInfo.InvariantCulture));
-            }
-
+            var path = WithQuery(
+                "v1/events",
+                ("account", parse.GetValue(account)),
+                ("type", parse.GetValue(type)),
+                ("platform", parse.GetValue(platform)),
+                ("source", parse.GetValue(source)),
+                ("since", parse.GetValue(since)),
+                ("until", parse.GetValue(until)),
+                ("limit", parse.GetValue(limit)?.ToString(CultureInfo.InvariantCulture)),
+                ("after", parse.GetValue(after)?.ToString(CultureInfo.InvariantCulture)));
             using var client = cli.Client(parse);
-            var items = (await client.GetAsync("v1/events" + (query.Count > 0 ? "?" + string.Join('&', query) : string.Empty), ct).ConfigureAwait(false)).Body!;
+            var items = (await client.GetAsync(path, ct).ConfigureAwait(false)).Body!;
             var exit = cli.WriteItems(
                 parse.GetValue(json),
                 items,
@@ -498,6 +478,13 @@ internal static class IngestCommands
         string.Join(", ", source["status"]?["secrets"]?.AsArray().Select(s => s!["ref"] + (s["resolves"]?.GetValue<bool>() == true ? string.Empty : " (does not resolve)")) ?? []);
 
     /// <summary>A one-line progress bar on standard error, redrawn at most ten times a second.</summary>
+    /// <summary>A path with the query parameters that have a value, escaped.</summary>
+    private static string WithQuery(string path, params (string Name, string? Value)[] parameters)
+    {
+        var query = string.Join('&', parameters.Where(p => p.Value is not null).Select(p => p.Name + "=" + Uri.EscapeDataString(p.Value!)));
+        return query.Length == 0 ? path : path + "?" + query;
+    }
+
     private sealed class PushProgress(TextWriter error, Stream file, bool showBar)
     {
         private TimeSpan? _drawn;

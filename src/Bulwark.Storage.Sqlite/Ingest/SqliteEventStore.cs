@@ -406,19 +406,20 @@ public sealed class SqliteEventStore : IEventStore
         // Two statements rather than "$status IS NULL OR …", so that each can walk its index in order. A page goes on
         // below the previous page's last entry, in the same order (time, then rowid for entries of the same ms); an
         // unknown id compares with NULL and lists nothing.
-        const string Order = "ORDER BY created_at DESC, rowid DESC LIMIT $limit";
-        var below = before is null ? string.Empty : "(created_at, rowid) < (SELECT created_at, rowid FROM quarantine WHERE id = $before)";
-        var where = (status is null, below.Length == 0) switch
-        {
-            (true, true) => string.Empty,
-            (true, false) => "WHERE " + below,
-            (false, true) => "WHERE status = $status",
-            (false, false) => "WHERE status = $status AND " + below,
-        };
+        string?[] conditions =
+        [
+            status is null ? null : "status = $status",
+            before is null ? null : "(created_at, rowid) < (SELECT created_at, rowid FROM quarantine WHERE id = $before)",
+        ];
+        var where = string.Join(" AND ", conditions.OfType<string>()) is { Length: > 0 } all ? "WHERE " + all : string.Empty;
         return ReadAsync<IReadOnlyList<QuarantineEntry>>(
             _log,
             c => SqliteEventRows.QueryQuarantine(
-                c, where + " " + Order, ("$status", (int?)status), ("$before", before), ("$limit", limit)),
+                c,
+                where + " ORDER BY created_at DESC, rowid DESC LIMIT $limit",
+                ("$status", (int?)status),
+                ("$before", before),
+                ("$limit", limit)),
             cancellationToken);
     }
 
