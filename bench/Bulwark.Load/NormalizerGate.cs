@@ -73,6 +73,13 @@ internal sealed class NormalizerGate(IEventStore inner) : IEventStore
     public Task<IReadOnlyList<RawSnapshot>> ReadSnapshotsAsync(long afterSeq, int limit, CancellationToken cancellationToken = default) =>
         Inner.ReadSnapshotsAsync(afterSeq, limit, cancellationToken);
 
+    public Task<IReadOnlyList<RawSnapshot>> ReadSnapshotsReceivedAsync(
+        DateTimeOffset since, DateTimeOffset? until, string? afterId, int limit, CancellationToken cancellationToken = default) =>
+        Inner.ReadSnapshotsReceivedAsync(since, until, afterId, limit, cancellationToken);
+
+    public Task<long?> FindFirstOffsetAsync(DateTimeOffset since, DateTimeOffset? until, CancellationToken cancellationToken = default) =>
+        Inner.FindFirstOffsetAsync(since, until, cancellationToken);
+
     public Task<IReadOnlyList<NormalizationOutcome>> CompleteNormalizationsAsync(
         string? consumer, IReadOnlyList<Normalization> normalizations, DateTimeOffset now, CancellationToken cancellationToken = default) =>
         Inner.CompleteNormalizationsAsync(consumer, normalizations, now, cancellationToken);

@@ -10,6 +10,8 @@
 //   dotnet run -c Release --project bench/Bulwark.Load -- response [OUT.json] [options]      ack of an account takeover's first event
 //                                                                                              → last containment call of its playbook
 //                                                                                              at a loopback platform API (ResponseLatency.cs)
+//   dotnet run -c Release --project bench/Bulwark.Load -- replay [OUT.json] [options]        POST /v1/events/replay re-normalizing
+//                                                                                              every stored snapshot (ReplayRenormalize.cs)
 //   any mode with --help prints its usage (Usage.cs).
 // `check-server` is not for people: it is the server process that `check`, `webhooks` and `events` start (CheckServer.cs).
 if (args.Contains("--help") || args.Contains("-h"))
@@ -41,6 +43,11 @@ if (args is ["detection", ..])
 if (args is ["response", ..])
 {
     return await ResponseLatency.RunAsync(args[1..]);
+}
+
+if (args is ["replay", ..])
+{
+    return await ReplayRenormalize.RunAsync(args[1..]);
 }
 
 if (args is [CheckServer.Command, ..])

@@ -17,6 +17,12 @@ internal static class Usage
             Signed Standard Webhooks deliveries to POST /v1/webhooks/{source} (stored durably) against a bare endpoint of
             the same server that verifies and answers 204: open loop at fixed rates, then closed loop.
             """,
+        "replay" => $$"""
+            {{Run}} replay [OUT.json] [--seconds S=5] [--rounds R=3] [--concurrency 128]
+            Signed deliveries stored for S seconds by a closed loop and quarantined (the source names the wrong normalizer),
+            the source fixed, then R replays that re-normalize all of them (POST /v1/events/replay with renormalize, only
+            the metrics consumer rewound): snapshots per second. Round 1 adds every event, later rounds none.
+            """,
         "events" => $$"""
             {{Run}} events [OUT.json] [--batches 100,1000,5000] [--pushers 4] [--seconds S=5] [--rounds R=3]
                 [--warm-up 3] [--trace FILE] [--in-process]

@@ -453,7 +453,7 @@ internal static class WebhookIngest
     /// Opens the normalizer's gate when it was shut, and waits until the normalizer has recorded every stored snapshot;
     /// returns the seconds it took (at most 10 minutes).
     /// </summary>
-    private static async Task<double> DrainAsync(HttpClient admin, bool gated)
+    internal static async Task<double> DrainAsync(HttpClient admin, bool gated)
     {
         await PauseNormalizerAsync(admin, gated, paused: false);
 

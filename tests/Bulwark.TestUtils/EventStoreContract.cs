@@ -580,6 +580,105 @@ public abstract class EventStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task QueryEventsAsync_TimeWindowByPages_ReadsItsEventsInOffsetOrderOnce()
+    {
+        var store = await OpenStoreAsync();
+        var t0 = Time.GetUtcNow();
+
+        // Event times out of offset order, so the window's first event is neither the log's first nor its earliest.
+        await store.AppendEventsAsync(
+            [
+                Event("old", at: t0.AddHours(-2)),
+                Event("in-1", at: t0.AddMinutes(10)),
+                Event("late", at: t0.AddHours(2)),
+                Event("in-2", at: t0),
+                Event("edge", at: t0.AddHours(1)),
+                Event("in-3", at: t0.AddMinutes(59)),
+                Event("older", at: t0.AddHours(-1)),
+                Event("in-4", at: t0.AddMinutes(30)),
+            ],
+            Ct);
+
+        var read = new List<LoggedEvent>();
+        var after = 0L;
+        while (await store.QueryEventsAsync(new EventQuery(Since: t0, Until: t0.AddHours(1), AfterOffset: after, Limit: 3), Ct) is { Count: > 0 } page)
+        {
+            read.AddRange(page);
+            after = page[^1].Offset;
+        }
+
+        read.Select(e => e.Event.Id).ShouldBe(["in-1", "in-2", "in-3", "in-4"]);
+        read.Select(e => e.Offset).ShouldBe(read.Select(e => e.Offset).Order());
+        (await store.QueryEventsAsync(new EventQuery(Since: t0.AddHours(3)), Ct)).ShouldBeEmpty();
+        (await store.QueryEventsAsync(new EventQuery(Until: t0.AddHours(-1)), Ct)).Select(e => e.Event.Id).ShouldBe(["old"]);
+    }
+
+    [Fact]
+    public async Task FindFirstOffsetAsync_ATimeWindow_FindsItsEarliestOffsetNotItsEarliestTime()
+    {
+        var store = await OpenStoreAsync();
+        var t0 = Time.GetUtcNow();
+        await store.AppendEventsAsync(
+            [Event("before", at: t0.AddMinutes(-1)), Event("later", at: t0.AddMinutes(5)), Event("first", at: t0), Event("end", at: t0.AddMinutes(10))],
+            Ct);
+        var offsets = (await store.ReadEventsAsync(0, 10, Ct)).ToDictionary(e => e.Event.Id, e => e.Offset);
+
+        (await store.FindFirstOffsetAsync(t0, t0.AddMinutes(10), Ct)).ShouldBe(offsets["later"]);
+        (await store.FindFirstOffsetAsync(t0, null, Ct)).ShouldBe(offsets["later"]);
+        (await store.FindFirstOffsetAsync(t0.AddMinutes(-1), t0, Ct)).ShouldBe(offsets["before"]);
+        (await store.FindFirstOffsetAsync(t0.AddMinutes(6), null, Ct)).ShouldBe(offsets["end"]);
+        (await store.FindFirstOffsetAsync(t0.AddMinutes(6), t0.AddMinutes(10), Ct)).ShouldBeNull();
+        (await store.FindFirstOffsetAsync(t0.AddMinutes(11), null, Ct)).ShouldBeNull();
+    }
+
+    [Fact]
+    public async Task ReadSnapshotsReceivedAsync_AWindowByPages_ReadsExactlyItsSnapshotsInReceiveOrder()
+    {
+        var store = await OpenStoreAsync();
+        var t0 = Time.GetUtcNow();
+        var until = t0.AddMinutes(10);
+
+        // Arrival order differs from receive order; three share the window's first millisecond.
+        var received = new[]
+        {
+            ("late", until), ("in-b", t0.AddMinutes(5)), ("before", t0.AddMilliseconds(-1)), ("start-1", t0),
+            ("last", until.AddMilliseconds(-1)), ("start-2", t0), ("much-earlier", t0.AddDays(-30)), ("start-3", t0),
+            ("in-a", t0.AddMilliseconds(1)), ("much-later", until.AddDays(30)),
+        };
+        var ids = new Dictionary<string, string>();
+        foreach (var (name, at) in received)
+        {
+            ids[name] = (await store.AcceptDeliveryAsync(Delivery(name, at: at), Ct)).SnapshotId;
+        }
+
+        async Task<List<RawSnapshot>> ReadAsync(DateTimeOffset since, DateTimeOffset? end)
+        {
+            var read = new List<RawSnapshot>();
+            string? after = null;
+            while (await store.ReadSnapshotsReceivedAsync(since, end, after, 2, Ct) is { Count: > 0 } page)
+            {
+                page.Count.ShouldBeLessThanOrEqualTo(2);
+                read.AddRange(page);
+                after = page[^1].Id;
+            }
+
+            return read;
+        }
+
+        var window = await ReadAsync(t0, until);
+        window.Select(s => s.DeliveryId).Take(3).ShouldBe(["start-1", "start-2", "start-3"], ignoreOrder: true);
+        window.Select(s => s.DeliveryId).Skip(3).ShouldBe(["in-a", "in-b", "last"]);
+        window.Take(3).Select(s => s.Id).ShouldBe(window.Take(3).Select(s => s.Id).Order(StringComparer.Ordinal));
+        window.Select(s => s.ReceivedAt).ShouldBe(window.Select(s => s.ReceivedAt).Order());
+        window.Select(s => s.Id).Distinct().Count().ShouldBe(6);
+        window.ShouldAllBe(s => s.Id == ids[s.DeliveryId!]);
+
+        (await ReadAsync(until, null)).Select(s => s.DeliveryId).ShouldBe(["late", "much-later"]);
+        (await ReadAsync(t0.AddDays(-31), t0)).Select(s => s.DeliveryId).ShouldBe(["much-earlier", "before"]);
+        (await ReadAsync(until.AddDays(31), null)).ShouldBeEmpty();
+    }
+
+    [Fact]
     public async Task QueryEventsAsync_LimitAboveTheMaximum_AnswersWithTheMaximum()
     {
         var store = await OpenStoreAsync();

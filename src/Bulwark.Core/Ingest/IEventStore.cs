@@ -177,6 +177,20 @@ public interface IEventStore : IAsyncDisposable
     /// <returns>The snapshots.</returns>
     Task<IReadOnlyList<RawSnapshot>> ReadSnapshotsAsync(long afterSeq, int limit, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Reads the snapshots received in [<paramref name="since"/>, <paramref name="until"/>), in order of their receive
+    /// time (then of their id), a page at a time. It seeks to the window: snapshots received before it are not read, so
+    /// re-normalizing the last hour of a store that holds a year costs an hour's worth.
+    /// </summary>
+    /// <param name="since">The window's start (inclusive).</param>
+    /// <param name="until">The window's end (exclusive), or <see langword="null"/> for no end.</param>
+    /// <param name="afterId">The id of the previous page's last snapshot, or <see langword="null"/> for the first page.</param>
+    /// <param name="limit">At most this many.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The snapshots.</returns>
+    Task<IReadOnlyList<RawSnapshot>> ReadSnapshotsReceivedAsync(
+        DateTimeOffset since, DateTimeOffset? until, string? afterId, int limit, CancellationToken cancellationToken = default);
+
     /// <summary>The greatest snapshot sequence number stored (0 when none).</summary>
     long LastSnapshotSeq { get; }
 
@@ -237,6 +251,16 @@ public interface IEventStore : IAsyncDisposable
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The events.</returns>
     Task<IReadOnlyList<LoggedEvent>> QueryEventsAsync(EventQuery query, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The smallest offset of an event whose time is in [<paramref name="since"/>, <paramref name="until"/>): where a
+    /// consumer goes back to for a replay of that window. Its cost follows the events in the window, not the log's length.
+    /// </summary>
+    /// <param name="since">The window's start (inclusive).</param>
+    /// <param name="until">The window's end (exclusive), or <see langword="null"/> for no end.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The offset, or <see langword="null"/> when no event is in the window.</returns>
+    Task<long?> FindFirstOffsetAsync(DateTimeOffset since, DateTimeOffset? until, CancellationToken cancellationToken = default);
 
     /// <summary>The offset a consumer has committed (0 when it never did).</summary>
     /// <param name="consumer">The consumer's name.</param>

@@ -259,37 +259,30 @@ internal static class EventsApi
             return ProblemResults.Validation(context, errors);
         }
 
-        // Re-normalize first, so that rewound consumers see the events it adds.
+        var from = since!.Value; // required: its absence is an error above
+
+        // Re-normalize first, so that rewound consumers see the events it adds: a page of snapshots a transaction. Once
+        // started, a replay runs to its end and is audited, even if its caller goes away meanwhile.
         var renormalized = 0;
         var appended = 0;
         if (renormalize)
         {
-            var after = 0L;
-            while (true)
+            string? after = null;
+            while (await events.ReadSnapshotsReceivedAsync(from, until, after, 256, CancellationToken.None).ConfigureAwait(false) is { Count: > 0 } batch)
             {
-                var batch = await events.ReadSnapshotsAsync(after, 256, context.RequestAborted).ConfigureAwait(false);
-                if (batch.Count == 0)
-                {
-                    break;
-                }
-
-                foreach (var snapshot in batch.Where(s => s.ReceivedAt >= since && (until is null || s.ReceivedAt < until)))
-                {
-                    var (append, _) = await normalizer.NormalizeAsync(snapshot, CancellationToken.None).ConfigureAwait(false);
-                    renormalized++;
-                    appended += append.Appended;
-                }
-
-                after = batch[^1].Seq;
+                var outcomes = await normalizer.NormalizeAsync(batch, CancellationToken.None).ConfigureAwait(false);
+                renormalized += batch.Count;
+                appended += outcomes.Sum(o => o.Append.Appended);
+                after = batch[^1].Id;
             }
         }
 
-        var first = await events.QueryEventsAsync(new EventQuery(Since: since, Until: until, Limit: 1), context.RequestAborted).ConfigureAwait(false);
+        var first = await events.FindFirstOffsetAsync(from, until, CancellationToken.None).ConfigureAwait(false);
         var rewound = new JsonObject();
         foreach (var name in names is { Count: > 0 } ? names : known)
         {
-            var offset = first.Count == 0 ? events.LastOffset : first[0].Offset - 1;
-            var current = await events.GetOffsetAsync(name, context.RequestAborted).ConfigureAwait(false);
+            var offset = first is { } at ? at - 1 : events.LastOffset;
+            var current = await events.GetOffsetAsync(name, CancellationToken.None).ConfigureAwait(false);
             if (offset < current)
             {
                 await events.SetOffsetAsync(name, offset, CancellationToken.None).ConfigureAwait(false);
@@ -299,7 +292,7 @@ internal static class EventsApi
 
         var result = new JsonObject
         {
-            ["since"] = AuditChain.FormatTime(since!.Value),
+            ["since"] = AuditChain.FormatTime(from),
             ["until"] = until is { } u ? AuditChain.FormatTime(u) : null,
             ["rewound"] = rewound,
             ["renormalized"] = renormalized,

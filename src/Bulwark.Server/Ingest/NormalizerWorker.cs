@@ -58,6 +58,13 @@ internal sealed partial class NormalizerWorker(
         return outcomes[0];
     }
 
+    /// <summary>
+    /// Normalizes snapshots as <see cref="NormalizeAsync(RawSnapshot, CancellationToken)"/> does, recording them all in
+    /// one transaction (one flush for the lot, as the worker's own batches).
+    /// </summary>
+    public Task<IReadOnlyList<NormalizationOutcome>> NormalizeAsync(IReadOnlyList<RawSnapshot> snapshots, CancellationToken cancellationToken) =>
+        NormalizeAsync(null, snapshots, cancellationToken);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var offset = await events.GetOffsetAsync(Consumer, stoppingToken).ConfigureAwait(false);

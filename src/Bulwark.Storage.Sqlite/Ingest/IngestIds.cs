@@ -19,16 +19,35 @@ internal static class IngestIds
     {
         // 128 bits: 48 of time, 80 of randomness; 26 base32 digits hold 130 bits, the top two are zero.
         Span<byte> bytes = stackalloc byte[16];
-        var millis = (ulong)Math.Clamp(at.ToUnixTimeMilliseconds(), 0, (1L << 48) - 1);
+        WriteTime(bytes, at.ToUnixTimeMilliseconds());
+        random.Fill(bytes[6..]);
+        return Encode(prefix, bytes);
+    }
+
+    /// <summary>
+    /// The least id made at <paramref name="unixMillis"/> or later (its random bits all zero): every id made before that
+    /// millisecond sorts below it, every id made in it or after at or above it.
+    /// </summary>
+    public static string Lowest(string prefix, long unixMillis)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        WriteTime(bytes, unixMillis);
+        return Encode(prefix, bytes);
+    }
+
+    private static void WriteTime(Span<byte> bytes, long unixMillis)
+    {
+        var millis = (ulong)Math.Clamp(unixMillis, 0, (1L << 48) - 1);
         for (var i = 5; i >= 0; i--)
         {
             bytes[i] = (byte)millis;
             millis >>= 8;
         }
+    }
 
-        random.Fill(bytes[6..]);
+    private static string Encode(string prefix, ReadOnlySpan<byte> bytes)
+    {
         var value = new UInt128(BinaryPrimitives.ReadUInt64BigEndian(bytes), BinaryPrimitives.ReadUInt64BigEndian(bytes[8..]));
-
         return string.Create(prefix.Length + Length, (prefix, value), static (chars, state) =>
         {
             state.prefix.AsSpan().CopyTo(chars);

@@ -158,6 +158,40 @@ public sealed class SqliteEventStore : IEventStore
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Snapshot ids begin with their receive time (<see cref="IngestIds"/>), so the id index seeks to the window and
+    /// walks it in receive order (<see cref="SnapshotsReceivedSql"/>); no index of its own is written per delivery.
+    /// </remarks>
+    public Task<IReadOnlyList<RawSnapshot>> ReadSnapshotsReceivedAsync(
+        DateTimeOffset since, DateTimeOffset? until, string? afterId, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        var from = CeilingMillis(since);
+        var to = until is { } end ? CeilingMillis(end) : long.MaxValue;
+        var lower = IngestIds.Lowest(IngestIds.SnapshotPrefix, from);
+        var past = afterId is not null && string.CompareOrdinal(afterId, lower) >= 0;
+        return ReadAsync<IReadOnlyList<RawSnapshot>>(
+            _raw,
+            c => SqliteEventRows.QuerySnapshots(
+                c,
+                past ? SnapshotsReceivedAfterSql : SnapshotsReceivedSql,
+                ("$lower", past ? afterId : lower),
+                ("$upper", IngestIds.Lowest(IngestIds.SnapshotPrefix, to)),
+                ("$since", from),
+                ("$until", to),
+                ("$limit", limit)),
+            cancellationToken);
+    }
+
+    /// <summary>The first page of <see cref="ReadSnapshotsReceivedAsync"/>: from the least id of the window's first millisecond.</summary>
+    internal const string SnapshotsReceivedSql =
+        "WHERE id >= $lower AND id < $upper AND received_at >= $since AND received_at < $until ORDER BY id LIMIT $limit";
+
+    /// <summary>The next pages of <see cref="ReadSnapshotsReceivedAsync"/>: after the previous page's last id.</summary>
+    internal const string SnapshotsReceivedAfterSql =
+        "WHERE id > $lower AND id < $upper AND received_at >= $since AND received_at < $until ORDER BY id LIMIT $limit";
+
+    /// <inheritdoc />
     public Task WaitForSnapshotsAsync(long afterSeq, CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
@@ -318,20 +352,84 @@ public sealed class SqliteEventStore : IEventStore
 
         where.Append(" ORDER BY \"offset\" LIMIT $limit");
         var sql = where.ToString();
-        return ReadAsync<IReadOnlyList<LoggedEvent>>(
-            _log,
-            c => SqliteEventRows.QueryEvents(
+
+        // A time window without an account starts from its first event when the window is small enough to find it
+        // through the time index; otherwise the walk by offset starts where the caller's page does, as it always did
+        // (finding a large window's first event would cost the whole window again on every page).
+        var window = query.Account is null && (query.Since is not null || query.Until is not null);
+        var (since, until) = (query.Since?.ToUnixTimeMilliseconds() ?? long.MinValue, query.Until?.ToUnixTimeMilliseconds() ?? long.MaxValue);
+        return ReadAsync<IReadOnlyList<LoggedEvent>>(_log, Query, cancellationToken);
+
+        IReadOnlyList<LoggedEvent> Query(SqliteConnection c)
+        {
+            var after = query.AfterOffset;
+            if (window && ProbeWindow(c, since, until) is (true, var first))
+            {
+                if (first is null)
+                {
+                    return [];
+                }
+
+                after = Math.Max(after, first.Value - 1);
+            }
+
+            return SqliteEventRows.QueryEvents(
                 c,
                 sql,
-                ("$after", query.AfterOffset),
+                ("$after", after),
                 ("$account", query.Account),
                 ("$type", query.Type),
                 ("$platform", query.Platform),
                 ("$source", query.Source),
                 ("$since", query.Since?.ToUnixTimeMilliseconds()),
                 ("$until", query.Until?.ToUnixTimeMilliseconds()),
-                ("$limit", Math.Min(query.Limit, MaxQueryLimit))),
+                ("$limit", Math.Min(query.Limit, MaxQueryLimit)));
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>It reads the window's entries of the event-time index (<see cref="FirstOffsetSql"/>), never the events.</remarks>
+    public Task<long?> FindFirstOffsetAsync(DateTimeOffset since, DateTimeOffset? until, CancellationToken cancellationToken = default)
+    {
+        var (from, to) = (since.ToUnixTimeMilliseconds(), until?.ToUnixTimeMilliseconds() ?? long.MaxValue);
+        return ReadAsync(
+            _log,
+            c =>
+            {
+                using var command = SqliteEventRows.Command(c, FirstOffsetSql, ("$since", from), ("$until", to));
+                return command.ExecuteScalar() is long first ? first : (long?)null;
+            },
             cancellationToken);
+    }
+
+    /// <summary><see cref="FindFirstOffsetAsync"/>: the least offset among the window's entries of the time index.</summary>
+    internal const string FirstOffsetSql = "SELECT min(\"offset\") FROM events WHERE ts >= $since AND ts < $until";
+
+    /// <summary>How many of a time window's events <see cref="ProbeWindow"/> reads from the time index at most.</summary>
+    internal const int WindowProbe = 10_000;
+
+    /// <summary>
+    /// The first offset of a time window, read from the time index, stopping after <see cref="WindowProbe"/> entries.
+    /// </summary>
+    internal const string WindowProbeSql =
+        "SELECT count(*), min(o) FROM (SELECT \"offset\" AS o FROM events WHERE ts >= $since AND ts < $until LIMIT $probe)";
+
+    /// <summary>
+    /// Reads at most <see cref="WindowProbe"/> of the events in [since, until) from the time index: when that is all of
+    /// them, their first offset is known (null when there are none); when not, the window is large and nothing is known.
+    /// </summary>
+    private static (bool Known, long? First) ProbeWindow(SqliteConnection connection, long since, long until)
+    {
+        using var command = SqliteEventRows.Command(connection, WindowProbeSql, ("$since", since), ("$until", until), ("$probe", WindowProbe));
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        return reader.GetInt64(0) < WindowProbe ? (true, reader.IsDBNull(1) ? null : reader.GetInt64(1)) : (false, null);
+    }
+
+    private static long CeilingMillis(DateTimeOffset time)
+    {
+        var millis = time.ToUnixTimeMilliseconds();
+        return DateTimeOffset.FromUnixTimeMilliseconds(millis) < time ? millis + 1 : millis;
     }
 
     /// <inheritdoc />

@@ -427,6 +427,33 @@ public sealed class WebhookIngestTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Replay_RenormalizingMorePagesThanOne_NormalizesEverySnapshotInTheWindowOnce()
+    {
+        var signer = await _ingest.StandardSourceAsync("partner");
+        using var client = _ingest.Server.CreateClient();
+        var start = _time.GetUtcNow();
+
+        // 300 deliveries a second apart (more than a replay's page of 256), then 20 after the window's end.
+        for (var i = 0; i < 320; i++)
+        {
+            var body = Encoding.UTF8.GetBytes(IngestServer.Event($"w-{i}", "partner"));
+            (await client.SendAsync(signer.Request("partner", $"msg_{i}", _time.GetUtcNow(), body), Ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
+            _time.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        await _ingest.NormalizedAsync();
+        using var admin = _ingest.Server.CreateAdminClient();
+        string Time(DateTimeOffset at) => at.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+        var answer = await Http.ReadJsonAsync(await admin.PostAsync(
+            "v1/events/replay",
+            BulwarkTestServer.Json($$"""{"since":"{{Time(start)}}","until":"{{Time(start.AddSeconds(300))}}","renormalize":true}"""),
+            Ct));
+
+        (answer["renormalized"]!.GetValue<int>(), answer["appended"]!.GetValue<int>()).ShouldBe((300, 0));
+        (await _ingest.Events.QueryEventsAsync(new EventQuery(Source: "partner", Limit: 1000), Ct)).Count.ShouldBe(320);
+    }
+
+    [Fact]
     public async Task HandshakeAnswers_ReplayedAsDeliverySignatures_401AndNothingStored()
     {
         _ingest.Secrets["APP_SECRET"] = "app-secret-value";

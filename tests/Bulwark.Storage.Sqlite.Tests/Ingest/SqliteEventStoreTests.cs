@@ -798,4 +798,72 @@ public sealed class SqliteEventStoreTests : EventStoreContract
         SqliteFile.Query(DatabasePath, "SELECT status FROM quarantine").ShouldBe([2L]);
         SqliteFile.Query(DatabasePath, "SELECT count(*) FROM events").ShouldBe([1L]);
     }
+
+    [Fact]
+    public async Task TimeWindowReads_QueryPlans_SeekAnIndexInsteadOfScanningTheFile()
+    {
+        var store = await OpenSqliteStoreAsync();
+        await store.AcceptDeliveryAsync(Delivery("d-1"), Ct);
+        await store.AppendEventsAsync([Event("e-1")], Ct);
+
+        static string Plan(string path, string sql)
+        {
+            using var connection = Connect(path);
+            using var command = connection.CreateCommand();
+            command.CommandText = "EXPLAIN QUERY PLAN " + sql;
+            using var reader = command.ExecuteReader();
+            var details = new List<string>();
+            while (reader.Read())
+            {
+                details.Add(reader.GetString(3));
+            }
+
+            return string.Join(" | ", details);
+        }
+
+        // The window of snapshots is found by the id index (ids begin with the receive time) and read in its order.
+        foreach (var where in (string[])[SqliteEventStore.SnapshotsReceivedSql, SqliteEventStore.SnapshotsReceivedAfterSql])
+        {
+            var plan = Plan(RawPath, $"SELECT {SqliteEventRows.SnapshotColumns} FROM raw_snapshots {where}");
+            plan.ShouldMatch(@"^SEARCH raw_snapshots USING INDEX sqlite_autoindex_raw_snapshots_\d \(id>\? AND id<\?\)$");
+        }
+
+        // A window's first event is found (or probed for) through the time index alone, never the events' rows.
+        foreach (var sql in (string[])[SqliteEventStore.FirstOffsetSql, SqliteEventStore.WindowProbeSql])
+        {
+            Plan(DatabasePath, sql).ShouldContain("SEARCH events USING COVERING INDEX events_by_ts (ts>? AND ts<?)");
+            Plan(DatabasePath, sql).ShouldNotContain("SCAN events");
+        }
+    }
+
+    [Fact]
+    public async Task QueryEventsAsync_WindowsLargerAndSmallerThanTheProbe_BothStartAtTheirFirstEvent()
+    {
+        var store = await OpenSqliteStoreAsync();
+        var t0 = Time.GetUtcNow();
+        var count = SqliteEventStore.WindowProbe + 100;
+
+        // Events before the windows come last in time but first in the log, so a window's first offset is not 1.
+        await store.AppendEventsAsync([.. Enumerable.Range(0, 50).Select(i => Event("early-" + i, at: t0.AddDays(-1)))], Ct);
+        await store.AppendEventsAsync([.. Enumerable.Range(0, count).Select(i => Event("e-" + i, at: t0.AddMilliseconds(i)))], Ct);
+        var offsets = new Dictionary<string, long>();
+        for (var after = 0L; await store.ReadEventsAsync(after, 1000, Ct) is { Count: > 0 } page; after = page[^1].Offset)
+        {
+            foreach (var e in page)
+            {
+                offsets[e.Event.Id] = e.Offset;
+            }
+        }
+
+        // Larger than the probe: a page walks the log from its start; smaller: it starts at the window. The same answers.
+        var large = t0.AddMilliseconds(10);
+        (await store.QueryEventsAsync(new EventQuery(Since: large, Limit: 2), Ct)).Select(e => e.Event.Id).ShouldBe(["e-10", "e-11"]);
+        (await store.FindFirstOffsetAsync(large, null, Ct)).ShouldBe(offsets["e-10"]);
+        var small = t0.AddMilliseconds(count - 20);
+        (await store.QueryEventsAsync(new EventQuery(Since: small, Limit: 2), Ct)).Select(e => e.Event.Id)
+            .ShouldBe([$"e-{count - 20}", $"e-{count - 19}"]);
+        (await store.FindFirstOffsetAsync(small, null, Ct)).ShouldBe(offsets[$"e-{count - 20}"]);
+        (await store.QueryEventsAsync(new EventQuery(Since: small, Until: small.AddMilliseconds(5), AfterOffset: offsets[$"e-{count - 18}"]), Ct))
+            .Select(e => e.Event.Id).ShouldBe([$"e-{count - 17}", $"e-{count - 16}"]);
+    }
 }

@@ -1,0 +1,146 @@
+using System.Globalization;
+using System.Text;
+using BenchmarkDotNet.Attributes;
+using Bulwark.Ingest;
+using Bulwark.Storage.Sqlite.Ingest;
+using Microsoft.Data.Sqlite;
+
+namespace Bulwark.Benchmarks;
+
+/// <summary>
+/// What a replay (<c>POST /v1/events/replay</c>) pays to find its time window in a store that has been receiving for
+/// <see cref="Days"/> days (<see cref="PerDay"/> deliveries a day, one event each), for a window of the last
+/// <see cref="WindowDays"/> days.
+/// <list type="bullet">
+/// <item><c>Snapshots</c>: reading the window's raw snapshots to re-normalize them, 256 at a time. <c>Walk</c> is how the
+/// replay read them before 2026-11-22: every snapshot from the first, kept when its receive time is in the window.
+/// <c>Seek</c> is <see cref="IEventStore.ReadSnapshotsReceivedAsync"/>, which seeks the id index.</item>
+/// <item><c>First event</c>: the window's first offset, where consumers are rewound to. <c>Walk</c> is the statement the
+/// replay ran before (the log by offset until an event's time is in the window); <c>Index</c> is
+/// <see cref="IEventStore.FindFirstOffsetAsync"/>, which reads the window's entries of the event-time index.</item>
+/// </list>
+/// Event times follow receive times with a jitter of a few minutes, as they do for platforms' deliveries.
+/// </summary>
+[MemoryDiagnoser]
+[CategoriesColumn]
+[GroupBenchmarksBy(BenchmarkDotNet.Configs.BenchmarkLogicalGroupRule.ByCategory, BenchmarkDotNet.Configs.BenchmarkLogicalGroupRule.ByParams)]
+public class TimeWindowBenchmarks
+{
+    public const int Days = 100;
+    public const int PerDay = 2_000;
+
+    private const string Snapshots = "Snapshots";
+    private const string FirstEvent = "First event";
+    private const int Page = 256;
+    private const string WalkSql = "SELECT \"offset\" FROM events WHERE \"offset\" > 0 AND ts >= $since ORDER BY \"offset\" LIMIT 1";
+
+    private readonly DateTimeOffset _end = new(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
+    private string _directory = string.Empty;
+    private SqliteEventStore? _store;
+    private long _expectedSnapshots;
+
+    /// <summary>The window: the last day (2,000 events), the last half of the store (100,000), or all of it.</summary>
+    [Params(1, 50, 100)]
+    public int WindowDays { get; set; }
+
+    private DateTimeOffset Since => _end.AddDays(-WindowDays);
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _directory = Directory.CreateTempSubdirectory("bulwark-time-windows-").FullName;
+        _store = new SqliteEventStore(Path.Combine(_directory, SqliteEventStoreOptions.FileName), TimeProvider.System);
+        _store.MigrateAsync().GetAwaiter().GetResult();
+        var random = new Random(42);
+        var start = _end.AddDays(-Days);
+        var step = TimeSpan.FromDays(1) / PerDay;
+        const int Batch = 500;
+        for (var first = 0; first < Days * PerDay; first += Batch)
+        {
+            var received = Enumerable.Range(first, Batch).Select(i => start + (step * i)).ToList();
+            var accepted = received.Select((at, n) => _store.AcceptDeliveryAsync(Delivery(first + n, at)));
+            Task.WhenAll(accepted).GetAwaiter().GetResult();
+            var events = received.Select((at, n) => new NormalizedEvent(
+                "evt_" + (first + n).ToString("D9", CultureInfo.InvariantCulture),
+                "bench",
+                "okta",
+                "login_failed",
+                "acct_" + random.Next(29_000).ToString("D6", CultureInfo.InvariantCulture),
+                at.AddSeconds(-random.Next(300)),
+                ReceivedAt: at)).ToList();
+            _store.AppendEventsAsync(events).GetAwaiter().GetResult();
+        }
+
+        _expectedSnapshots = (long)WindowDays * PerDay;
+        if (WalkFirstOffset().GetAwaiter().GetResult() != IndexFirstOffset().GetAwaiter().GetResult())
+        {
+            throw new InvalidOperationException("the walk and the index found different first events");
+        }
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _store?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    [BenchmarkCategory(Snapshots)]
+    [Benchmark(Baseline = true, Description = "Walk: every snapshot from the first")]
+    public async Task<long> WalkSnapshots()
+    {
+        var (count, after) = (0L, 0L);
+        while (await _store!.ReadSnapshotsAsync(after, Page) is { Count: > 0 } page)
+        {
+            count += page.Count(s => s.ReceivedAt >= Since && s.ReceivedAt < _end);
+            after = page[^1].Seq;
+        }
+
+        return Check(count);
+    }
+
+    [BenchmarkCategory(Snapshots)]
+    [Benchmark(Description = "Seek: ReadSnapshotsReceivedAsync")]
+    public async Task<long> SeekSnapshots()
+    {
+        var count = 0L;
+        string? after = null;
+        while (await _store!.ReadSnapshotsReceivedAsync(Since, _end, after, Page) is { Count: > 0 } page)
+        {
+            count += page.Count;
+            after = page[^1].Id;
+        }
+
+        return Check(count);
+    }
+
+    [BenchmarkCategory(FirstEvent)]
+    [Benchmark(Baseline = true, Description = "Walk: the log by offset")]
+    public async Task<long> WalkFirstOffset()
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Path.Combine(_directory, SqliteEventStoreOptions.FileName), Mode = SqliteOpenMode.ReadOnly }.ToString());
+        await using (connection.ConfigureAwait(false))
+        {
+            await connection.OpenAsync();
+            using var command = connection.CreateCommand();
+            command.CommandText = WalkSql;
+            command.Parameters.AddWithValue("$since", Since.ToUnixTimeMilliseconds());
+            return (long)(await command.ExecuteScalarAsync())!;
+        }
+    }
+
+    [BenchmarkCategory(FirstEvent)]
+    [Benchmark(Description = "Index: FindFirstOffsetAsync")]
+    public async Task<long> IndexFirstOffset() => await _store!.FindFirstOffsetAsync(Since, null) ?? throw new InvalidOperationException("no event in the window");
+
+    private static RawDelivery Delivery(int i, DateTimeOffset at)
+    {
+        var id = "msg_" + i.ToString("D9", CultureInfo.InvariantCulture);
+        var body = Encoding.UTF8.GetBytes($$"""{"id":"evt_{{i}}","type":"login_failed","account":"acct","padding":"{{new string('x', 300)}}"}""");
+        return new RawDelivery("bench", at, [new("webhook-id", id)], body, "application/json", VerificationOutcome.Verified, id, at.AddDays(3));
+    }
+
+    private long Check(long count) =>
+        count == _expectedSnapshots ? count : throw new InvalidOperationException($"read {count} snapshots in the window, expected {_expectedSnapshots}");
+}
