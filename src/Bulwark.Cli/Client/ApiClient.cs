@@ -69,27 +69,32 @@ internal sealed class ServerUnreachableException : Exception
 /// <summary>A JSON answer with the headers the CLI reads.</summary>
 internal sealed record ApiResponse(HttpStatusCode Status, JsonNode? Body, HttpResponseHeaders Headers);
 
-/// <summary>The CLI's HTTP client for the <c>/v1</c> API.</summary>
-internal sealed class ApiClient(HttpClient http) : IDisposable
+/// <summary>
+/// The CLI's HTTP client for the <c>/v1</c> API. A request waits for its answer <see cref="DefaultWait"/> on the
+/// command's clock unless it asks otherwise (a replay waits for as long as the server works).
+/// </summary>
+internal sealed class ApiClient(HttpClient http, TimeProvider time) : IDisposable
 {
-    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(100);
+    /// <summary>How long a request waits for its answer unless it asks otherwise.</summary>
+    public static readonly TimeSpan DefaultWait = TimeSpan.FromSeconds(100);
 
-    public static ApiClient Create(Uri server, string? token)
+    public static ApiClient Create(Uri server, string? token, TimeProvider? time = null)
     {
-        var http = new HttpClient { BaseAddress = new Uri(server.ToString().TrimEnd('/') + "/"), Timeout = Timeout };
+        var http = new HttpClient { BaseAddress = new Uri(server.ToString().TrimEnd('/') + "/"), Timeout = Timeout.InfiniteTimeSpan };
         if (!string.IsNullOrEmpty(token))
         {
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         }
 
-        return new ApiClient(http);
+        return new ApiClient(http, time ?? TimeProvider.System);
     }
 
     public Task<ApiResponse> GetAsync(string path, CancellationToken cancellationToken) =>
         SendAsync(HttpMethod.Get, path, null, cancellationToken);
 
-    public Task<ApiResponse> PostAsync(string path, JsonNode? body, CancellationToken cancellationToken) =>
-        SendAsync(HttpMethod.Post, path, body, cancellationToken);
+    /// <summary>Posts JSON; <paramref name="wait"/> overrides <see cref="DefaultWait"/> (<see cref="Timeout.InfiniteTimeSpan"/>: no limit).</summary>
+    public Task<ApiResponse> PostAsync(string path, JsonNode? body, CancellationToken cancellationToken, TimeSpan? wait = null) =>
+        SendAsync(HttpMethod.Post, path, body, cancellationToken, wait: wait);
 
     public Task<ApiResponse> PutAsync(string path, JsonNode body, CancellationToken cancellationToken) =>
         SendAsync(HttpMethod.Put, path, body, cancellationToken);
@@ -101,12 +106,16 @@ internal sealed class ApiClient(HttpClient http) : IDisposable
     /// Sends a request; an error answer is thrown as an <see cref="ApiException"/>, except one with the status
     /// <paramref name="alsoAccept"/> (a 404 that means "missing", a 429 that carries a throttle decision).
     /// </summary>
-    public Task<ApiResponse> SendAsync(HttpMethod method, string path, JsonNode? body, CancellationToken cancellationToken, HttpStatusCode? alsoAccept = null, string? reason = null) =>
-        SendContentAsync(method, path, body is null ? null : new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"), cancellationToken, alsoAccept, reason);
+    public Task<ApiResponse> SendAsync(HttpMethod method, string path, JsonNode? body, CancellationToken cancellationToken, HttpStatusCode? alsoAccept = null, string? reason = null, TimeSpan? wait = null) =>
+        SendContentAsync(method, path, body is null ? null : new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"), cancellationToken, alsoAccept, reason, wait);
 
-    /// <summary>Sends a request with any content (an NDJSON push); errors as <see cref="SendAsync(HttpMethod, string, JsonNode?, CancellationToken, HttpStatusCode?, string?)"/>.</summary>
-    public async Task<ApiResponse> SendContentAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken, HttpStatusCode? alsoAccept = null, string? reason = null)
+    /// <summary>Sends a request with any content (an NDJSON push); errors as <see cref="SendAsync(HttpMethod, string, JsonNode?, CancellationToken, HttpStatusCode?, string?, TimeSpan?)"/>.</summary>
+    public async Task<ApiResponse> SendContentAsync(
+        HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken, HttpStatusCode? alsoAccept = null, string? reason = null, TimeSpan? wait = null)
     {
+        var limit = wait ?? DefaultWait;
+        using var deadline = limit == Timeout.InfiniteTimeSpan ? new CancellationTokenSource() : new CancellationTokenSource(limit, time);
+        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         using var request = new HttpRequestMessage(method, path.TrimStart('/'));
         if (reason is not null)
         {
@@ -118,20 +127,20 @@ internal sealed class ApiClient(HttpClient http) : IDisposable
         HttpResponseMessage response;
         try
         {
-            response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            response = await http.SendAsync(request, waiting.Token).ConfigureAwait(false);
         }
         catch (HttpRequestException error)
         {
             throw new ServerUnreachableException($"Cannot reach the Bulwark server at {http.BaseAddress}: {error.Message}", error);
         }
-        catch (TaskCanceledException error) when (!cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException error) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            throw new ServerUnreachableException($"The Bulwark server at {http.BaseAddress} did not answer within {Timeout.TotalSeconds:0} s", error);
+            throw new ServerUnreachableException($"The Bulwark server at {http.BaseAddress} did not answer within {limit.TotalSeconds:0} s", error);
         }
 
         using (response)
         {
-            var text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+            var text = await response.Content.ReadAsStringAsync(waiting.Token).ConfigureAwait(false);
             JsonNode? json = null;
             if (text.Length > 0 && (response.Content.Headers.ContentType?.MediaType?.Contains("json", StringComparison.Ordinal) ?? false))
             {

@@ -40,7 +40,9 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
 
     public Func<string, string?> Environment { get; } = environment;
 
-    /// <summary>The clock commands pace and time themselves by (<c>events push --rate</c>), or a test's.</summary>
+    /// <summary>
+    /// The clock commands pace and time themselves by (<c>events push --rate</c>, how long a request waits), or a test's.
+    /// </summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
     public Option<string?> Server { get; } = new("--server")
@@ -65,7 +67,7 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
             throw new UsageException($"'{server}' is not a server URL; give one like {DefaultServer}");
         }
 
-        return ApiClient.Create(uri, parse.GetValue(Token) ?? Environment("BULWARK_TOKEN"));
+        return ApiClient.Create(uri, parse.GetValue(Token) ?? Environment("BULWARK_TOKEN"), Time);
     }
 
     public void WriteJson(JsonNode? node) => Out.WriteLine(node?.ToJsonString(PrettyJson) ?? "null");

@@ -396,7 +396,10 @@ internal static class IngestCommands
         var renormalize = new Option<bool>("--renormalize") { Description = "First normalize the raw snapshots received in [since, until) again (after a normalizer fix); new events join the log" };
         var reason = new Option<string?>("--reason") { Description = "Why (recorded in the audit log)" };
         var json = CliContext.JsonOption();
-        var command = new Command("replay", "Re-feed consumers (detection) from an event time: their offsets move back and they read the log again, deduping by event id")
+        var command = new Command(
+            "replay",
+            "Re-feed consumers (detection) from an event time: their offsets move back and they read the log again, deduping by event id. "
+            + "Waits for the server to finish, however long a re-normalization takes; interrupting stops the waiting, not the replay")
         {
             since, until, consumers, renormalize, reason, json,
         };
@@ -419,7 +422,7 @@ internal static class IngestCommands
             }
 
             using var client = cli.Client(parse);
-            var result = (await client.PostAsync("v1/events/replay", body, ct).ConfigureAwait(false)).Body!;
+            var result = (await client.PostAsync("v1/events/replay", body, ct, wait: Timeout.InfiniteTimeSpan).ConfigureAwait(false)).Body!;
             if (parse.GetValue(json))
             {
                 cli.WriteJson(result);

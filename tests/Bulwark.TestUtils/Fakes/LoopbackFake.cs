@@ -35,7 +35,8 @@ public sealed record FakeAnswer(int Status, string Body = "", string ContentType
 /// <summary>
 /// A real HTTP server on 127.0.0.1 (a free port) that records every request and answers as a subclass decides, unless a
 /// test scripted the next answers: a status (with <c>Retry-After</c>), a stall (the answer is computed, side effects
-/// and all, but never sent until the client gives up) or a real delay before the answer (for tests of whole processes).
+/// and all, but never sent until the client gives up), a hold (sent when the test releases it) or a real delay before
+/// the answer (for tests of whole processes).
 /// </summary>
 public abstract class LoopbackFake : IAsyncDisposable
 {
@@ -72,6 +73,17 @@ public abstract class LoopbackFake : IAsyncDisposable
     /// answer until the client gives up or the fake stops — the unknown outcome of a timeout.
     /// </summary>
     public void StallNext(int count) => Enqueue(count, new Script(ScriptKind.Stall, 0, string.Empty, null, TimeSpan.Zero));
+
+    /// <summary>
+    /// For the next request: do what it asks, then hold the answer until the returned action releases it (or the client
+    /// gives up, or the fake stops).
+    /// </summary>
+    public Action HoldNext()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Enqueue(1, new Script(ScriptKind.Hold, 0, string.Empty, null, TimeSpan.Zero, release));
+        return () => release.TrySetResult();
+    }
 
     /// <summary>For the next <paramref name="count"/> requests: do what the request asks, then wait <paramref name="delay"/> (real time) before answering.</summary>
     public void DelayNext(int count, TimeSpan delay) => Enqueue(count, new Script(ScriptKind.Delay, 0, string.Empty, null, delay));
@@ -184,6 +196,10 @@ public abstract class LoopbackFake : IAsyncDisposable
             {
                 await Task.Delay(script.Delay, gone.Token);
             }
+            else if (script is { Kind: ScriptKind.Hold, Release: { } release })
+            {
+                await release.Task.WaitAsync(gone.Token);
+            }
         }
         catch (OperationCanceledException)
         {
@@ -214,7 +230,8 @@ public abstract class LoopbackFake : IAsyncDisposable
         Status,
         Stall,
         Delay,
+        Hold,
     }
 
-    private sealed record Script(ScriptKind Kind, int Status, string Body, string? RetryAfter, TimeSpan Delay);
+    private sealed record Script(ScriptKind Kind, int Status, string Body, string? RetryAfter, TimeSpan Delay, TaskCompletionSource? Release = null);
 }
