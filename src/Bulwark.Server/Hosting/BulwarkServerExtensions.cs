@@ -57,6 +57,7 @@ public static class BulwarkServerExtensions
         services.AddSingleton<IManifestHandler, SourceManifestHandler>();
         services.AddSingleton<IngestInstruments>();
         services.AddSingleton<NormalizerWorker>();
+        services.AddSingleton<ReplayGate>();
         services.AddHostedService(sp => sp.GetRequiredService<NormalizerWorker>());
         services.AddSingleton<IEventKeyConsumer, EventCounter>();
         services.AddHostedService<EventConsumerHost>();

@@ -227,7 +227,10 @@ internal static class EventsApi
         IControlStore store,
         IEnumerable<IEventConsumer> consumers,
         IEnumerable<IEventKeyConsumer> keyConsumers,
-        NormalizerWorker normalizer)
+        NormalizerWorker normalizer,
+        ReplayGate gate,
+        TimeProvider time,
+        IHostApplicationLifetime lifetime)
     {
         var (body, problem) = await RequestJson.ReadObjectAsync(context).ConfigureAwait(false);
         if (problem is not null)
@@ -260,47 +263,103 @@ internal static class EventsApi
         }
 
         var from = since!.Value; // required: its absence is an error above
-
-        // Re-normalize first, so that rewound consumers see the events it adds: a page of snapshots a transaction. Once
-        // started, a replay runs to its end and is audited, even if its caller goes away meanwhile.
-        var renormalized = 0;
-        var appended = 0;
-        if (renormalize)
+        if (!gate.TryEnter())
         {
-            string? after = null;
-            while (await events.ReadSnapshotsReceivedAsync(from, until, after, 256, CancellationToken.None).ConfigureAwait(false) is { Count: > 0 } batch)
-            {
-                var outcomes = await normalizer.NormalizeAsync(batch, CancellationToken.None).ConfigureAwait(false);
-                renormalized += batch.Count;
-                appended += outcomes.Sum(o => o.Append.Appended);
-                after = batch[^1].Id;
-            }
+            return ProblemResults.Result(context, ProblemKind.Conflict, "Another replay is running; this one can start when it has answered.");
         }
 
-        var first = await events.FindFirstOffsetAsync(from, until, CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            return await RunReplayAsync(context, events, store, normalizer, from, until, renormalize, names is { Count: > 0 } ? names : known, reason, time, lifetime.ApplicationStopping)
+                .ConfigureAwait(false);
+        }
+        finally
+        {
+            gate.Exit();
+        }
+    }
+
+    /// <summary>
+    /// Re-normalizes the window's snapshots (when asked), rewinds the consumers, and audits what it did. Once started it
+    /// runs to its end whether or not its caller waits, unless the server stops (503) or the store fails (500): what it
+    /// did until then is audited as not completed.
+    /// </summary>
+    private static async Task<IResult> RunReplayAsync(
+        HttpContext context,
+        IEventStore events,
+        IControlStore store,
+        NormalizerWorker normalizer,
+        DateTimeOffset from,
+        DateTimeOffset? until,
+        bool renormalize,
+        IReadOnlyList<string> consumers,
+        string? reason,
+        TimeProvider time,
+        CancellationToken stopping)
+    {
+        var (renormalized, appended) = (0, 0);
         var rewound = new JsonObject();
-        foreach (var name in names is { Count: > 0 } ? names : known)
-        {
-            var offset = first is { } at ? at - 1 : events.LastOffset;
-            var current = await events.GetOffsetAsync(name, CancellationToken.None).ConfigureAwait(false);
-            if (offset < current)
-            {
-                await events.SetOffsetAsync(name, offset, CancellationToken.None).ConfigureAwait(false);
-                rewound[name] = offset;
-            }
-        }
-
         var result = new JsonObject
         {
             ["since"] = AuditChain.FormatTime(from),
             ["until"] = until is { } u ? AuditChain.FormatTime(u) : null,
             ["rewound"] = rewound,
-            ["renormalized"] = renormalized,
-            ["appended"] = appended,
         };
-        var change = RequestChange.Of(context) with { Reason = reason };
-        await store.WriteAsync(tx => tx.Append(change.Draft("events.replay", "events", null, (JsonObject)result.DeepClone())), CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            // Re-normalize first, so that rewound consumers see the events it adds: a page of snapshots a transaction.
+            // Snapshots received after the replay's own millisecond are not its business (the normalizer takes them in
+            // their turn), so that deliveries arriving meanwhile cannot keep it going.
+            if (renormalize)
+            {
+                var end = until ?? time.GetUtcNow().AddMilliseconds(1);
+                string? after = null;
+                while (await events.ReadSnapshotsReceivedAsync(from, end, after, 256, stopping).ConfigureAwait(false) is { Count: > 0 } batch)
+                {
+                    var outcomes = await normalizer.NormalizeAsync(batch, stopping).ConfigureAwait(false);
+                    renormalized += batch.Count;
+                    appended += outcomes.Sum(o => o.Append.Appended);
+                    after = batch[^1].Id;
+                }
+            }
+
+            var first = await events.FindFirstOffsetAsync(from, until, stopping).ConfigureAwait(false);
+            foreach (var name in consumers)
+            {
+                var offset = first is { } at ? at - 1 : events.LastOffset;
+                var current = await events.GetOffsetAsync(name, stopping).ConfigureAwait(false);
+                if (offset < current)
+                {
+                    await events.SetOffsetAsync(name, offset, CancellationToken.None).ConfigureAwait(false);
+                    rewound[name] = offset;
+                }
+            }
+        }
+        catch (Exception error)
+        {
+            result["renormalized"] = renormalized;
+            result["appended"] = appended;
+            result["completed"] = false;
+            result["error"] = error is OperationCanceledException ? "the server is stopping" : error.GetType().Name;
+            await AuditAsync().ConfigureAwait(false);
+            if (error is OperationCanceledException && stopping.IsCancellationRequested)
+            {
+                throw new ProblemException(ProblemKind.Unavailable, "The server is stopping: the replay stopped part-way (audited as not completed). Run it again once the server is back.");
+            }
+
+            throw;
+        }
+
+        result["renormalized"] = renormalized;
+        result["appended"] = appended;
+        await AuditAsync().ConfigureAwait(false);
         return TypedResults.Ok(result);
+
+        Task AuditAsync()
+        {
+            var change = RequestChange.Of(context) with { Reason = reason };
+            return store.WriteAsync(tx => tx.Append(change.Draft("events.replay", "events", null, (JsonObject)result.DeepClone())), CancellationToken.None);
+        }
     }
 
     private static DateTimeOffset? ReadTime(ManifestReader reader, string field, bool required)

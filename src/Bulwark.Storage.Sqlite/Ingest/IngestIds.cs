@@ -26,7 +26,8 @@ internal static class IngestIds
 
     /// <summary>
     /// The least id made at <paramref name="unixMillis"/> or later (its random bits all zero): every id made before that
-    /// millisecond sorts below it, every id made in it or after at or above it.
+    /// millisecond sorts below it, every id made in it or after at or above it. Times before 1970 are all written as
+    /// 1970 (the clamp in <see cref="New"/>), so below that this order does not hold; no clock gives them.
     /// </summary>
     public static string Lowest(string prefix, long unixMillis)
     {

@@ -166,8 +166,7 @@ public sealed class SqliteEventStore : IEventStore
         DateTimeOffset since, DateTimeOffset? until, string? afterId, int limit, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
-        var from = CeilingMillis(since);
-        var to = until is { } end ? CeilingMillis(end) : long.MaxValue;
+        var (from, to) = Window(since, until);
         var lower = IngestIds.Lowest(IngestIds.SnapshotPrefix, from);
         var past = afterId is not null && string.CompareOrdinal(afterId, lower) >= 0;
         return ReadAsync<IReadOnlyList<RawSnapshot>>(
@@ -319,45 +318,13 @@ public sealed class SqliteEventStore : IEventStore
     {
         ArgumentNullException.ThrowIfNull(query);
         ArgumentOutOfRangeException.ThrowIfLessThan(query.Limit, 1, nameof(query));
-        var where = new StringBuilder("WHERE \"offset\" > $after");
-        if (query.Account is not null)
-        {
-            where.Append(" AND account_id = $account");
-        }
-
-        if (query.Type is not null)
-        {
-            where.Append(" AND event_type = $type");
-        }
-
-        if (query.Platform is not null)
-        {
-            where.Append(" AND platform = $platform");
-        }
-
-        if (query.Source is not null)
-        {
-            where.Append(" AND source = $source");
-        }
-
-        if (query.Since is not null)
-        {
-            where.Append(" AND ts >= $since");
-        }
-
-        if (query.Until is not null)
-        {
-            where.Append(" AND ts < $until");
-        }
-
-        where.Append(" ORDER BY \"offset\" LIMIT $limit");
-        var sql = where.ToString();
+        var sql = EventQuerySql(query);
 
         // A time window without an account starts from its first event when the window is small enough to find it
         // through the time index; otherwise the walk by offset starts where the caller's page does, as it always did
         // (finding a large window's first event would cost the whole window again on every page).
         var window = query.Account is null && (query.Since is not null || query.Until is not null);
-        var (since, until) = (query.Since?.ToUnixTimeMilliseconds() ?? long.MinValue, query.Until?.ToUnixTimeMilliseconds() ?? long.MaxValue);
+        var (since, until) = Window(query.Since, query.Until);
         return ReadAsync<IReadOnlyList<LoggedEvent>>(_log, Query, cancellationToken);
 
         IReadOnlyList<LoggedEvent> Query(SqliteConnection c)
@@ -381,17 +348,58 @@ public sealed class SqliteEventStore : IEventStore
                 ("$type", query.Type),
                 ("$platform", query.Platform),
                 ("$source", query.Source),
-                ("$since", query.Since?.ToUnixTimeMilliseconds()),
-                ("$until", query.Until?.ToUnixTimeMilliseconds()),
+                ("$since", since),
+                ("$until", until),
                 ("$limit", Math.Min(query.Limit, MaxQueryLimit)));
         }
+    }
+
+    /// <summary>
+    /// The statement of <see cref="QueryEventsAsync"/>: it walks the log by offset from the page's start. With an account,
+    /// that account's index; never the time index, which would read and sort the rest of the window on every page.
+    /// </summary>
+    internal static string EventQuerySql(EventQuery query)
+    {
+        var where = new StringBuilder("WHERE \"offset\" > $after");
+        if (query.Account is not null)
+        {
+            where.Append(" AND account_id = $account");
+        }
+
+        if (query.Type is not null)
+        {
+            where.Append(" AND event_type = $type");
+        }
+
+        if (query.Platform is not null)
+        {
+            where.Append(" AND platform = $platform");
+        }
+
+        if (query.Source is not null)
+        {
+            where.Append(" AND source = $source");
+        }
+
+        // The unary plus keeps SQLite off the time index for these terms.
+        if (query.Since is not null)
+        {
+            where.Append(" AND +ts >= $since");
+        }
+
+        if (query.Until is not null)
+        {
+            where.Append(" AND +ts < $until");
+        }
+
+        return where.Append(" ORDER BY \"offset\" LIMIT $limit").ToString();
     }
 
     /// <inheritdoc />
     /// <remarks>It reads the window's entries of the event-time index (<see cref="FirstOffsetSql"/>), never the events.</remarks>
     public Task<long?> FindFirstOffsetAsync(DateTimeOffset since, DateTimeOffset? until, CancellationToken cancellationToken = default)
     {
-        var (from, to) = (since.ToUnixTimeMilliseconds(), until?.ToUnixTimeMilliseconds() ?? long.MaxValue);
+        var (from, to) = Window(since, until);
         return ReadAsync(
             _log,
             c =>
@@ -426,10 +434,22 @@ public sealed class SqliteEventStore : IEventStore
         return reader.GetInt64(0) < WindowProbe ? (true, reader.IsDBNull(1) ? null : reader.GetInt64(1)) : (false, null);
     }
 
-    private static long CeilingMillis(DateTimeOffset time)
+    /// <summary>
+    /// A time window in the whole milliseconds times are stored in: a bound inside a millisecond takes all of that
+    /// millisecond in, so a window is never narrower than asked (a replay may re-feed an event too many, never one too
+    /// few).
+    /// </summary>
+    private static (long Since, long Until) Window(DateTimeOffset? since, DateTimeOffset? until)
     {
-        var millis = time.ToUnixTimeMilliseconds();
-        return DateTimeOffset.FromUnixTimeMilliseconds(millis) < time ? millis + 1 : millis;
+        var from = since?.ToUnixTimeMilliseconds() ?? long.MinValue;
+        var to = long.MaxValue;
+        if (until is { } end)
+        {
+            to = end.ToUnixTimeMilliseconds();
+            to = DateTimeOffset.FromUnixTimeMilliseconds(to) < end ? to + 1 : to;
+        }
+
+        return (from, to);
     }
 
     /// <inheritdoc />

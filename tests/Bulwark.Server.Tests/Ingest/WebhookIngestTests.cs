@@ -4,10 +4,12 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Bulwark.Ingest;
 using Bulwark.Server.Ingest;
+using Bulwark.Storage;
 using Bulwark.Storage.Sqlite.Ingest;
 using Bulwark.TestUtils;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace Bulwark.Server.Tests.Ingest;
 
@@ -427,9 +429,10 @@ public sealed class WebhookIngestTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Replay_RenormalizingMorePagesThanOne_NormalizesEverySnapshotInTheWindowOnce()
+    public async Task Replay_AfterANormalizerFixOverMorePagesThanOne_NormalizesEverySnapshotInTheWindowOnce()
     {
-        var signer = await _ingest.StandardSourceAsync("partner");
+        // The source names the wrong normalizer: every delivery (a v1 event) is quarantined.
+        var signer = await _ingest.StandardSourceAsync("partner", normalizer: "okta");
         using var client = _ingest.Server.CreateClient();
         var start = _time.GetUtcNow();
 
@@ -442,6 +445,10 @@ public sealed class WebhookIngestTests : IAsyncLifetime
         }
 
         await _ingest.NormalizedAsync();
+        (await _ingest.Events.ListQuarantineAsync(QuarantineStatus.Open, 500, null, Ct)).Count.ShouldBe(320);
+        await _ingest.PutSourceAsync(
+            "partner", JsonNode.Parse("""{"scheme":"standard-webhooks","secrets":["env:SW_PARTNER"],"normalizer":"event-v1"}""")!.AsObject(), HttpStatusCode.OK);
+
         using var admin = _ingest.Server.CreateAdminClient();
         string Time(DateTimeOffset at) => at.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
         var answer = await Http.ReadJsonAsync(await admin.PostAsync(
@@ -449,8 +456,49 @@ public sealed class WebhookIngestTests : IAsyncLifetime
             BulwarkTestServer.Json($$"""{"since":"{{Time(start)}}","until":"{{Time(start.AddSeconds(300))}}","renormalize":true}"""),
             Ct));
 
-        (answer["renormalized"]!.GetValue<int>(), answer["appended"]!.GetValue<int>()).ShouldBe((300, 0));
-        (await _ingest.Events.QueryEventsAsync(new EventQuery(Source: "partner", Limit: 1000), Ct)).Count.ShouldBe(320);
+        (answer["renormalized"]!.GetValue<int>(), answer["appended"]!.GetValue<int>()).ShouldBe((300, 300));
+        var logged = await _ingest.Events.QueryEventsAsync(new EventQuery(Source: "partner", Limit: 1000), Ct);
+        logged.Select(e => e.Event.Id).ShouldBe(Enumerable.Range(0, 300).Select(i => $"w-{i}"));
+        (await _ingest.Events.ListQuarantineAsync(QuarantineStatus.Resolved, 500, null, Ct)).Count.ShouldBe(300);
+        (await _ingest.Events.ListQuarantineAsync(QuarantineStatus.Open, 500, null, Ct)).Select(q => q.SnapshotId)
+            .ShouldBe((await _ingest.Events.ReadSnapshotsAsync(300, 100, Ct)).Select(r => r.Id), ignoreOrder: true);
+    }
+
+    [Fact]
+    public async Task Replay_WhileAnotherRuns_409ProblemAndNothingDone()
+    {
+        using var admin = _ingest.Server.CreateAdminClient();
+        var gate = _ingest.Server.Services.GetRequiredService<ReplayGate>();
+        await _ingest.Events.SetOffsetAsync("metrics", 0, Ct);
+        gate.TryEnter().ShouldBeTrue();
+
+        using var busy = await admin.PostAsync("v1/events/replay", BulwarkTestServer.Json("""{"since":"2026-01-01T00:00:00Z"}"""), Ct);
+        await Http.ReadProblemAsync(busy, HttpStatusCode.Conflict, "conflict");
+
+        gate.Exit();
+        using var free = await admin.PostAsync("v1/events/replay", BulwarkTestServer.Json("""{"since":"2026-01-01T00:00:00Z"}"""), Ct);
+        (await Http.ReadJsonAsync(free))["renormalized"]!.GetValue<int>().ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task Replay_WhenTheServerIsStopping_AuditsWhatItDidAsNotCompleted()
+    {
+        var signer = await _ingest.StandardSourceAsync("partner");
+        using var client = _ingest.Server.CreateClient();
+        var body = Encoding.UTF8.GetBytes(IngestServer.Event("s-1", "partner"));
+        (await client.SendAsync(signer.Request("partner", "msg_s1", _time.GetUtcNow(), body), Ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        await _ingest.NormalizedAsync();
+        _ingest.Server.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
+
+        using var admin = _ingest.Server.CreateAdminClient();
+        using var stopped = await admin.PostAsync(
+            "v1/events/replay", BulwarkTestServer.Json("""{"since":"2026-01-01T00:00:00Z","renormalize":true,"reason":"fix"}"""), Ct);
+
+        await Http.ReadProblemAsync(stopped, HttpStatusCode.ServiceUnavailable, "unavailable");
+        var audited = await _ingest.Server.Services.GetRequiredService<IControlStore>().ReadAuditAsync(0, 10_000, Ct);
+        var after = JsonNode.Parse(audited.Where(e => e.Action == "events.replay").ShouldHaveSingleItem().After!)!;
+        (after["completed"]!.GetValue<bool>(), after["error"]!.GetValue<string>(), after["renormalized"]!.GetValue<int>())
+            .ShouldBe((false, "the server is stopping", 0));
     }
 
     [Fact]

@@ -828,6 +828,17 @@ public sealed class SqliteEventStoreTests : EventStoreContract
             plan.ShouldMatch(@"^SEARCH raw_snapshots USING INDEX sqlite_autoindex_raw_snapshots_\d \(id>\? AND id<\?\)$");
         }
 
+        // A page of a time window walks the log by offset (from the window's first event when the probe found it): the
+        // time index would read and sort the rest of the window for every page. With an account, its index.
+        foreach (var query in (EventQuery[])[new(Since: DateTimeOffset.UnixEpoch, Until: DateTimeOffset.UnixEpoch), new(Type: "x", Since: DateTimeOffset.UnixEpoch)])
+        {
+            Plan(DatabasePath, $"SELECT {SqliteEventRows.EventColumns} FROM events {SqliteEventStore.EventQuerySql(query)}")
+                .ShouldBe("SEARCH events USING INTEGER PRIMARY KEY (rowid>?)");
+        }
+
+        Plan(DatabasePath, $"SELECT {SqliteEventRows.EventColumns} FROM events {SqliteEventStore.EventQuerySql(new(Account: "a", Since: DateTimeOffset.UnixEpoch))}")
+            .ShouldStartWith("SEARCH events USING INDEX events_by_account (account_id=? AND offset>?)");
+
         // A window's first event is found (or probed for) through the time index alone, never the events' rows.
         foreach (var sql in (string[])[SqliteEventStore.FirstOffsetSql, SqliteEventStore.WindowProbeSql])
         {
@@ -865,5 +876,28 @@ public sealed class SqliteEventStoreTests : EventStoreContract
         (await store.FindFirstOffsetAsync(small, null, Ct)).ShouldBe(offsets[$"e-{count - 20}"]);
         (await store.QueryEventsAsync(new EventQuery(Since: small, Until: small.AddMilliseconds(5), AfterOffset: offsets[$"e-{count - 18}"]), Ct))
             .Select(e => e.Event.Id).ShouldBe([$"e-{count - 17}", $"e-{count - 16}"]);
+    }
+
+    [Fact]
+    public async Task TimeWindows_BoundsInsideAMillisecond_TakeThatWholeMillisecondIn()
+    {
+        var store = await OpenSqliteStoreAsync();
+        var t = new DateTimeOffset(2026, 11, 21, 12, 0, 0, TimeSpan.Zero);
+        var snapshot = (await store.AcceptDeliveryAsync(Delivery("d-1", at: t), Ct)).SnapshotId;
+        await store.AppendEventsAsync([Event("e-1", at: t)], Ct);
+        var half = TimeSpan.FromTicks(TimeSpan.TicksPerMillisecond / 2);
+
+        // Times are kept in whole milliseconds: a window that starts or ends inside t's millisecond holds what is in it.
+        foreach (var (since, until) in new (DateTimeOffset, DateTimeOffset?)[] { (t + half, null), (t - TimeSpan.FromSeconds(1), t + half), (t + half, t + half + half) })
+        {
+            (await store.ReadSnapshotsReceivedAsync(since, until, null, 10, Ct)).ShouldHaveSingleItem().Id.ShouldBe(snapshot);
+            (await store.FindFirstOffsetAsync(since, until, Ct)).ShouldBe(1);
+            (await store.QueryEventsAsync(new EventQuery(Since: since, Until: until), Ct)).ShouldHaveSingleItem().Event.Id.ShouldBe("e-1");
+        }
+
+        // Whole-millisecond bounds stay exact: since inclusive, until exclusive.
+        (await store.ReadSnapshotsReceivedAsync(t - TimeSpan.FromSeconds(1), t, null, 10, Ct)).ShouldBeEmpty();
+        (await store.FindFirstOffsetAsync(t + TimeSpan.FromMilliseconds(1), null, Ct)).ShouldBeNull();
+        (await store.QueryEventsAsync(new EventQuery(Until: t), Ct)).ShouldBeEmpty();
     }
 }
