@@ -298,6 +298,8 @@ internal static class EventsApi
         CancellationToken stopping)
     {
         var (renormalized, appended) = (0, 0);
+        var failures = new JsonArray();
+        var failed = 0;
         var rewound = new JsonObject();
         var result = new JsonObject
         {
@@ -316,8 +318,18 @@ internal static class EventsApi
                 string? after = null;
                 while (await events.ReadSnapshotsReceivedAsync(from, end, after, 256, stopping).ConfigureAwait(false) is { Count: > 0 } batch)
                 {
-                    var outcomes = await normalizer.NormalizeAsync(batch, stopping).ConfigureAwait(false);
-                    renormalized += batch.Count;
+                    IReadOnlyList<NormalizationOutcome> outcomes;
+                    try
+                    {
+                        outcomes = await normalizer.NormalizeAsync(batch, stopping).ConfigureAwait(false);
+                    }
+                    catch (Exception error) when (error is not OperationCanceledException)
+                    {
+                        // The log may refuse one snapshot's events: one at a time, only that one is left out (and reported).
+                        outcomes = await NormalizeEachAsync(batch).ConfigureAwait(false);
+                    }
+
+                    renormalized += outcomes.Count;
                     appended += outcomes.Sum(o => o.Append.Appended);
                     after = batch[^1].Id;
                 }
@@ -337,8 +349,7 @@ internal static class EventsApi
         }
         catch (Exception error)
         {
-            result["renormalized"] = renormalized;
-            result["appended"] = appended;
+            Counts();
             result["completed"] = false;
             result["error"] = error is OperationCanceledException ? "the server is stopping" : error.GetType().Name;
             await AuditAsync().ConfigureAwait(false);
@@ -350,10 +361,47 @@ internal static class EventsApi
             throw;
         }
 
-        result["renormalized"] = renormalized;
-        result["appended"] = appended;
+        Counts();
         await AuditAsync().ConfigureAwait(false);
         return TypedResults.Ok(result);
+
+        void Counts()
+        {
+            result["renormalized"] = renormalized;
+            result["appended"] = appended;
+            if (failed > 0)
+            {
+                result["failed"] = failed;
+                result["failures"] = failures;
+            }
+        }
+
+        // A page the log refused, one snapshot at a time: each that fails alone too is counted and listed, and the
+        // replay goes on (as the normalizer quarantines such a snapshot and goes on).
+        async Task<IReadOnlyList<NormalizationOutcome>> NormalizeEachAsync(IReadOnlyList<RawSnapshot> page)
+        {
+            var done = new List<NormalizationOutcome>();
+            var refused = new List<(string Snapshot, string Error)>();
+            foreach (var snapshot in page)
+            {
+                try
+                {
+                    done.Add(await normalizer.NormalizeAsync(snapshot, stopping).ConfigureAwait(false));
+                }
+                catch (Exception error) when (error is not OperationCanceledException)
+                {
+                    refused.Add((snapshot.Id, error.Message));
+                }
+            }
+
+            failed += refused.Count;
+            foreach (var (snapshot, message) in refused.Take(MaxListedFailures - failures.Count))
+            {
+                failures.Add(new JsonObject { ["snapshot"] = snapshot, ["error"] = message });
+            }
+
+            return done;
+        }
 
         Task AuditAsync()
         {
@@ -361,6 +409,9 @@ internal static class EventsApi
             return store.WriteAsync(tx => tx.Append(change.Draft("events.replay", "events", null, (JsonObject)result.DeepClone())), CancellationToken.None);
         }
     }
+
+    /// <summary>How many snapshots the log refused a replay lists with their errors (all are counted).</summary>
+    private const int MaxListedFailures = 100;
 
     private static DateTimeOffset? ReadTime(ManifestReader reader, string field, bool required)
     {

@@ -465,6 +465,33 @@ public sealed class WebhookIngestTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Replay_ASnapshotTheLogRefuses_IsReportedAndAudited_AndTheRestOfItsPageIsRecorded()
+    {
+        var signer = await _ingest.StandardSourceAsync("partner", normalizer: "okta");
+        var seqs = await DeliverAsync(signer, "e-1", "poison", "e-3");
+        await _ingest.NormalizedAsync();
+        await _ingest.PutSourceAsync(
+            "partner", JsonNode.Parse("""{"scheme":"standard-webhooks","secrets":["env:SW_PARTNER"],"normalizer":"event-v1"}""")!.AsObject(), HttpStatusCode.OK);
+        using var sql = OpenEventLog();
+        Execute(sql, """
+            CREATE TRIGGER test_refuse BEFORE INSERT ON events WHEN NEW.id = 'poison'
+            BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;
+            """);
+
+        using var admin = _ingest.Server.CreateAdminClient();
+        var answer = await Http.ReadJsonAsync(await admin.PostAsync(
+            "v1/events/replay", BulwarkTestServer.Json("""{"since":"2026-01-01T00:00:00Z","renormalize":true}"""), Ct));
+
+        (answer["renormalized"]!.GetValue<int>(), answer["appended"]!.GetValue<int>(), answer["failed"]!.GetValue<int>()).ShouldBe((2, 2, 1));
+        var failure = answer["failures"]!.AsArray().ShouldHaveSingleItem()!;
+        failure["snapshot"]!.GetValue<string>().ShouldBe((await _ingest.Events.ReadSnapshotsAsync(seqs[0], 1, Ct))[0].Id);
+        failure["error"]!.GetValue<string>().ShouldContain("refused by the test");
+        (await _ingest.Events.QueryEventsAsync(new EventQuery(Source: "partner"), Ct)).Select(e => e.Event.Id).ShouldBe(["e-1", "e-3"]);
+        var audited = await _ingest.Server.Services.GetRequiredService<IControlStore>().ReadAuditAsync(0, 10_000, Ct);
+        JsonNode.Parse(audited.Where(e => e.Action == "events.replay").ShouldHaveSingleItem().After!)!["failed"]!.GetValue<int>().ShouldBe(1);
+    }
+
+    [Fact]
     public async Task Replay_WhileAnotherRuns_409ProblemAndNothingDone()
     {
         using var admin = _ingest.Server.CreateAdminClient();
