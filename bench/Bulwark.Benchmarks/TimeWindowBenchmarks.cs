@@ -18,6 +18,11 @@ namespace Bulwark.Benchmarks;
 /// <item><c>First event</c>: the window's first offset, where consumers are rewound to. <c>Walk</c> is the statement the
 /// replay ran before (the log by offset until an event's time is in the window); <c>Index</c> is
 /// <see cref="IEventStore.FindFirstOffsetAsync"/>, which reads the window's entries of the event-time index.</item>
+/// <item><c>First page</c>: the first page of 100 events of <c>GET /v1/events?since=</c>. <c>Walk</c> is the statement it
+/// ran before (the log by offset from its start); <c>Probe</c> is <see cref="IEventStore.QueryEventsAsync"/>, which
+/// starts at the window's first event when a probe of <see cref="SqliteEventStore.WindowProbe"/> index entries covers
+/// the window, and walks from the start otherwise. <c>Probe</c> also parses each event's document, which the walk here
+/// does not.</item>
 /// </list>
 /// Event times follow receive times with a jitter of a few minutes, as they do for platforms' deliveries.
 /// </summary>
@@ -31,6 +36,8 @@ public class TimeWindowBenchmarks
 
     private const string Snapshots = "Snapshots";
     private const string FirstEvent = "First event";
+    private const string FirstPage = "First page";
+    private const string PageSql = "SELECT \"offset\", doc, snapshot_id FROM events WHERE \"offset\" > 0 AND ts >= $since ORDER BY \"offset\" LIMIT 100";
     private const int Page = 256;
     private const string WalkSql = "SELECT \"offset\" FROM events WHERE \"offset\" > 0 AND ts >= $since ORDER BY \"offset\" LIMIT 1";
 
@@ -75,6 +82,11 @@ public class TimeWindowBenchmarks
         if (WalkFirstOffset().GetAwaiter().GetResult() != IndexFirstOffset().GetAwaiter().GetResult())
         {
             throw new InvalidOperationException("the walk and the index found different first events");
+        }
+
+        if (WalkFirstPage().GetAwaiter().GetResult() != ProbeFirstPage().GetAwaiter().GetResult())
+        {
+            throw new InvalidOperationException("the walk and the probe read different first pages");
         }
     }
 
@@ -133,6 +145,37 @@ public class TimeWindowBenchmarks
     [BenchmarkCategory(FirstEvent)]
     [Benchmark(Description = "Index: FindFirstOffsetAsync")]
     public async Task<long> IndexFirstOffset() => await _store!.FindFirstOffsetAsync(Since, null) ?? throw new InvalidOperationException("no event in the window");
+
+    [BenchmarkCategory(FirstPage)]
+    [Benchmark(Baseline = true, Description = "Walk: the log by offset from its start")]
+    public async Task<long> WalkFirstPage()
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Path.Combine(_directory, SqliteEventStoreOptions.FileName), Mode = SqliteOpenMode.ReadOnly }.ToString());
+        await using (connection.ConfigureAwait(false))
+        {
+            await connection.OpenAsync();
+            using var command = connection.CreateCommand();
+            command.CommandText = PageSql;
+            command.Parameters.AddWithValue("$since", Since.ToUnixTimeMilliseconds());
+            using var reader = await command.ExecuteReaderAsync();
+            var (count, last) = (0, 0L);
+            while (await reader.ReadAsync())
+            {
+                (count, last) = (count + 1, reader.GetInt64(0));
+                _ = reader.GetString(1);
+            }
+
+            return count == 100 ? last : throw new InvalidOperationException($"read {count} events");
+        }
+    }
+
+    [BenchmarkCategory(FirstPage)]
+    [Benchmark(Description = "Probe: QueryEventsAsync")]
+    public async Task<long> ProbeFirstPage()
+    {
+        var page = await _store!.QueryEventsAsync(new EventQuery(Since: Since, Limit: 100));
+        return page.Count == 100 ? page[^1].Offset : throw new InvalidOperationException($"read {page.Count} events");
+    }
 
     private static RawDelivery Delivery(int i, DateTimeOffset at)
     {

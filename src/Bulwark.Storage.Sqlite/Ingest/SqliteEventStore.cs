@@ -320,10 +320,11 @@ public sealed class SqliteEventStore : IEventStore
         ArgumentOutOfRangeException.ThrowIfLessThan(query.Limit, 1, nameof(query));
         var sql = EventQuerySql(query);
 
-        // A time window without an account starts from its first event when the window is small enough to find it
-        // through the time index; otherwise the walk by offset starts where the caller's page does, as it always did
-        // (finding a large window's first event would cost the whole window again on every page).
-        var window = query.Account is null && (query.Since is not null || query.Until is not null);
+        // The first page of a time window without an account starts from the window's first event when the window is
+        // small enough to find it through the time index; otherwise the walk by offset starts where the page does
+        // (finding a large window's first event would cost the whole window). Later pages start after the previous
+        // one, which is past the window's first event already.
+        var window = query.Account is null && query.AfterOffset == 0 && (query.Since is not null || query.Until is not null);
         var (since, until) = Window(query.Since, query.Until);
         return ReadAsync<IReadOnlyList<LoggedEvent>>(_log, Query, cancellationToken);
 
