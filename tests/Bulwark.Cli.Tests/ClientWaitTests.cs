@@ -6,7 +6,10 @@ using Bulwark.TestUtils.Fakes;
 
 namespace Bulwark.Cli.Tests;
 
-/// <summary>How long the CLI waits for an answer, on the command's clock, against a loopback server that answers late.</summary>
+/// <summary>
+/// How long the CLI waits for an answer, on the command's clock, and what a replay's answer makes of its exit code, against
+/// a loopback server that answers as told.
+/// </summary>
 public sealed class ClientWaitTests : IAsyncLifetime
 {
     private readonly FakeTimeProvider _time = new();
@@ -55,15 +58,36 @@ public sealed class ClientWaitTests : IAsyncLifetime
         output.ShouldContain("re-normalized 70000 snapshots");
     }
 
+    [Fact]
+    public async Task Replay_SnapshotsTheLogRefused_AreListedAndTheCommandFails()
+    {
+        _server.ReplayAnswer = """
+            {"since":"2026-01-01T00:00:00.000000Z","until":null,"rewound":{},"renormalized":254,"appended":254,"failed":2,
+             "failures":[{"snapshot":"raw_a","error":"refused by the log"},{"snapshot":"raw_b","error":"refused by the log"}]}
+            """;
+
+        var (exit, output, err) = await CliRunner.RunAsync(_server.BaseAddress, "bwk_token", _time, "events", "replay", "--since", "2026-01-01T00:00:00Z", "--renormalize");
+
+        exit.ShouldBe(ExitCodes.Failed);
+        output.ShouldContain("re-normalized 254 snapshots: 254 new events");
+        err.ShouldContain("2 snapshots were left out: the event log refused their events");
+        err.ShouldContain("  raw_b: refused by the log");
+        var (jsonExit, json, _) = await CliRunner.RunAsync(_server.BaseAddress, "bwk_token", _time, "events", "replay", "--since", "2026-01-01T00:00:00Z", "--json");
+        jsonExit.ShouldBe(ExitCodes.Failed);
+        JsonNode.Parse(json)!["failed"]!.GetValue<int>().ShouldBe(2);
+    }
+
     private sealed class SlowServer : LoopbackFake
     {
+        public string ReplayAnswer { get; set; } = """
+            {"since":"2026-01-01T00:00:00.000000Z","until":null,"rewound":{"detection":41},"renormalized":70000,"appended":12}
+            """;
+
         public static Task<SlowServer> StartAsync() => StartAsync(new SlowServer());
 
         protected override FakeAnswer Answer(RecordedRequest request) => request.Path switch
         {
-            "/v1/events/replay" => FakeAnswer.Json(200, JsonNode.Parse("""
-                {"since":"2026-01-01T00:00:00.000000Z","until":null,"rewound":{"detection":41},"renormalized":70000,"appended":12}
-                """)!),
+            "/v1/events/replay" => FakeAnswer.Json(200, JsonNode.Parse(ReplayAnswer)!),
             _ => FakeAnswer.Json(200, JsonNode.Parse("""{"items":[],"next_after":null}""")!),
         };
     }

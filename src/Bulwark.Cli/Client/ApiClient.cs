@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -80,13 +81,39 @@ internal sealed class ApiClient(HttpClient http, TimeProvider time) : IDisposabl
 
     public static ApiClient Create(Uri server, string? token, TimeProvider? time = null)
     {
-        var http = new HttpClient { BaseAddress = new Uri(server.ToString().TrimEnd('/') + "/"), Timeout = Timeout.InfiniteTimeSpan };
+        // The deadline is the request's own (on the command's clock); TCP keep-alive notices a connection that died
+        // silently (a NAT or firewall forgetting it) while a request waits without one.
+        var handler = new SocketsHttpHandler { ConnectCallback = ConnectWithKeepAliveAsync };
+        var http = new HttpClient(handler) { BaseAddress = new Uri(server.ToString().TrimEnd('/') + "/"), Timeout = Timeout.InfiniteTimeSpan };
         if (!string.IsNullOrEmpty(token))
         {
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         }
 
         return new ApiClient(http, time ?? TimeProvider.System);
+    }
+
+    /// <summary>
+    /// Opens the TCP connection with keep-alive probes after 30 s of silence, every 10 s, given up after 6: a dead
+    /// connection fails its request within about 90 s instead of never.
+    /// </summary>
+    private static async ValueTask<Stream> ConnectWithKeepAliveAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, 30);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, 10);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, 6);
+            await socket.ConnectAsync(context.DnsEndPoint, cancellationToken).ConfigureAwait(false);
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
     }
 
     public Task<ApiResponse> GetAsync(string path, CancellationToken cancellationToken) =>
@@ -140,7 +167,7 @@ internal sealed class ApiClient(HttpClient http, TimeProvider time) : IDisposabl
 
         using (response)
         {
-            var text = await response.Content.ReadAsStringAsync(waiting.Token).ConfigureAwait(false);
+            var text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false); // buffered by SendAsync
             JsonNode? json = null;
             if (text.Length > 0 && (response.Content.Headers.ContentType?.MediaType?.Contains("json", StringComparison.Ordinal) ?? false))
             {

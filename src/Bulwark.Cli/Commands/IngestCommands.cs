@@ -423,10 +423,14 @@ internal static class IngestCommands
 
             using var client = cli.Client(parse);
             var result = (await client.PostAsync("v1/events/replay", body, ct, wait: Timeout.InfiniteTimeSpan).ConfigureAwait(false)).Body!;
+
+            // Snapshots whose events the log refused were left out: the replay did not do all it was asked.
+            var failed = result["failed"]?.GetValue<int>() ?? 0;
+            var exit = failed > 0 ? ExitCodes.Failed : ExitCodes.Ok;
             if (parse.GetValue(json))
             {
                 cli.WriteJson(result);
-                return ExitCodes.Ok;
+                return exit;
             }
 
             foreach (var (name, offset) in result["rewound"]!.AsObject())
@@ -444,7 +448,16 @@ internal static class IngestCommands
                 await cli.Out.WriteLineAsync($"re-normalized {result["renormalized"]} snapshots: {result["appended"]} new events").ConfigureAwait(false);
             }
 
-            return ExitCodes.Ok;
+            if (failed > 0)
+            {
+                await cli.Error.WriteLineAsync($"{failed} snapshots were left out: the event log refused their events").ConfigureAwait(false);
+                foreach (var failure in result["failures"]?.AsArray() ?? [])
+                {
+                    await cli.Error.WriteLineAsync($"  {failure!["snapshot"]}: {failure["error"]}").ConfigureAwait(false);
+                }
+            }
+
+            return exit;
         }));
         return command;
     }

@@ -17,7 +17,7 @@ namespace Bulwark.Server.Ingest;
 /// valid items are appended durably before the answer, each invalid one is reported by index with its errors. Reads
 /// filter the log; a replay re-feeds consumers and can re-normalize raw snapshots.
 /// </summary>
-internal static class EventsApi
+internal static partial class EventsApi
 {
     /// <summary>The largest push accepted (a CLI push sends batches well under it).</summary>
     public const int MaxPushBytes = 16 << 20;
@@ -230,7 +230,8 @@ internal static class EventsApi
         NormalizerWorker normalizer,
         ReplayGate gate,
         TimeProvider time,
-        IHostApplicationLifetime lifetime)
+        IHostApplicationLifetime lifetime,
+        ILoggerFactory loggers)
     {
         var (body, problem) = await RequestJson.ReadObjectAsync(context).ConfigureAwait(false);
         if (problem is not null)
@@ -270,7 +271,8 @@ internal static class EventsApi
 
         try
         {
-            return await RunReplayAsync(context, events, store, normalizer, from, until, renormalize, names is { Count: > 0 } ? names : known, reason, time, lifetime.ApplicationStopping)
+            return await RunReplayAsync(
+                context, events, store, normalizer, from, until, renormalize, names is { Count: > 0 } ? names : known, reason, time, loggers.CreateLogger(typeof(EventsApi).FullName!), lifetime.ApplicationStopping)
                 .ConfigureAwait(false);
         }
         finally
@@ -281,8 +283,8 @@ internal static class EventsApi
 
     /// <summary>
     /// Re-normalizes the window's snapshots (when asked), rewinds the consumers, and audits what it did. Once started it
-    /// runs to its end whether or not its caller waits, unless the server stops (503) or the store fails (500): what it
-    /// did until then is audited as not completed.
+    /// runs to its end whether or not its caller waits, unless the server stops (503, checked between pages) or the store
+    /// fails (500): what it did until then is audited as not completed.
     /// </summary>
     private static async Task<IResult> RunReplayAsync(
         HttpContext context,
@@ -295,6 +297,7 @@ internal static class EventsApi
         IReadOnlyList<string> consumers,
         string? reason,
         TimeProvider time,
+        ILogger logger,
         CancellationToken stopping)
     {
         var (renormalized, appended) = (0, 0);
@@ -310,36 +313,47 @@ internal static class EventsApi
         try
         {
             // Re-normalize first, so that rewound consumers see the events it adds: a page of snapshots a transaction.
-            // Snapshots received after the replay's own millisecond are not its business (the normalizer takes them in
-            // their turn), so that deliveries arriving meanwhile cannot keep it going.
+            // Only snapshots stored before the replay began are its business (later ones are the normalizer's, in their
+            // turn), so that deliveries arriving meanwhile cannot keep it going: the window ends at the replay's own
+            // millisecond at the latest, and a snapshot stored since is left to the normalizer.
             if (renormalize)
             {
-                var end = until ?? time.GetUtcNow().AddMilliseconds(1);
+                var lastSeq = events.LastSnapshotSeq;
+                var now = DateTimeOffset.FromUnixTimeMilliseconds(time.GetUtcNow().ToUnixTimeMilliseconds() + 1);
+                var end = until is { } bound && bound < now ? bound : now;
                 string? after = null;
-                while (await events.ReadSnapshotsReceivedAsync(from, end, after, 256, stopping).ConfigureAwait(false) is { Count: > 0 } batch)
+                while (await events.ReadSnapshotsReceivedAsync(from, end, after, 256, CancellationToken.None).ConfigureAwait(false) is { Count: > 0 } page)
                 {
+                    stopping.ThrowIfCancellationRequested();
+                    after = page[^1].Id;
+                    var batch = page.Where(s => s.Seq <= lastSeq).ToList();
+                    if (batch.Count == 0)
+                    {
+                        continue;
+                    }
+
                     IReadOnlyList<NormalizationOutcome> outcomes;
                     try
                     {
-                        outcomes = await normalizer.NormalizeAsync(batch, stopping).ConfigureAwait(false);
+                        outcomes = await normalizer.NormalizeAsync(batch, CancellationToken.None).ConfigureAwait(false);
                     }
-                    catch (Exception error) when (error is not OperationCanceledException)
+                    catch (Exception error) when (error is not OperationCanceledException && batch.Count > 1)
                     {
                         // The log may refuse one snapshot's events: one at a time, only that one is left out (and reported).
-                        outcomes = await NormalizeEachAsync(batch).ConfigureAwait(false);
+                        outcomes = await NormalizeEachAsync(batch, error).ConfigureAwait(false);
                     }
 
                     renormalized += outcomes.Count;
                     appended += outcomes.Sum(o => o.Append.Appended);
-                    after = batch[^1].Id;
                 }
             }
 
-            var first = await events.FindFirstOffsetAsync(from, until, stopping).ConfigureAwait(false);
+            stopping.ThrowIfCancellationRequested();
+            var first = await events.FindFirstOffsetAsync(from, until, CancellationToken.None).ConfigureAwait(false);
             foreach (var name in consumers)
             {
                 var offset = first is { } at ? at - 1 : events.LastOffset;
-                var current = await events.GetOffsetAsync(name, stopping).ConfigureAwait(false);
+                var current = await events.GetOffsetAsync(name, CancellationToken.None).ConfigureAwait(false);
                 if (offset < current)
                 {
                     await events.SetOffsetAsync(name, offset, CancellationToken.None).ConfigureAwait(false);
@@ -349,11 +363,22 @@ internal static class EventsApi
         }
         catch (Exception error)
         {
+            var stopped = error is OperationCanceledException && stopping.IsCancellationRequested;
             Counts();
             result["completed"] = false;
-            result["error"] = error is OperationCanceledException ? "the server is stopping" : error.GetType().Name;
-            await AuditAsync().ConfigureAwait(false);
-            if (error is OperationCanceledException && stopping.IsCancellationRequested)
+            result["error"] = stopped ? "the server is stopping" : error.GetType().Name;
+            try
+            {
+                await AuditAsync().ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // The replay's own error is the one to answer with; the audit's is logged beside it.
+            catch (Exception auditError)
+#pragma warning restore CA1031
+            {
+                LogReplayNotAudited(logger, auditError, error.GetType().Name);
+            }
+
+            if (stopped)
             {
                 throw new ProblemException(ProblemKind.Unavailable, "The server is stopping: the replay stopped part-way (audited as not completed). Run it again once the server is back.");
             }
@@ -376,22 +401,34 @@ internal static class EventsApi
             }
         }
 
+        Task AuditAsync()
+        {
+            var change = RequestChange.Of(context) with { Reason = reason };
+            return store.WriteAsync(tx => tx.Append(change.Draft("events.replay", "events", null, (JsonObject)result.DeepClone())), CancellationToken.None);
+        }
+
         // A page the log refused, one snapshot at a time: each that fails alone too is counted and listed, and the
-        // replay goes on (as the normalizer quarantines such a snapshot and goes on).
-        async Task<IReadOnlyList<NormalizationOutcome>> NormalizeEachAsync(IReadOnlyList<RawSnapshot> page)
+        // replay goes on. When none of the page goes in alone either, the store is failing, not a snapshot: the page's
+        // own error stops the replay.
+        async Task<IReadOnlyList<NormalizationOutcome>> NormalizeEachAsync(IReadOnlyList<RawSnapshot> batch, Exception pageError)
         {
             var done = new List<NormalizationOutcome>();
             var refused = new List<(string Snapshot, string Error)>();
-            foreach (var snapshot in page)
+            foreach (var snapshot in batch)
             {
                 try
                 {
-                    done.Add(await normalizer.NormalizeAsync(snapshot, stopping).ConfigureAwait(false));
+                    done.Add(await normalizer.NormalizeAsync(snapshot, CancellationToken.None).ConfigureAwait(false));
                 }
                 catch (Exception error) when (error is not OperationCanceledException)
                 {
                     refused.Add((snapshot.Id, error.Message));
                 }
+            }
+
+            if (done.Count == 0)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(pageError);
             }
 
             failed += refused.Count;
@@ -402,13 +439,10 @@ internal static class EventsApi
 
             return done;
         }
-
-        Task AuditAsync()
-        {
-            var change = RequestChange.Of(context) with { Reason = reason };
-            return store.WriteAsync(tx => tx.Append(change.Draft("events.replay", "events", null, (JsonObject)result.DeepClone())), CancellationToken.None);
-        }
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A replay that failed ({Failure}) could not be audited")]
+    private static partial void LogReplayNotAudited(ILogger logger, Exception error, string failure);
 
     /// <summary>How many snapshots the log refused a replay lists with their errors (all are counted).</summary>
     private const int MaxListedFailures = 100;

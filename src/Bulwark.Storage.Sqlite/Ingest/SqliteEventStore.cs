@@ -320,31 +320,33 @@ public sealed class SqliteEventStore : IEventStore
         ArgumentOutOfRangeException.ThrowIfLessThan(query.Limit, 1, nameof(query));
         var sql = EventQuerySql(query);
 
-        // The first page of a time window without an account starts from the window's first event when the window is
-        // small enough to find it through the time index; otherwise the walk by offset starts where the page does
-        // (finding a large window's first event would cost the whole window). Later pages start after the previous
-        // one, which is past the window's first event already.
-        var window = query.Account is null && query.AfterOffset == 0 && (query.Since is not null || query.Until is not null);
+        // A page of a time window without an account walks only between the window's first and last events when the
+        // window is small enough to find them through the time index (a probe of at most WindowProbe entries);
+        // otherwise it walks by offset from where the page starts (finding a large window's ends would cost the whole
+        // window). Without until, only the first page probes: later ones start past the window's first event, and its
+        // last is the log's.
+        var window = query.Account is null && (query.Since is not null || query.Until is not null) && (query.AfterOffset == 0 || query.Until is not null);
         var (since, until) = Window(query.Since, query.Until);
         return ReadAsync<IReadOnlyList<LoggedEvent>>(_log, Query, cancellationToken);
 
         IReadOnlyList<LoggedEvent> Query(SqliteConnection c)
         {
-            var after = query.AfterOffset;
-            if (window && ProbeWindow(c, since, until) is (true, var first))
+            var (after, last) = (query.AfterOffset, long.MaxValue);
+            if (window && ProbeWindow(c, since, until) is (true, var first, var end))
             {
                 if (first is null)
                 {
                     return [];
                 }
 
-                after = Math.Max(after, first.Value - 1);
+                (after, last) = (Math.Max(after, first.Value - 1), end!.Value);
             }
 
             return SqliteEventRows.QueryEvents(
                 c,
                 sql,
                 ("$after", after),
+                ("$last", last),
                 ("$account", query.Account),
                 ("$type", query.Type),
                 ("$platform", query.Platform),
@@ -361,7 +363,7 @@ public sealed class SqliteEventStore : IEventStore
     /// </summary>
     internal static string EventQuerySql(EventQuery query)
     {
-        var where = new StringBuilder("WHERE \"offset\" > $after");
+        var where = new StringBuilder("WHERE \"offset\" > $after AND \"offset\" <= $last");
         if (query.Account is not null)
         {
             where.Append(" AND account_id = $account");
@@ -421,18 +423,21 @@ public sealed class SqliteEventStore : IEventStore
     /// The first offset of a time window, read from the time index, stopping after <see cref="WindowProbe"/> entries.
     /// </summary>
     internal const string WindowProbeSql =
-        "SELECT count(*), min(o) FROM (SELECT \"offset\" AS o FROM events WHERE ts >= $since AND ts < $until LIMIT $probe)";
+        "SELECT count(*), min(o), max(o) FROM (SELECT \"offset\" AS o FROM events WHERE ts >= $since AND ts < $until LIMIT $probe)";
 
     /// <summary>
     /// Reads at most <see cref="WindowProbe"/> of the events in [since, until) from the time index: when that is all of
-    /// them, their first offset is known (null when there are none); when not, the window is large and nothing is known.
+    /// them, their first and last offsets are known (null when there are none); when not, the window is large and
+    /// nothing is known.
     /// </summary>
-    private static (bool Known, long? First) ProbeWindow(SqliteConnection connection, long since, long until)
+    private static (bool Known, long? First, long? Last) ProbeWindow(SqliteConnection connection, long since, long until)
     {
         using var command = SqliteEventRows.Command(connection, WindowProbeSql, ("$since", since), ("$until", until), ("$probe", WindowProbe));
         using var reader = command.ExecuteReader();
         reader.Read();
-        return reader.GetInt64(0) < WindowProbe ? (true, reader.IsDBNull(1) ? null : reader.GetInt64(1)) : (false, null);
+        return reader.GetInt64(0) < WindowProbe
+            ? (true, reader.IsDBNull(1) ? null : reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetInt64(2))
+            : (false, null, null);
     }
 
     /// <summary>

@@ -833,11 +833,11 @@ public sealed class SqliteEventStoreTests : EventStoreContract
         foreach (var query in (EventQuery[])[new(Since: DateTimeOffset.UnixEpoch, Until: DateTimeOffset.UnixEpoch), new(Type: "x", Since: DateTimeOffset.UnixEpoch)])
         {
             Plan(DatabasePath, $"SELECT {SqliteEventRows.EventColumns} FROM events {SqliteEventStore.EventQuerySql(query)}")
-                .ShouldBe("SEARCH events USING INTEGER PRIMARY KEY (rowid>?)");
+                .ShouldBe("SEARCH events USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)");
         }
 
         Plan(DatabasePath, $"SELECT {SqliteEventRows.EventColumns} FROM events {SqliteEventStore.EventQuerySql(new(Account: "a", Since: DateTimeOffset.UnixEpoch))}")
-            .ShouldStartWith("SEARCH events USING INDEX events_by_account (account_id=? AND offset>?)");
+            .ShouldStartWith("SEARCH events USING INDEX events_by_account (account_id=? AND offset>? AND offset<?)");
 
         // A window's first event is found (or probed for) through the time index alone, never the events' rows.
         foreach (var sql in (string[])[SqliteEventStore.FirstOffsetSql, SqliteEventStore.WindowProbeSql])
