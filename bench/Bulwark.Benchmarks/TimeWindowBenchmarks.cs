@@ -23,6 +23,12 @@ namespace Bulwark.Benchmarks;
 /// starts at the window's first event when a probe of <see cref="SqliteEventStore.WindowProbe"/> index entries covers
 /// the window, and walks from the start otherwise. <c>Probe</c> also parses each event's document, which the walk here
 /// does not.</item>
+/// <item><c>Last page</c>: the last page of <c>GET /v1/events?since=&amp;until=</c> over a window in the past, the first half
+/// of the last <see cref="WindowDays"/> days: a page of 100 that finds only the window's last 50 events, so that it
+/// cannot fill up. <c>Sort</c> is the statement it ran before (SQLite read the rest of the window through the time index
+/// and sorted it by offset); <c>Walk</c> is <see cref="IEventStore.QueryEventsAsync"/>, which walks by offset, between
+/// the window's first and last events, read from the time index's entries for the window.</item>
+/// <item><c>Closed first page</c>: the first page of 100 of the same window, the same two ways.</item>
 /// </list>
 /// Event times follow receive times with a jitter of a few minutes, as they do for platforms' deliveries.
 /// </summary>
@@ -37,6 +43,9 @@ public class TimeWindowBenchmarks
     private const string Snapshots = "Snapshots";
     private const string FirstEvent = "First event";
     private const string FirstPage = "First page";
+    private const string LastPage = "Last page";
+    private const string ClosedFirstPage = "Closed first page";
+    private const string SortSql = "SELECT \"offset\", doc, snapshot_id FROM events WHERE \"offset\" > $after AND ts >= $since AND ts < $until ORDER BY \"offset\" LIMIT 100";
     private const string PageSql = "SELECT \"offset\", doc, snapshot_id FROM events WHERE \"offset\" > 0 AND ts >= $since ORDER BY \"offset\" LIMIT 100";
     private const int Page = 256;
     private const string WalkSql = "SELECT \"offset\" FROM events WHERE \"offset\" > 0 AND ts >= $since ORDER BY \"offset\" LIMIT 1";
@@ -51,6 +60,10 @@ public class TimeWindowBenchmarks
     public int WindowDays { get; set; }
 
     private DateTimeOffset Since => _end.AddDays(-WindowDays);
+
+    private DateTimeOffset PastUntil => _end.AddDays(-WindowDays / 2.0);
+
+    private long _lastPageAfter;
 
     [GlobalSetup]
     public void Setup()
@@ -87,6 +100,22 @@ public class TimeWindowBenchmarks
         if (WalkFirstPage().GetAwaiter().GetResult() != ProbeFirstPage().GetAwaiter().GetResult())
         {
             throw new InvalidOperationException("the walk and the probe read different first pages");
+        }
+
+        // The offset before the window's last 50 events: a page of 100 after it cannot fill up.
+        using (var connection = Open())
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT \"offset\" FROM events WHERE ts >= $since AND ts < $until ORDER BY \"offset\" DESC LIMIT 1 OFFSET 50";
+            command.Parameters.AddWithValue("$since", Since.ToUnixTimeMilliseconds());
+            command.Parameters.AddWithValue("$until", PastUntil.ToUnixTimeMilliseconds());
+            _lastPageAfter = (long)command.ExecuteScalar()!;
+        }
+
+        if (SortLastPage().GetAwaiter().GetResult() != WalkLastPage().GetAwaiter().GetResult()
+            || SortClosedFirstPage().GetAwaiter().GetResult() != WalkClosedFirstPage().GetAwaiter().GetResult())
+        {
+            throw new InvalidOperationException("the sort and the walk read different pages");
         }
     }
 
@@ -131,10 +160,9 @@ public class TimeWindowBenchmarks
     [Benchmark(Baseline = true, Description = "Walk: the log by offset")]
     public async Task<long> WalkFirstOffset()
     {
-        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Path.Combine(_directory, SqliteEventStoreOptions.FileName), Mode = SqliteOpenMode.ReadOnly }.ToString());
+        var connection = Open();
         await using (connection.ConfigureAwait(false))
         {
-            await connection.OpenAsync();
             using var command = connection.CreateCommand();
             command.CommandText = WalkSql;
             command.Parameters.AddWithValue("$since", Since.ToUnixTimeMilliseconds());
@@ -150,10 +178,9 @@ public class TimeWindowBenchmarks
     [Benchmark(Baseline = true, Description = "Walk: the log by offset from its start")]
     public async Task<long> WalkFirstPage()
     {
-        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Path.Combine(_directory, SqliteEventStoreOptions.FileName), Mode = SqliteOpenMode.ReadOnly }.ToString());
+        var connection = Open();
         await using (connection.ConfigureAwait(false))
         {
-            await connection.OpenAsync();
             using var command = connection.CreateCommand();
             command.CommandText = PageSql;
             command.Parameters.AddWithValue("$since", Since.ToUnixTimeMilliseconds());
@@ -175,6 +202,57 @@ public class TimeWindowBenchmarks
     {
         var page = await _store!.QueryEventsAsync(new EventQuery(Since: Since, Limit: 100));
         return page.Count == 100 ? page[^1].Offset : throw new InvalidOperationException($"read {page.Count} events");
+    }
+
+    [BenchmarkCategory(ClosedFirstPage)]
+    [Benchmark(Baseline = true, Description = "Sort: the window through the time index")]
+    public Task<long> SortClosedFirstPage() => SortPageAsync(0, 100);
+
+    [BenchmarkCategory(ClosedFirstPage)]
+    [Benchmark(Description = "Walk: QueryEventsAsync")]
+    public Task<long> WalkClosedFirstPage() => WalkPageAsync(0, 100);
+
+    [BenchmarkCategory(LastPage)]
+    [Benchmark(Baseline = true, Description = "Sort: the window through the time index")]
+    public Task<long> SortLastPage() => SortPageAsync(_lastPageAfter, 50);
+
+    [BenchmarkCategory(LastPage)]
+    [Benchmark(Description = "Walk: QueryEventsAsync")]
+    public Task<long> WalkLastPage() => WalkPageAsync(_lastPageAfter, 50);
+
+    private async Task<long> SortPageAsync(long after, int expected)
+    {
+        var connection = Open();
+        await using (connection.ConfigureAwait(false))
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = SortSql;
+            command.Parameters.AddWithValue("$after", after);
+            command.Parameters.AddWithValue("$since", Since.ToUnixTimeMilliseconds());
+            command.Parameters.AddWithValue("$until", PastUntil.ToUnixTimeMilliseconds());
+            using var reader = await command.ExecuteReaderAsync();
+            var (count, last) = (0, 0L);
+            while (await reader.ReadAsync())
+            {
+                (count, last) = (count + 1, reader.GetInt64(0));
+                _ = reader.GetString(1);
+            }
+
+            return count == expected ? last : throw new InvalidOperationException($"read {count} events");
+        }
+    }
+
+    private async Task<long> WalkPageAsync(long after, int expected)
+    {
+        var page = await _store!.QueryEventsAsync(new EventQuery(Since: Since, Until: PastUntil, AfterOffset: after, Limit: 100));
+        return page.Count == expected ? page[^1].Offset : throw new InvalidOperationException($"read {page.Count} events");
+    }
+
+    private SqliteConnection Open()
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Path.Combine(_directory, SqliteEventStoreOptions.FileName), Mode = SqliteOpenMode.ReadOnly }.ToString());
+        connection.Open();
+        return connection;
     }
 
     private static RawDelivery Delivery(int i, DateTimeOffset at)

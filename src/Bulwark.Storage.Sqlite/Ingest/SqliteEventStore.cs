@@ -320,19 +320,20 @@ public sealed class SqliteEventStore : IEventStore
         ArgumentOutOfRangeException.ThrowIfLessThan(query.Limit, 1, nameof(query));
         var sql = EventQuerySql(query);
 
-        // A page of a time window without an account walks only between the window's first and last events when the
-        // window is small enough to find them through the time index (a probe of at most WindowProbe entries);
-        // otherwise it walks by offset from where the page starts (finding a large window's ends would cost the whole
-        // window). Without until, only the first page probes: later ones start past the window's first event, and its
-        // last is the log's.
-        var window = query.Account is null && (query.Since is not null || query.Until is not null) && (query.AfterOffset == 0 || query.Until is not null);
+        // A page of a time window without an account walks by offset only between the window's first and last events
+        // when they are known from the time index. With until, the window is closed and its ends are read on every
+        // page (its index entries, never its rows). With since alone, the first page probes at most WindowProbe entries
+        // (a window open to the end may be the whole log) and otherwise walks from where the page starts; later pages
+        // start past the window's first event, and its last is the log's.
+        var bounded = query.Account is null && query.Until is not null;
+        var probed = query.Account is null && query.Until is null && query.Since is not null && query.AfterOffset == 0;
         var (since, until) = Window(query.Since, query.Until);
         return ReadAsync<IReadOnlyList<LoggedEvent>>(_log, Query, cancellationToken);
 
         IReadOnlyList<LoggedEvent> Query(SqliteConnection c)
         {
             var (after, last) = (query.AfterOffset, long.MaxValue);
-            if (window && ProbeWindow(c, since, until) is (true, var first, var end))
+            if ((bounded ? ReadWindow(c, since, until, probe: false) : probed ? ReadWindow(c, since, until, probe: true) : default) is (true, var first, var end))
             {
                 if (first is null)
                 {
@@ -416,23 +417,23 @@ public sealed class SqliteEventStore : IEventStore
     /// <summary><see cref="FindFirstOffsetAsync"/>: the least offset among the window's entries of the time index.</summary>
     internal const string FirstOffsetSql = "SELECT min(\"offset\") FROM events WHERE ts >= $since AND ts < $until";
 
-    /// <summary>How many of a time window's events <see cref="ProbeWindow"/> reads from the time index at most.</summary>
+    /// <summary>How many of a time window's events a probe (<see cref="WindowProbeSql"/>) reads from the time index at most.</summary>
     internal const int WindowProbe = 10_000;
 
-    /// <summary>
-    /// The first offset of a time window, read from the time index, stopping after <see cref="WindowProbe"/> entries.
-    /// </summary>
+    /// <summary>A time window's first and last offsets, read from the time index, stopping after <see cref="WindowProbe"/> entries.</summary>
     internal const string WindowProbeSql =
         "SELECT count(*), min(o), max(o) FROM (SELECT \"offset\" AS o FROM events WHERE ts >= $since AND ts < $until LIMIT $probe)";
 
+    /// <summary>A closed time window's first and last offsets, read from all its entries of the time index.</summary>
+    internal const string WindowEndsSql = "SELECT 0, min(\"offset\"), max(\"offset\") FROM events WHERE ts >= $since AND ts < $until";
+
     /// <summary>
-    /// Reads at most <see cref="WindowProbe"/> of the events in [since, until) from the time index: when that is all of
-    /// them, their first and last offsets are known (null when there are none); when not, the window is large and
-    /// nothing is known.
+    /// The first and last offsets of the events in [since, until), from the time index (null when there are none). A
+    /// probe reads at most <see cref="WindowProbe"/> entries, and when that is not all of them nothing is known.
     /// </summary>
-    private static (bool Known, long? First, long? Last) ProbeWindow(SqliteConnection connection, long since, long until)
+    private static (bool Known, long? First, long? Last) ReadWindow(SqliteConnection connection, long since, long until, bool probe)
     {
-        using var command = SqliteEventRows.Command(connection, WindowProbeSql, ("$since", since), ("$until", until), ("$probe", WindowProbe));
+        using var command = SqliteEventRows.Command(connection, probe ? WindowProbeSql : WindowEndsSql, ("$since", since), ("$until", until), ("$probe", WindowProbe));
         using var reader = command.ExecuteReader();
         reader.Read();
         return reader.GetInt64(0) < WindowProbe

@@ -828,8 +828,8 @@ public sealed class SqliteEventStoreTests : EventStoreContract
             plan.ShouldMatch(@"^SEARCH raw_snapshots USING INDEX sqlite_autoindex_raw_snapshots_\d \(id>\? AND id<\?\)$");
         }
 
-        // A page of a time window walks the log by offset (from the window's first event when the probe found it): the
-        // time index would read and sort the rest of the window for every page. With an account, its index.
+        // A page of a time window walks the log by offset (between the window's ends when they are known): the time index
+        // would read and sort the rest of the window's rows for every page. With an account, its index.
         foreach (var query in (EventQuery[])[new(Since: DateTimeOffset.UnixEpoch, Until: DateTimeOffset.UnixEpoch), new(Type: "x", Since: DateTimeOffset.UnixEpoch)])
         {
             Plan(DatabasePath, $"SELECT {SqliteEventRows.EventColumns} FROM events {SqliteEventStore.EventQuerySql(query)}")
@@ -840,7 +840,7 @@ public sealed class SqliteEventStoreTests : EventStoreContract
             .ShouldStartWith("SEARCH events USING INDEX events_by_account (account_id=? AND offset>? AND offset<?)");
 
         // A window's first event is found (or probed for) through the time index alone, never the events' rows.
-        foreach (var sql in (string[])[SqliteEventStore.FirstOffsetSql, SqliteEventStore.WindowProbeSql])
+        foreach (var sql in (string[])[SqliteEventStore.FirstOffsetSql, SqliteEventStore.WindowProbeSql, SqliteEventStore.WindowEndsSql])
         {
             Plan(DatabasePath, sql).ShouldContain("SEARCH events USING COVERING INDEX events_by_ts (ts>? AND ts<?)");
             Plan(DatabasePath, sql).ShouldNotContain("SCAN events");
