@@ -325,15 +325,14 @@ public sealed class SqliteEventStore : IEventStore
         // page (its index entries, never its rows). With since alone, the first page probes at most WindowProbe entries
         // (a window open to the end may be the whole log) and otherwise walks from where the page starts; later pages
         // start past the window's first event, and its last is the log's.
-        var bounded = query.Account is null && query.Until is not null;
-        var probed = query.Account is null && query.Until is null && query.Since is not null && query.AfterOffset == 0;
+        var window = query.Account is null && (query.Until is not null || (query.Since is not null && query.AfterOffset == 0));
         var (since, until) = Window(query.Since, query.Until);
         return ReadAsync<IReadOnlyList<LoggedEvent>>(_log, Query, cancellationToken);
 
         IReadOnlyList<LoggedEvent> Query(SqliteConnection c)
         {
             var (after, last) = (query.AfterOffset, long.MaxValue);
-            if ((bounded ? ReadWindow(c, since, until, probe: false) : probed ? ReadWindow(c, since, until, probe: true) : default) is (true, var first, var end))
+            if (window && ReadWindow(c, since, until, probe: query.Until is null) is (true, var first, var end))
             {
                 if (first is null)
                 {

@@ -69,7 +69,7 @@ internal sealed class SqliteEventWriter(SqliteCommandCache commands, SqliteTrans
         """;
 
     /// <summary>A consumer that never committed is at 0: its first move inserts the row.</summary>
-    private const string FirstOffsetSql = """
+    private const string InsertOffsetSql = """
         INSERT OR IGNORE INTO consumer_offsets (consumer, "offset", updated_at) VALUES ($consumer, $offset, $now)
         """;
 
@@ -208,7 +208,7 @@ internal sealed class SqliteEventWriter(SqliteCommandCache commands, SqliteTrans
 
     public bool MoveOffset(string consumer, long expected, long offset, long now) =>
         commands.Execute(MoveOffsetSql, transaction, ("$consumer", consumer), ("$expected", expected), ("$offset", offset), ("$now", now)) > 0
-        || (expected == 0 && commands.Execute(FirstOffsetSql, transaction, ("$consumer", consumer), ("$offset", offset), ("$now", now)) > 0);
+        || (expected == 0 && commands.Execute(InsertOffsetSql, transaction, ("$consumer", consumer), ("$offset", offset), ("$now", now)) > 0);
 
     public void SetCursor(string name, string value, long now) =>
         commands.Execute(SetCursorSql, transaction, ("$name", name), ("$value", value), ("$now", now));
