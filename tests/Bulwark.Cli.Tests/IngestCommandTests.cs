@@ -57,6 +57,9 @@ public sealed class IngestCommandTests : IAsyncLifetime
         { "events push", "--batch" },
         { "events list", "--account" },
         { "events replay", "--renormalize" },
+        { "events replay", "--no-wait" },
+        { "events", "replays" },
+        { "events replays", "<id>" },
         { "quarantine", "retry" },
         { "quarantine list", "--before" },
         { "quarantine get", "<id>" },
@@ -427,6 +430,28 @@ public sealed class IngestCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Replays_ListsAndShowsTheReplaysOfThisServer_AndAnUnknownIdFails()
+    {
+        var (_, none, _) = await Run(_viewer, "events", "replays");
+        none.ShouldBe("no replay since the server started\n", StringCompareShould.IgnoreLineEndings);
+        var (_, first, _) = await Run(_operator, "events", "replay", "--since", "2026-04-01T00:00:00Z", "--json");
+        var (_, second, _) = await Run(_operator, "events", "replay", "--since", "2026-05-01T00:00:00Z", "--json");
+        var ids = new[] { second, first }.Select(j => JsonNode.Parse(j)!["id"]!.GetValue<string>()).ToList();
+
+        var (exit, listed, err) = await Run(_viewer, "events", "replays");
+        exit.ShouldBe(0, err);
+        listed.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split("  ")[0]).ShouldBe(ids);
+        listed.ShouldContain($"{ids[0]}  completed  since 2026-05-01T00:00:00.000000Z  re-normalized 0, 0 new events  started ");
+
+        var (_, shown, _) = await Run(_viewer, "events", "replays", ids[1], "--json");
+        (JsonNode.Parse(shown)!["id"]!.GetValue<string>(), JsonNode.Parse(shown)!["state"]!.GetValue<string>()).ShouldBe((ids[1], "completed"));
+        var (unknown, _, unknownErr) = await Run(_viewer, "events", "replays", "rpl_absent");
+        unknown.ShouldBe(1);
+        unknownErr.ShouldContain("404");
+        unknownErr.ShouldContain("audit log");
+    }
+
+    [Fact]
     public async Task Replay_NeedsASince_AKnownConsumer_AndTheConfigureCapability()
     {
         var (noSince, _, noSinceErr) = await Run(_operator, "events", "replay");
@@ -700,37 +725,5 @@ public sealed class IngestCommandTests : IAsyncLifetime
         {
             output.ShouldContain(option);
         }
-    }
-
-    /// <summary>
-    /// A fake clock that reports each pacing timer set on it (its due time), so that a test moves the clock only once
-    /// the command waits on it. Each request's deadline (<see cref="ApiClient.DefaultWait"/>) is a timer too, and is not
-    /// reported.
-    /// </summary>
-    private sealed class TimerSignallingClock : TimeProvider
-    {
-        private readonly FakeTimeProvider _inner = new(new DateTimeOffset(2026, 3, 2, 0, 0, 0, TimeSpan.Zero));
-        private readonly Channel<TimeSpan> _timers = Channel.CreateUnbounded<TimeSpan>();
-
-        public override long TimestampFrequency => _inner.TimestampFrequency;
-
-        public override DateTimeOffset GetUtcNow() => _inner.GetUtcNow();
-
-        public override long GetTimestamp() => _inner.GetTimestamp();
-
-        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
-        {
-            var timer = _inner.CreateTimer(callback, state, dueTime, period);
-            if (dueTime != ApiClient.DefaultWait)
-            {
-                _timers.Writer.TryWrite(dueTime);
-            }
-
-            return timer;
-        }
-
-        public Task<TimeSpan> NextTimerAsync() => _timers.Reader.ReadAsync(Ct).AsTask();
-
-        public void Advance(TimeSpan by) => _inner.Advance(by);
     }
 }

@@ -69,6 +69,8 @@ public sealed class AuthorizationMatrixTests(ServerFixture fixture) : IClassFixt
         ("POST", "/v1/events/", "/v1/events", "[]", Capability.Ingest),
         ("GET", "/v1/events/", "/v1/events", null, Capability.Read),
         ("POST", "/v1/events/replay", "/v1/events/replay", """{"since":"2026-01-01T00:00:00Z","consumers":["matrix-absent"]}""", Capability.Configure),
+        ("GET", "/v1/events/replays", "/v1/events/replays", null, Capability.Read),
+        ("GET", "/v1/events/replays/{id}", "/v1/events/replays/rpl_absent", null, Capability.Read),
         ("GET", "/v1/raw/{id}", "/v1/raw/raw_absent", null, Capability.Read),
         ("GET", "/v1/raw/{id}/body", "/v1/raw/raw_absent/body", null, Capability.Read),
         ("GET", "/v1/quarantine/", "/v1/quarantine", null, Capability.Read),

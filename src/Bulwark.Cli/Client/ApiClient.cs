@@ -133,12 +133,17 @@ internal sealed class ApiClient(HttpClient http, TimeProvider time) : IDisposabl
     /// Sends a request; an error answer is thrown as an <see cref="ApiException"/>, except one with the status
     /// <paramref name="alsoAccept"/> (a 404 that means "missing", a 429 that carries a throttle decision).
     /// </summary>
-    public Task<ApiResponse> SendAsync(HttpMethod method, string path, JsonNode? body, CancellationToken cancellationToken, HttpStatusCode? alsoAccept = null, string? reason = null, TimeSpan? wait = null) =>
-        SendContentAsync(method, path, body is null ? null : new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"), cancellationToken, alsoAccept, reason, wait);
+    public Task<ApiResponse> SendAsync(
+        HttpMethod method, string path, JsonNode? body, CancellationToken cancellationToken, HttpStatusCode? alsoAccept = null, string? reason = null, TimeSpan? wait = null, string? prefer = null) =>
+        SendContentAsync(method, path, body is null ? null : new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"), cancellationToken, alsoAccept, reason, wait, prefer);
 
-    /// <summary>Sends a request with any content (an NDJSON push); errors as <see cref="SendAsync(HttpMethod, string, JsonNode?, CancellationToken, HttpStatusCode?, string?, TimeSpan?)"/>.</summary>
+    /// <summary>
+    /// Sends a request with any content (an NDJSON push); errors as
+    /// <see cref="SendAsync(HttpMethod, string, JsonNode?, CancellationToken, HttpStatusCode?, string?, TimeSpan?, string?)"/>.
+    /// <paramref name="prefer"/> is the request's <c>Prefer</c> header (RFC 7240), e.g. <c>respond-async</c>.
+    /// </summary>
     public async Task<ApiResponse> SendContentAsync(
-        HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken, HttpStatusCode? alsoAccept = null, string? reason = null, TimeSpan? wait = null)
+        HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken, HttpStatusCode? alsoAccept = null, string? reason = null, TimeSpan? wait = null, string? prefer = null)
     {
         var limit = wait ?? DefaultWait;
         using var deadline = limit == Timeout.InfiniteTimeSpan ? new CancellationTokenSource() : new CancellationTokenSource(limit, time);
@@ -147,6 +152,11 @@ internal sealed class ApiClient(HttpClient http, TimeProvider time) : IDisposabl
         if (reason is not null)
         {
             request.Headers.Add("X-Bulwark-Reason", reason);
+        }
+
+        if (prefer is not null)
+        {
+            request.Headers.Add("Prefer", prefer);
         }
 
         request.Content = content;

@@ -74,6 +74,7 @@ internal static class IngestCommands
         events.Subcommands.Add(Push(cli));
         events.Subcommands.Add(List(cli));
         events.Subcommands.Add(Replay(cli));
+        events.Subcommands.Add(Replays(cli));
         return events;
     }
 
@@ -395,13 +396,15 @@ internal static class IngestCommands
         var consumers = new Option<string[]>("--consumer") { Description = "Rewind only this consumer (repeatable; default: all)" };
         var renormalize = new Option<bool>("--renormalize") { Description = "First normalize the raw snapshots received in [since, until) again (after a normalizer fix); new events join the log" };
         var reason = new Option<string?>("--reason") { Description = "Why (recorded in the audit log)" };
+        var noWait = new Option<bool>("--no-wait") { Description = "Print the replay's id and exit once the server has started it (follow it with 'events replays ID')" };
         var json = CliContext.JsonOption();
         var command = new Command(
             "replay",
             "Re-feed consumers (detection) from an event time: their offsets move back and they read the log again, deduping by event id. "
-            + "Waits for the server to finish, however long a re-normalization takes; interrupting stops the waiting, not the replay")
+            + "The server answers at once and the command follows the replay to its end, however long a re-normalization takes; "
+            + "interrupting stops the following, not the replay. Exit 1 if it did not complete or left snapshots out")
         {
-            since, until, consumers, renormalize, reason, json,
+            since, until, consumers, renormalize, reason, noWait, json,
         };
         command.SetAction((parse, ct) => cli.RunAsync(async () =>
         {
@@ -422,42 +425,135 @@ internal static class IngestCommands
             }
 
             using var client = cli.Client(parse);
-            var result = (await client.PostAsync("v1/events/replay", body, ct, wait: Timeout.InfiniteTimeSpan).ConfigureAwait(false)).Body!;
 
-            // Snapshots whose events the log refused were left out: the replay did not do all it was asked.
-            var failed = result["failed"]?.GetValue<int>() ?? 0;
-            var exit = failed > 0 ? ExitCodes.Failed : ExitCodes.Ok;
+            // Asked to answer at once, the server says where to follow the replay, and no proxy's read timeout cuts a long
+            // one short; a server that answers only at the end is waited for, however long that takes.
+            var started = await client.SendAsync(HttpMethod.Post, "v1/events/replay", body, ct, wait: Timeout.InfiniteTimeSpan, prefer: "respond-async").ConfigureAwait(false);
+            var result = started.Body!.AsObject();
+            if (started.Status == System.Net.HttpStatusCode.Accepted && parse.GetValue(noWait))
+            {
+                if (parse.GetValue(json))
+                {
+                    cli.WriteJson(result);
+                }
+                else
+                {
+                    await cli.Out.WriteLineAsync($"{result["id"]} started: 'bulwark events replays {result["id"]}' shows how it goes").ConfigureAwait(false);
+                }
+
+                return ExitCodes.Ok;
+            }
+
+            if (started.Status == System.Net.HttpStatusCode.Accepted)
+            {
+                result = await FollowReplayAsync(cli, client, started.Headers.Location?.ToString() ?? $"v1/events/replays/{result["id"]}", result, ct).ConfigureAwait(false);
+            }
+
+            return await WriteReplayAsync(cli, result, parse.GetValue(json), parse.GetValue(renormalize)).ConfigureAwait(false);
+        }));
+        return command;
+    }
+
+    /// <summary>How long the CLI waits between two looks at a replay it follows: soon at first, then every 2 s.</summary>
+    internal static readonly TimeSpan[] FollowIntervals = [TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(300), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2)];
+
+    /// <summary>Reads the replay at <paramref name="location"/> until it is no longer running, waiting on the command's clock.</summary>
+    private static async Task<JsonObject> FollowReplayAsync(CliContext cli, ApiClient client, string location, JsonObject result, CancellationToken ct)
+    {
+        for (var look = 0; result["state"]?.GetValue<string>() == "running"; look++)
+        {
+            await Task.Delay(FollowIntervals[Math.Min(look, FollowIntervals.Length - 1)], cli.Time, ct).ConfigureAwait(false);
+            result = (await client.GetAsync(location, ct).ConfigureAwait(false)).Body!.AsObject();
+        }
+
+        return result;
+    }
+
+    /// <summary>Prints a replay's outcome; exit 1 when it did not complete or left snapshots out.</summary>
+    private static async Task<int> WriteReplayAsync(CliContext cli, JsonObject result, bool json, bool renormalize)
+    {
+        var state = result["state"]?.GetValue<string>() ?? "completed";
+        var failed = result["failed"]?.GetValue<int>() ?? 0;
+        var exit = failed > 0 || state != "completed" ? ExitCodes.Failed : ExitCodes.Ok;
+        if (json)
+        {
+            cli.WriteJson(result);
+            return exit;
+        }
+
+        foreach (var (name, offset) in result["rewound"]!.AsObject())
+        {
+            await cli.Out.WriteLineAsync($"{name}: rewound to offset {offset}").ConfigureAwait(false);
+        }
+
+        if (result["rewound"]!.AsObject().Count == 0 && state == "completed")
+        {
+            await cli.Out.WriteLineAsync("no consumer was past that time: nothing to rewind").ConfigureAwait(false);
+        }
+
+        if (renormalize)
+        {
+            await cli.Out.WriteLineAsync($"re-normalized {result["renormalized"]} snapshots: {result["appended"]} new events").ConfigureAwait(false);
+        }
+
+        if (failed > 0)
+        {
+            await cli.Error.WriteLineAsync($"{failed} snapshots were left out: the event log refused their events").ConfigureAwait(false);
+            foreach (var failure in result["failures"]?.AsArray() ?? [])
+            {
+                await cli.Error.WriteLineAsync($"  {failure!["snapshot"]}: {failure["error"]}").ConfigureAwait(false);
+            }
+        }
+
+        if (state == "stopped")
+        {
+            await cli.Error.WriteLineAsync("error: the server stopped, and the replay with it, part-way (audited as not completed): run it again once the server is back").ConfigureAwait(false);
+        }
+        else if (state != "completed")
+        {
+            await cli.Error.WriteLineAsync($"error: the replay failed part-way ({result["error"]}; audited as not completed): see the server's log").ConfigureAwait(false);
+        }
+
+        return exit;
+    }
+
+    private static Command Replays(CliContext cli)
+    {
+        var id = new Argument<string?>("id") { Description = "A replay's id (rpl_...); without it, the running replay and the last ones finished", Arity = ArgumentArity.ZeroOrOne };
+        var json = CliContext.JsonOption();
+        var command = new Command(
+            "replays",
+            "Show a replay, or list the running one and the last 20 finished since the server started (every finished replay is also in the audit log, as events.replay)")
+        {
+            id, json,
+        };
+        command.SetAction((parse, ct) => cli.RunAsync(async () =>
+        {
+            using var client = cli.Client(parse);
+            var one = parse.GetValue(id);
+            var answer = (await client.GetAsync(one is null ? "v1/events/replays" : $"v1/events/replays/{Uri.EscapeDataString(one)}", ct).ConfigureAwait(false)).Body!;
             if (parse.GetValue(json))
             {
-                cli.WriteJson(result);
-                return exit;
+                cli.WriteJson(answer);
+                return ExitCodes.Ok;
             }
 
-            foreach (var (name, offset) in result["rewound"]!.AsObject())
+            var replays = one is null ? answer["items"]!.AsArray().Select(r => r!) : [answer];
+            foreach (var replay in replays)
             {
-                await cli.Out.WriteLineAsync($"{name}: rewound to offset {offset}").ConfigureAwait(false);
+                var failed = replay["failed"] is { } f ? $", {f} left out" : string.Empty;
+                var until = replay["until"] is { } u ? $" until {u}" : string.Empty;
+                await cli.Out.WriteLineAsync(
+                    $"{replay["id"]}  {replay["state"]}  since {replay["since"]}{until}  re-normalized {replay["renormalized"] ?? 0}, {replay["appended"] ?? 0} new events{failed}  started {replay["started"]}")
+                    .ConfigureAwait(false);
             }
 
-            if (result["rewound"]!.AsObject().Count == 0)
+            if (one is null && answer["items"]!.AsArray().Count == 0)
             {
-                await cli.Out.WriteLineAsync("no consumer was past that time: nothing to rewind").ConfigureAwait(false);
+                await cli.Out.WriteLineAsync("no replay since the server started").ConfigureAwait(false);
             }
 
-            if (parse.GetValue(renormalize))
-            {
-                await cli.Out.WriteLineAsync($"re-normalized {result["renormalized"]} snapshots: {result["appended"]} new events").ConfigureAwait(false);
-            }
-
-            if (failed > 0)
-            {
-                await cli.Error.WriteLineAsync($"{failed} snapshots were left out: the event log refused their events").ConfigureAwait(false);
-                foreach (var failure in result["failures"]?.AsArray() ?? [])
-                {
-                    await cli.Error.WriteLineAsync($"  {failure!["snapshot"]}: {failure["error"]}").ConfigureAwait(false);
-                }
-            }
-
-            return exit;
+            return ExitCodes.Ok;
         }));
         return command;
     }

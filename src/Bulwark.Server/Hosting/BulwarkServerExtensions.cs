@@ -57,8 +57,9 @@ public static class BulwarkServerExtensions
         services.AddSingleton<IManifestHandler, SourceManifestHandler>();
         services.AddSingleton<IngestInstruments>();
         services.AddSingleton<NormalizerWorker>();
-        services.AddSingleton<ReplayGate>();
+        services.AddSingleton<Replays>();
         services.AddHostedService(sp => sp.GetRequiredService<NormalizerWorker>());
+        services.AddHostedService(sp => sp.GetRequiredService<Replays>()); // after the normalizer: stopped before it
         services.AddSingleton<IEventKeyConsumer, EventCounter>();
         services.AddHostedService<EventConsumerHost>();
         services.TryAddSingleton(new IncidentCorrelatorOptions());

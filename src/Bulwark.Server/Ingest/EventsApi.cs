@@ -6,9 +6,11 @@ using Bulwark.Identity;
 using Bulwark.Ingest;
 using Bulwark.Manifests;
 using Bulwark.Problems;
+using Bulwark.Server.Hosting;
 using Bulwark.Server.Http;
 using Bulwark.Server.Security;
 using Bulwark.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Bulwark.Server.Ingest;
 
@@ -33,6 +35,8 @@ internal static partial class EventsApi
         events.MapPost("/", PushAsync).RequireCapability(Capability.Ingest).WithMetadata(new RawBodyEndpoint(MaxPushBytes));
         events.MapGet("/", QueryAsync).RequireCapability(Capability.Read);
         events.MapPost("/replay", ReplayAsync).RequireCapability(Capability.Configure).Accepts<JsonObject>("application/json");
+        events.MapGet("/replays", ListReplays).RequireCapability(Capability.Read);
+        events.MapGet("/replays/{id}", GetReplay).RequireCapability(Capability.Read);
         return routes;
     }
 
@@ -228,7 +232,7 @@ internal static partial class EventsApi
         IEnumerable<IEventConsumer> consumers,
         IEnumerable<IEventKeyConsumer> keyConsumers,
         NormalizerWorker normalizer,
-        ReplayGate gate,
+        Replays replays,
         TimeProvider time,
         IHostApplicationLifetime lifetime,
         ILoggerFactory loggers)
@@ -263,39 +267,84 @@ internal static partial class EventsApi
             return ProblemResults.Validation(context, errors);
         }
 
-        var from = since!.Value; // required: its absence is an error above
-        if (!gate.TryEnter())
+        var change = RequestChange.Of(context);
+        var request = new ReplayRequest(
+            since!.Value, // required: its absence is an error above
+            until,
+            renormalize,
+            names is { Count: > 0 } ? names : known,
+            change with { Reason = reason ?? change.Reason });
+        var answer = new JsonObject
         {
-            return ProblemResults.Result(context, ProblemKind.Conflict, "Another replay is running; this one can start when it has answered.");
+            ["since"] = AuditChain.FormatTime(request.Since),
+            ["until"] = until is { } u ? AuditChain.FormatTime(u) : null,
+            ["rewound"] = new JsonObject(),
+        };
+        var logger = loggers.CreateLogger(typeof(EventsApi).FullName!);
+        var stopping = lifetime.ApplicationStopping;
+        var run = replays.TryStart(answer, r => RunReplayAsync(r, request, events, store, normalizer, time, logger, stopping));
+        if (run is null)
+        {
+            var running = replays.Running?.Id;
+            return ProblemResults.Result(
+                context,
+                ProblemKind.Conflict,
+                $"Another replay ({running ?? "just ending"}) is running; this one can start when it has finished (GET /v1/events/replays/{running}).");
         }
 
-        try
+        // Asked to answer at once (RFC 7240), as a caller behind a proxy with a read timeout should: 202 with where to
+        // follow it. Otherwise the answer waits for the end, however long that takes.
+        if (PrefersRespondAsync(context.Request))
         {
-            return await RunReplayAsync(
-                context, events, store, normalizer, from, until, renormalize, names is { Count: > 0 } ? names : known, reason, time, loggers.CreateLogger(typeof(EventsApi).FullName!), lifetime.ApplicationStopping)
-                .ConfigureAwait(false);
+            context.Response.Headers["Preference-Applied"] = "respond-async";
+            return TypedResults.Accepted($"/v1/events/replays/{run.Id}", run.Snapshot());
         }
-        finally
+
+        await run.Completion.ConfigureAwait(false);
+        return run.State switch
         {
-            gate.Exit();
+            ReplayState.Completed => TypedResults.Ok(run.Snapshot()),
+            ReplayState.Stopped => throw new ProblemException(
+                ProblemKind.Unavailable, "The server is stopping: the replay stopped part-way (audited as not completed). Run it again once the server is back."),
+            _ => Rethrow(run.Error!),
+        };
+
+        static IResult Rethrow(Exception error)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
+            return null!;
         }
     }
 
+    /// <summary>Whether the request's <c>Prefer</c> header asks for <c>respond-async</c> (RFC 7240: comma-separated, with parameters).</summary>
+    private static bool PrefersRespondAsync(HttpRequest request) =>
+        request.Headers["Prefer"].SelectMany(v => (v ?? string.Empty).Split(',')).Any(p => p.Split(';', 2)[0].Trim().Equals("respond-async", StringComparison.OrdinalIgnoreCase));
+
+    private static IResult GetReplay(HttpContext context, string id, Replays replays) =>
+        replays.Find(id) is { } run
+            ? TypedResults.Ok(run.Snapshot())
+            : ProblemResults.Result(
+                context,
+                ProblemKind.NotFound,
+                $"This server knows no replay with that id: it keeps the running one and the last {Replays.Kept} finished since it started. Every finished replay is in the audit log (action events.replay, with its id).");
+
+    private static Ok<JsonObject> ListReplays(Replays replays) =>
+        TypedResults.Ok(new JsonObject { ["items"] = new JsonArray([.. replays.List().Select(r => (JsonNode)r.Snapshot())]) });
+
+    /// <summary>What a replay was asked to do, and by whom.</summary>
+    private sealed record ReplayRequest(DateTimeOffset Since, DateTimeOffset? Until, bool Renormalize, IReadOnlyList<string> Consumers, ChangeContext Change);
+
     /// <summary>
-    /// Re-normalizes the window's snapshots (when asked), rewinds the consumers, and audits what it did. Once started it
-    /// runs to its end whether or not its caller waits, unless the server stops (503, checked between pages) or the store
-    /// fails (500): what it did until then is audited as not completed.
+    /// Re-normalizes the window's snapshots (when asked), rewinds the consumers, and audits what it did, keeping the run's
+    /// answer up to date after each page. It runs to its end whether or not its caller waits, unless the server stops
+    /// (checked between pages) or the store fails: what it did until then is audited as not completed.
     /// </summary>
-    private static async Task<IResult> RunReplayAsync(
-        HttpContext context,
+    private static async Task RunReplayAsync(
+        ReplayRun run,
+        ReplayRequest request,
         IEventStore events,
         IControlStore store,
         NormalizerWorker normalizer,
-        DateTimeOffset from,
-        DateTimeOffset? until,
-        bool renormalize,
-        IReadOnlyList<string> consumers,
-        string? reason,
         TimeProvider time,
         ILogger logger,
         CancellationToken stopping)
@@ -303,26 +352,19 @@ internal static partial class EventsApi
         var (renormalized, appended) = (0, 0);
         var failures = new JsonArray();
         var failed = 0;
-        var rewound = new JsonObject();
-        var result = new JsonObject
-        {
-            ["since"] = AuditChain.FormatTime(from),
-            ["until"] = until is { } u ? AuditChain.FormatTime(u) : null,
-            ["rewound"] = rewound,
-        };
         try
         {
             // Re-normalize first, so that rewound consumers see the events it adds: a page of snapshots a transaction.
             // Only snapshots stored before the replay began are its business (later ones are the normalizer's, in their
             // turn), so that deliveries arriving meanwhile cannot keep it going: the window ends at the replay's own
             // millisecond at the latest, and a snapshot stored since is left to the normalizer.
-            if (renormalize)
+            if (request.Renormalize)
             {
                 var lastSeq = events.LastSnapshotSeq;
                 var now = DateTimeOffset.FromUnixTimeMilliseconds(time.GetUtcNow().ToUnixTimeMilliseconds() + 1);
-                var end = until is { } bound && bound < now ? bound : now;
+                var end = request.Until is { } bound && bound < now ? bound : now;
                 string? after = null;
-                while (await events.ReadSnapshotsReceivedAsync(from, end, after, 256, CancellationToken.None).ConfigureAwait(false) is { Count: > 0 } page)
+                while (await events.ReadSnapshotsReceivedAsync(request.Since, end, after, 256, CancellationToken.None).ConfigureAwait(false) is { Count: > 0 } page)
                 {
                     stopping.ThrowIfCancellationRequested();
                     after = page[^1].Id;
@@ -345,66 +387,70 @@ internal static partial class EventsApi
 
                     renormalized += outcomes.Count;
                     appended += outcomes.Sum(o => o.Append.Appended);
+                    run.Update(Counts);
                 }
             }
 
             stopping.ThrowIfCancellationRequested();
-            var first = await events.FindFirstOffsetAsync(from, until, CancellationToken.None).ConfigureAwait(false);
-            foreach (var name in consumers)
+            var first = await events.FindFirstOffsetAsync(request.Since, request.Until, CancellationToken.None).ConfigureAwait(false);
+            foreach (var name in request.Consumers)
             {
                 var offset = first is { } at ? at - 1 : events.LastOffset;
                 var current = await events.GetOffsetAsync(name, CancellationToken.None).ConfigureAwait(false);
                 if (offset < current)
                 {
                     await events.SetOffsetAsync(name, offset, CancellationToken.None).ConfigureAwait(false);
-                    rewound[name] = offset;
+                    run.Update(r => r["rewound"]![name] = offset);
                 }
             }
         }
         catch (Exception error)
         {
             var stopped = error is OperationCanceledException && stopping.IsCancellationRequested;
-            Counts();
-            result["completed"] = false;
-            result["error"] = stopped ? "the server is stopping" : error.GetType().Name;
+            run.Update(r =>
+            {
+                Counts(r);
+                r["completed"] = false;
+                r["error"] = stopped ? "the server is stopping" : error.GetType().Name;
+            });
             try
             {
                 await AuditAsync().ConfigureAwait(false);
             }
-#pragma warning disable CA1031 // The replay's own error is the one to answer with; the audit's is logged beside it.
+#pragma warning disable CA1031 // The replay's own error is the one to report; the audit's is logged beside it.
             catch (Exception auditError)
 #pragma warning restore CA1031
             {
                 LogReplayNotAudited(logger, auditError, error.GetType().Name);
             }
 
-            if (stopped)
+            // Only the stop ends a replay as stopped: anything else, even a cancellation, is a failure.
+            if (error is OperationCanceledException && !stopped)
             {
-                throw new ProblemException(ProblemKind.Unavailable, "The server is stopping: the replay stopped part-way (audited as not completed). Run it again once the server is back.");
+                throw new InvalidOperationException("The replay was cancelled without the server stopping.", error);
             }
 
             throw;
         }
 
-        Counts();
+        run.Update(Counts);
         await AuditAsync().ConfigureAwait(false);
-        return TypedResults.Ok(result);
 
-        void Counts()
+        void Counts(JsonObject result)
         {
             result["renormalized"] = renormalized;
             result["appended"] = appended;
             if (failed > 0)
             {
                 result["failed"] = failed;
-                result["failures"] = failures;
+                result["failures"] = failures.DeepClone();
             }
         }
 
         Task AuditAsync()
         {
-            var change = RequestChange.Of(context) with { Reason = reason };
-            return store.WriteAsync(tx => tx.Append(change.Draft("events.replay", "events", null, (JsonObject)result.DeepClone())), CancellationToken.None);
+            var after = run.Result();
+            return store.WriteAsync(tx => tx.Append(request.Change.Draft("events.replay", "events", null, after)), CancellationToken.None);
         }
 
         // A page the log refused, one snapshot at a time: each that fails alone too is counted and listed, and the

@@ -493,19 +493,108 @@ public sealed class WebhookIngestTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Replay_WhileAnotherRuns_409ProblemAndNothingDone()
+    public async Task Replay_WhileAnotherRuns_409NamingIt_WhichCanBeFollowedUntilItEnds()
     {
         using var admin = _ingest.Server.CreateAdminClient();
-        var gate = _ingest.Server.Services.GetRequiredService<ReplayGate>();
+        var replays = _ingest.Server.Services.GetRequiredService<Replays>();
         await _ingest.Events.SetOffsetAsync("metrics", 0, Ct);
-        gate.TryEnter().ShouldBeTrue();
+        var release = new TaskCompletionSource();
+        var held = replays.TryStart(new JsonObject { ["since"] = "2026-01-01T00:00:00.000000Z" }, _ => release.Task).ShouldNotBeNull();
 
         using var busy = await admin.PostAsync("v1/events/replay", BulwarkTestServer.Json("""{"since":"2026-01-01T00:00:00Z"}"""), Ct);
-        await Http.ReadProblemAsync(busy, HttpStatusCode.Conflict, "conflict");
+        var problem = await Http.ReadProblemAsync(busy, HttpStatusCode.Conflict, "conflict");
+        problem["detail"]!.GetValue<string>().ShouldContain($"GET /v1/events/replays/{held.Id}");
+        (await _ingest.Events.GetOffsetAsync("metrics", Ct)).ShouldBe(0);
 
-        gate.Exit();
+        var running = await Http.ReadJsonAsync(await admin.GetAsync($"v1/events/replays/{held.Id}", Ct));
+        (running["id"]!.GetValue<string>(), running["state"]!.GetValue<string>(), running["ended"]).ShouldBe((held.Id, "running", null));
+        var listed = await Http.ReadJsonAsync(await admin.GetAsync("v1/events/replays", Ct));
+        listed["items"]!.AsArray().Select(r => r!["id"]!.GetValue<string>()).ShouldBe([held.Id]);
+
+        release.SetResult();
+        await held.Completion.WaitAsync(Ct);
+        var ended = await Http.ReadJsonAsync(await admin.GetAsync($"v1/events/replays/{held.Id}", Ct));
+        ended["state"]!.GetValue<string>().ShouldBe("completed");
+        ended["ended"].ShouldNotBeNull();
         using var free = await admin.PostAsync("v1/events/replay", BulwarkTestServer.Json("""{"since":"2026-01-01T00:00:00Z"}"""), Ct);
-        (await Http.ReadJsonAsync(free))["renormalized"]!.GetValue<int>().ShouldBe(0);
+        var done = await Http.ReadJsonAsync(free);
+        (done["state"]!.GetValue<string>(), done["renormalized"]!.GetValue<int>()).ShouldBe(("completed", 0));
+        done["id"]!.GetValue<string>().ShouldNotBe(held.Id);
+    }
+
+    [Fact]
+    public async Task Replay_AskedToRespondAsync_202WithWhereToFollowIt_AndItsOutcomeThere()
+    {
+        // Every delivery quarantined under the wrong normalizer, then the fix: the replay has real work to do.
+        var signer = await _ingest.StandardSourceAsync("partner", normalizer: "okta");
+        await DeliverAsync(signer, "a-1", "a-2", "a-3");
+        await _ingest.NormalizedAsync();
+        await _ingest.PutSourceAsync(
+            "partner", JsonNode.Parse("""{"scheme":"standard-webhooks","secrets":["env:SW_PARTNER"],"normalizer":"event-v1"}""")!.AsObject(), HttpStatusCode.OK);
+
+        using var admin = _ingest.Server.CreateAdminClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/events/replay")
+        {
+            Content = BulwarkTestServer.Json("""{"since":"2026-01-01T00:00:00Z","renormalize":true,"reason":"okta was the wrong normalizer"}"""),
+        };
+        request.Headers.Add("Prefer", "wait=5, respond-async");
+        using var accepted = await admin.SendAsync(request, Ct);
+
+        accepted.StatusCode.ShouldBe(HttpStatusCode.Accepted);
+        accepted.Headers.GetValues("Preference-Applied").ShouldBe(["respond-async"]);
+        var id = (await Http.ReadJsonAsync(accepted, HttpStatusCode.Accepted))["id"]!.GetValue<string>();
+        accepted.Headers.Location!.ToString().ShouldBe($"/v1/events/replays/{id}");
+
+        await _ingest.Server.Services.GetRequiredService<Replays>().Find(id)!.Completion.WaitAsync(Ct);
+        var outcome = await Http.ReadJsonAsync(await admin.GetAsync(accepted.Headers.Location, Ct));
+        (outcome["state"]!.GetValue<string>(), outcome["renormalized"]!.GetValue<int>(), outcome["appended"]!.GetValue<int>())
+            .ShouldBe(("completed", 3, 3));
+        (await _ingest.Events.QueryEventsAsync(new EventQuery(Source: "partner"), Ct)).Select(e => e.Event.Id).ShouldBe(["a-1", "a-2", "a-3"], ignoreOrder: true);
+        var audited = (await _ingest.Server.Services.GetRequiredService<IControlStore>().ReadAuditAsync(0, 10_000, Ct))
+            .Where(e => e.Action == "events.replay").ShouldHaveSingleItem();
+        audited.Reason.ShouldBe("okta was the wrong normalizer");
+        var after = JsonNode.Parse(audited.After!)!;
+        (after["id"]!.GetValue<string>(), after["appended"]!.GetValue<int>()).ShouldBe((id, 3));
+    }
+
+    [Fact]
+    public async Task Replay_AStoreThatFails_500Waiting_OrFailedWhenFollowed_AuditedAsNotCompleted()
+    {
+        var signer = await _ingest.StandardSourceAsync("partner", normalizer: "okta");
+        await DeliverAsync(signer, "f-1", "f-2");
+        await _ingest.NormalizedAsync();
+        await _ingest.PutSourceAsync(
+            "partner", JsonNode.Parse("""{"scheme":"standard-webhooks","secrets":["env:SW_PARTNER"],"normalizer":"event-v1"}""")!.AsObject(), HttpStatusCode.OK);
+        using var sql = OpenEventLog();
+        Execute(sql, "CREATE TRIGGER test_refuse BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'the disk is gone'); END;");
+        using var admin = _ingest.Server.CreateAdminClient();
+        const string Body = """{"since":"2026-01-01T00:00:00Z","renormalize":true}""";
+
+        using var waited = await admin.PostAsync("v1/events/replay", BulwarkTestServer.Json(Body), Ct);
+        await Http.ReadProblemAsync(waited, HttpStatusCode.InternalServerError, "internal");
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/events/replay") { Content = BulwarkTestServer.Json(Body) };
+        request.Headers.Add("Prefer", "respond-async");
+        using var accepted = await admin.SendAsync(request, Ct);
+        var id = (await Http.ReadJsonAsync(accepted, HttpStatusCode.Accepted))["id"]!.GetValue<string>();
+        await _ingest.Server.Services.GetRequiredService<Replays>().Find(id)!.Completion.WaitAsync(Ct);
+        var followed = await Http.ReadJsonAsync(await admin.GetAsync($"v1/events/replays/{id}", Ct));
+        (followed["state"]!.GetValue<string>(), followed["completed"]!.GetValue<bool>(), followed["renormalized"]!.GetValue<int>())
+            .ShouldBe(("failed", false, 0));
+        followed["error"]!.GetValue<string>().ShouldBe("SqliteException");
+
+        var audited = (await _ingest.Server.Services.GetRequiredService<IControlStore>().ReadAuditAsync(0, 10_000, Ct))
+            .Where(e => e.Action == "events.replay").Select(e => JsonNode.Parse(e.After!)!).ToList();
+        audited.Count.ShouldBe(2);
+        audited.ShouldAllBe(a => !a["completed"]!.GetValue<bool>() && a["error"]!.GetValue<string>() == "SqliteException");
+    }
+
+    [Fact]
+    public async Task Replays_UnknownId_404Problem()
+    {
+        using var admin = _ingest.Server.CreateAdminClient();
+        var problem = await Http.ReadProblemAsync(await admin.GetAsync("v1/events/replays/rpl_0123456789abcdef", Ct), HttpStatusCode.NotFound, "not-found");
+        problem["detail"]!.GetValue<string>().ShouldContain("audit log");
     }
 
     [Fact]
@@ -528,9 +617,17 @@ public sealed class WebhookIngestTests : IAsyncLifetime
         (after["completed"]!.GetValue<bool>(), after["error"]!.GetValue<string>(), after["renormalized"]!.GetValue<int>())
             .ShouldBe((false, "the server is stopping", 0));
 
-        // The stopped replay gave the gate back: the next one is refused for the stop, not for a replay running.
+        // The stopped replay gave its place back: the next one is refused for the stop, not for a replay running; one
+        // that does not wait is accepted and ends stopped too.
         using var again = await admin.PostAsync("v1/events/replay", BulwarkTestServer.Json("""{"since":"2026-01-01T00:00:00Z"}"""), Ct);
         await Http.ReadProblemAsync(again, HttpStatusCode.ServiceUnavailable, "unavailable");
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/events/replay") { Content = BulwarkTestServer.Json("""{"since":"2026-01-01T00:00:00Z"}""") };
+        request.Headers.Add("Prefer", "respond-async");
+        using var accepted = await admin.SendAsync(request, Ct);
+        var id = (await Http.ReadJsonAsync(accepted, HttpStatusCode.Accepted))["id"]!.GetValue<string>();
+        await _ingest.Server.Services.GetRequiredService<Replays>().Find(id)!.Completion.WaitAsync(Ct);
+        var followed = await Http.ReadJsonAsync(await admin.GetAsync($"v1/events/replays/{id}", Ct));
+        (followed["state"]!.GetValue<string>(), followed["error"]!.GetValue<string>()).ShouldBe(("stopped", "the server is stopping"));
     }
 
     [Fact]
