@@ -26,6 +26,12 @@ public sealed record SourcePoll
 
     /// <summary>How far back the first poll reaches.</summary>
     public TimeSpan Lookback { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// Once a poll has reached the end (a page without a next link), how far before the moment it asked for that page the
+    /// next poll asks from: room for events the API indexes late, at the price of fetching them again (dedupe drops them).
+    /// </summary>
+    public TimeSpan Overlap { get; init; } = TimeSpan.FromMinutes(1);
 }
 
 /// <summary>

@@ -166,6 +166,7 @@ public sealed class SourceKind : ManifestKind<SourceDefinition>
 
             node["since_parameter"] = poll.SinceParameter;
             node["lookback"] = Durations.Format(poll.Lookback);
+            node["overlap"] = Durations.Format(poll.Overlap);
             document["poll"] = node;
         }
 
@@ -308,6 +309,12 @@ public sealed class SourceKind : ManifestKind<SourceDefinition>
         var auth = ReadReference(poll, "auth");
         var since = poll.ReadRaw("since_parameter") is null ? "since" : poll.ReadString("since_parameter", maxLength: 100);
         var lookback = poll.ReadDuration("lookback", TimeSpan.Zero, TimeSpan.FromDays(90)) ?? TimeSpan.FromHours(1);
+        var overlap = poll.ReadDuration("overlap", TimeSpan.Zero, TimeSpan.FromDays(1)) ?? TimeSpan.FromMinutes(1);
+        if (!IsHeaderName(authHeader) || RestrictedHeaders.Contains(authHeader))
+        {
+            poll.Error("auth_header", "must be a header name (RFC 9110) that the poller does not set itself: not Host, Accept, User-Agent, Connection or a Content- or transfer header");
+        }
+
         poll.RejectUnknownFields();
         return url is null ? null : new SourcePoll
         {
@@ -317,6 +324,17 @@ public sealed class SourceKind : ManifestKind<SourceDefinition>
             Auth = auth,
             SinceParameter = since,
             Lookback = lookback,
+            Overlap = overlap,
         };
     }
+
+    /// <summary>Headers the HTTP stack sets itself: a credential in one would be dropped or garble the request.</summary>
+    private static readonly HashSet<string> RestrictedHeaders = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Host", "Content-Type", "Content-Length", "Transfer-Encoding", "Connection", "Accept", "User-Agent", "Expect", "Upgrade", "TE", "Trailer", "Keep-Alive",
+    };
+
+    /// <summary>An RFC 9110 field name: one or more token characters.</summary>
+    private static bool IsHeaderName(string name) =>
+        name.Length > 0 && name.All(c => c < 128 && (char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c, StringComparison.Ordinal)));
 }

@@ -196,7 +196,7 @@ public sealed partial class ManifestReader
 
         if (value < min || value > max)
         {
-            Error(field, $"must be from {Durations.Format(min)} to {Durations.Format(max)}");
+            Error(field, min <= TimeSpan.Zero ? $"must be at most {Durations.Format(max)}" : $"must be from {Durations.Format(min)} to {Durations.Format(max)}");
             return null;
         }
 

@@ -200,7 +200,7 @@ internal sealed partial class SourcePoller(
             {
                 if (!cursorLoaded)
                 {
-                    run.Next = await LoadCursorAsync(run, cancellationToken).ConfigureAwait(false);
+                    (run.Next, run.Since) = await LoadCursorAsync(run, cancellationToken).ConfigureAwait(false);
                     cursorLoaded = true;
                 }
 
@@ -214,6 +214,7 @@ internal sealed partial class SourcePoller(
             catch (Exception error)
 #pragma warning restore CA1031
             {
+                instruments.Polled(run.Name, PollOutcome.Error);
                 wait = run.Fail(Backoff(run.Failures + 1));
                 LogPollFailed(logger, error, run.Name, wait);
             }
@@ -246,7 +247,7 @@ internal sealed partial class SourcePoller(
         var fetched = new HashSet<string>(StringComparer.Ordinal);
         while (true)
         {
-            var url = run.Next ?? FirstUrl(run.Poll, time.GetUtcNow());
+            var url = run.Next ?? FirstUrl(run.Poll, run.Since ?? time.GetUtcNow() - run.Poll.Lookback);
             if (!fetched.Add(url.AbsoluteUri))
             {
                 return run.Poll.Interval;
@@ -264,6 +265,8 @@ internal sealed partial class SourcePoller(
     {
         using var timeout = new CancellationTokenSource(RequestTimeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        var requestedAt = time.GetUtcNow();
+        var fromStart = run.Next is null;
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, url);
@@ -321,10 +324,11 @@ internal sealed partial class SourcePoller(
 
             if (IsEmptyPage(body))
             {
-                // Caught up. Okta's empty page links to where the next poll starts; a page without a link keeps the cursor.
+                // Caught up. Okta's empty page links to where the next poll starts; a page without a link keeps the cursor,
+                // and one asked from a time moves that time on.
                 instruments.Polled(run.Name, PollOutcome.Empty);
                 run.Failures = 0;
-                await SaveCursorAsync(run, next ?? run.Next, cancellationToken).ConfigureAwait(false);
+                await SaveCursorAsync(run, next ?? run.Next, next is null && fromStart ? ResumeAt(run, requestedAt) : run.Since, cancellationToken).ConfigureAwait(false);
                 return run.Poll.Interval;
             }
 
@@ -337,21 +341,21 @@ internal sealed partial class SourcePoller(
                     body,
                     response.Content.Headers.ContentType?.ToString(),
                     VerificationOutcome.Verified,
-                    DeliveryId(url, body),
+                    DeliveryId(fromStart ? run.Poll.Url : url, body),
                     now + run.Definition.DedupeRetention),
                 cancellationToken).ConfigureAwait(false);
             instruments.Polled(run.Name, PollOutcome.Ok);
             run.Failures = 0;
 
-            // Without a next link this was the last page, and there is nothing to resume from: the next poll asks
-            // again from now - lookback, and dedupe drops what it has seen.
-            await SaveCursorAsync(run, next, cancellationToken).ConfigureAwait(false);
+            // Without a next link this was the last page: the next poll asks from the time this page was asked for, less
+            // the overlap (events the API indexes late), and dedupe drops what it has seen.
+            await SaveCursorAsync(run, next, next is null ? ResumeAt(run, requestedAt) : run.Since, cancellationToken).ConfigureAwait(false);
             if (next is null)
             {
                 return run.Poll.Interval;
             }
 
-            return RateLimitExhausted(response) is { } reset && reset > now ? reset - now : null;
+            return RateLimitExhausted(response) is { } reset && reset > now ? Min(reset - now, MaxThrottleWait) : null;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -366,6 +370,15 @@ internal sealed partial class SourcePoller(
             return Failed(run, url, error.Message);
         }
     }
+
+    /// <summary>Where a poll from the configured URL resumes once one has reached the end: when its last page was asked for, less the overlap.</summary>
+    private static DateTimeOffset ResumeAt(PollRun run, DateTimeOffset requestedAt)
+    {
+        var at = requestedAt - run.Poll.Overlap;
+        return run.Since is { } since && since > at ? since : at;
+    }
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
     private TimeSpan Failed(PollRun run, Uri url, string reason)
     {
@@ -412,13 +425,13 @@ internal sealed partial class SourcePoller(
             ? RateLimitReset(response)
             : null;
 
-    private static Uri FirstUrl(SourcePoll poll, DateTimeOffset now) =>
+    private static Uri FirstUrl(SourcePoll poll, DateTimeOffset since) =>
         string.IsNullOrEmpty(poll.SinceParameter)
             ? poll.Url
             : new Uri(QueryHelpers.AddQueryString(
                 poll.Url.AbsoluteUri,
                 poll.SinceParameter,
-                (now - poll.Lookback).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture)));
+                since.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture)));
 
     /// <summary>The <c>rel="next"</c> target of the <c>Link</c> headers (RFC 8288), resolved against the page's URL.</summary>
     internal static Uri? NextLink(HttpResponseMessage response, Uri page)
@@ -473,7 +486,10 @@ internal sealed partial class SourcePoller(
         }
     }
 
-    /// <summary>The page's id: the same page fetched again (same URL, same bytes) is a duplicate and stores nothing.</summary>
+    /// <summary>
+    /// The page's id: the same page fetched again (same URL, same bytes) is a duplicate and stores nothing. A page asked
+    /// from a time is named by the configured URL, without the time, which changes from poll to poll.
+    /// </summary>
     private static string DeliveryId(Uri url, byte[] body)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -540,43 +556,56 @@ internal sealed partial class SourcePoller(
     private static string CursorName(string source) => "poll/" + source;
 
     /// <summary>
-    /// The stored next link, when it was taken while polling the URL configured now (a new URL starts over, from
-    /// now - lookback) and points at its origin.
+    /// The stored next link (when it points at the configured origin) and the time a poll from the configured URL
+    /// resumes from, when they were taken while polling the URL configured now (a new URL starts over, from
+    /// now - lookback).
     /// </summary>
-    private async Task<Uri?> LoadCursorAsync(PollRun run, CancellationToken cancellationToken)
+    private async Task<(Uri? Next, DateTimeOffset? Since)> LoadCursorAsync(PollRun run, CancellationToken cancellationToken)
     {
         var text = await events.GetCursorAsync(CursorName(run.Name), cancellationToken).ConfigureAwait(false);
         if (text is null)
         {
-            return null;
+            return (null, null);
         }
 
         try
         {
             var cursor = JsonNode.Parse(text)?.AsObject();
-            return cursor?["url"]?.GetValue<string>() == run.Poll.Url.AbsoluteUri
-                && cursor["next"]?.GetValue<string>() is { } next
-                && Uri.TryCreate(next, UriKind.Absolute, out var uri)
-                && SameOrigin(uri, run.Poll.Url)
-                    ? uri
-                    : null;
+            if (cursor?["url"]?.GetValue<string>() != run.Poll.Url.AbsoluteUri)
+            {
+                return (null, null);
+            }
+
+            var next = cursor["next"]?.GetValue<string>() is { } link && Uri.TryCreate(link, UriKind.Absolute, out var uri) && SameOrigin(uri, run.Poll.Url)
+                ? uri
+                : null;
+            var since = cursor["since"]?.GetValue<string>() is { } at
+                && DateTimeOffset.TryParse(at, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed)
+                    ? parsed
+                    : (DateTimeOffset?)null;
+            return (next, since);
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
         {
-            return null;
+            return (null, null);
         }
     }
 
-    private async Task SaveCursorAsync(PollRun run, Uri? next, CancellationToken cancellationToken)
+    private async Task SaveCursorAsync(PollRun run, Uri? next, DateTimeOffset? since, CancellationToken cancellationToken)
     {
-        if (next == run.Next)
+        if (next == run.Next && since == run.Since)
         {
             return;
         }
 
-        var cursor = new JsonObject { ["url"] = run.Poll.Url.AbsoluteUri, ["next"] = next?.AbsoluteUri };
+        var cursor = new JsonObject
+        {
+            ["url"] = run.Poll.Url.AbsoluteUri,
+            ["next"] = next?.AbsoluteUri,
+            ["since"] = since?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture),
+        };
         await events.SetCursorAsync(CursorName(run.Name), cursor.ToJsonString(), cancellationToken).ConfigureAwait(false);
-        run.Next = next;
+        (run.Next, run.Since) = (next, since);
     }
 
     private Parking ParkingOf(string source) => _parking.GetOrAdd(source, _ => new Parking());
@@ -658,8 +687,14 @@ internal sealed partial class SourcePoller(
 
         public string Name => Definition.Name;
 
-        /// <summary>Where the next request goes; null for the configured URL from now - lookback.</summary>
+        /// <summary>Where the next request goes; null for the configured URL from <see cref="Since"/>.</summary>
         public Uri? Next { get; set; }
+
+        /// <summary>
+        /// The time a request to the configured URL asks from: when the last poll that reached the end asked for its last
+        /// page, less the overlap; null before any did (now - lookback).
+        /// </summary>
+        public DateTimeOffset? Since { get; set; }
 
         public int Failures { get; set; }
 

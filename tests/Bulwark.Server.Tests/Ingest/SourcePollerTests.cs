@@ -162,6 +162,65 @@ public sealed class SourcePollerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ApiWithoutANextLinkOnItsLastPage_EachPollAsksFromTheLastOneLessTheOverlap_AndStoresOnlyWhatIsNew()
+    {
+        _okta.NextOnLastPage = false;
+        _okta.PageSize = 10;
+        var old = Enumerable.Range(0, 3).Select(i => _okta.Add("00u-" + i, minutesAgo: 30 - i)).ToList();
+        await StartPollingAsync();
+        var first = _okta.Requests.ShouldHaveSingleItem();
+        first.Query["since"].ShouldBe(Rfc3339(first.At - TimeSpan.FromHours(1)));
+        Events.LastSnapshotSeq.ShouldBe(1);
+
+        // Nothing new: asked from the first poll's request less the overlap (1 minute), the page is empty.
+        await AdvanceToWakeAsync();
+        await CaughtUpAsync();
+        var second = _okta.Requests[^1];
+        second.Query["since"].ShouldBe(Rfc3339(first.At - TimeSpan.FromMinutes(1)));
+        Events.LastSnapshotSeq.ShouldBe(1);
+
+        // One new event: only it is stored.
+        var added = _okta.Add("00u-new", minutesAgo: 0);
+        await AdvanceToWakeAsync();
+        await CaughtUpAsync();
+        var third = _okta.Requests[^1];
+        third.Query["since"].ShouldBe(Rfc3339(second.At - TimeSpan.FromMinutes(1)));
+        Events.LastSnapshotSeq.ShouldBe(2);
+
+        // After a restart, the next poll asks from where the last one left (kept with the cursor). The overlap brings the
+        // new event again, in the same bytes as before under another since: a duplicate, nothing stored.
+        await StopServerAsync();
+        await StartServerAsync();
+        await CaughtUpAsync();
+        var fourth = _okta.Requests[^1];
+        fourth.Query["since"].ShouldBe(Rfc3339(third.At - TimeSpan.FromMinutes(1)));
+        Events.LastSnapshotSeq.ShouldBe(2);
+        (await Events.QueryEventsAsync(new EventQuery(Source: Source), Ct)).Select(e => e.Event.Id).ShouldBe([.. old, added]);
+    }
+
+    [Fact]
+    public async Task PageThatSaysNoRequestIsLeft_NextPageWaitsForTheReset_AtMostAnHour()
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            _okta.Add("00u-" + i, minutesAgo: 30 - i);
+        }
+
+        _okta.ExhaustedUntil = Start + TimeSpan.FromDays(10);
+
+        await PutSourceAsync(Poll(), HttpStatusCode.Created);
+        await AdvanceRefreshAsync();
+        var wake = await Poller.WhenWaitingAsync(Source, Ct).WaitAsync(Patience, Ct);
+
+        var page = _okta.Requests.ShouldHaveSingleItem();
+        wake.ShouldBe(page.At + SourcePoller.MaxThrottleWait);
+        _okta.ExhaustedUntil = null;
+        _time.Advance(wake - _time.GetUtcNow());
+        await CaughtUpAsync();
+        (await Events.QueryEventsAsync(new EventQuery(Source: Source), Ct)).Count.ShouldBe(3);
+    }
+
+    [Fact]
     public async Task TooManyRequests_WithXRateLimitReset_NoRequestBeforeTheResetThenResumes()
     {
         _okta.Add("00u-0", minutesAgo: 5);
@@ -481,6 +540,15 @@ internal sealed class FakeOktaSystemLog : IAsyncDisposable
     /// <summary>When set, answers echo the credential in a header, as a careless API might.</summary>
     public bool EchoCredential { get; set; }
 
+    /// <summary>
+    /// Whether the last page links to where new items will appear, as Okta's does (default), or has no next link, as
+    /// many APIs' last pages have.
+    /// </summary>
+    public bool NextOnLastPage { get; set; } = true;
+
+    /// <summary>When set, successful pages say that no request is left until this time.</summary>
+    public DateTimeOffset? ExhaustedUntil { get; set; }
+
     public IReadOnlyList<RecordedRequest> Requests
     {
         get
@@ -617,8 +685,8 @@ internal sealed class FakeOktaSystemLog : IAsyncDisposable
 
         response.Headers.SetCookie = "sid=fake-session; Path=/; HttpOnly";
         response.Headers["X-Rate-Limit-Limit"] = "60";
-        response.Headers["X-Rate-Limit-Remaining"] = "59";
-        response.Headers["X-Rate-Limit-Reset"] = (_time.GetUtcNow() + TimeSpan.FromMinutes(1)).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        response.Headers["X-Rate-Limit-Remaining"] = ExhaustedUntil is null ? "59" : "0";
+        response.Headers["X-Rate-Limit-Reset"] = (ExhaustedUntil ?? _time.GetUtcNow() + TimeSpan.FromMinutes(1)).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
         response.ContentType = "application/json";
         await response.WriteAsync(body);
     }
@@ -648,7 +716,10 @@ internal sealed class FakeOktaSystemLog : IAsyncDisposable
         var cursor = items.Count > 0 ? items[^1]["uuid"]!.GetValue<string>() : after;
         var next = cursor is null ? self : $"{authority}/api/v1/logs?limit={limit}&after={cursor}";
         response.Headers.Append("Link", $"<{self}>; rel=\"self\"");
-        response.Headers.Append("Link", $"<{next}>; rel=\"next\"");
+        if (NextOnLastPage || start + items.Count < _log.Count)
+        {
+            response.Headers.Append("Link", $"<{next}>; rel=\"next\"");
+        }
         return new JsonArray([.. items.Select(i => (JsonNode)i.DeepClone())]).ToJsonString();
     }
 }

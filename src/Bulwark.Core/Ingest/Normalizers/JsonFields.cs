@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -41,6 +43,17 @@ internal static class JsonFields
     /// <summary>A non-empty string member of a nested object, else <see langword="null"/>.</summary>
     public static string? String(JsonElement obj, ReadOnlySpan<byte> parent, ReadOnlySpan<byte> name) =>
         TryGetObject(obj, parent, out var child) ? String(child, name) : null;
+
+    /// <summary>
+    /// The first 16 bytes of the SHA-256 of an item's bytes as sent, in hex: part of an event id for items that carry no
+    /// id of their own, the same on a retry and different for different items.
+    /// </summary>
+    public static string ContentHash(JsonElement item)
+    {
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(JsonMarshal.GetRawUtf8Value(item), hash);
+        return Convert.ToHexStringLower(hash[..16]);
+    }
 
     /// <summary>An id member: a non-empty string, or an integer written as its digits.</summary>
     public static string? Id(JsonElement obj, ReadOnlySpan<byte> name) =>

@@ -145,9 +145,12 @@ internal sealed class MetaNormalizer : NormalizerBase
 
         var timeKey = timeValue.ValueKind == JsonValueKind.Number ? timeValue.GetRawText() : timeValue.GetString();
         var valueId = JsonFields.Id(value, "id"u8);
-        var id = valueId is null
-            ? $"{entryId}:{timeKey}:{field}:{changeIndex}"
-            : $"{entryId}:{timeKey}:{field}:{valueId}";
+        // Without an id of its own, a change is told apart from another of the same entry, second and field (two
+        // comments on a page in one second) by its bytes, and stays the same on a retry. A legacy changed field is its
+        // name alone, which the id holds already.
+        var id = valueId is not null ? $"{entryId}:{timeKey}:{field}:{valueId}"
+            : change.ValueKind == JsonValueKind.String ? $"{entryId}:{timeKey}:{field}:{changeIndex}"
+            : $"{entryId}:{timeKey}:{field}:{changeIndex}:{JsonFields.ContentHash(change)}";
         var account = JsonFields.Id(value, "user_id"u8) ?? entryId;
         var actor = JsonFields.TryGetObject(value, "from"u8, out var from) ? EventParts.Actor(id: JsonFields.Id(from, "id"u8)) : null;
 

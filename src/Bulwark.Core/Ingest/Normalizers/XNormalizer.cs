@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -125,7 +123,7 @@ internal sealed class XNormalizer : NormalizerBase
 
         var itemId = JsonFields.Id(item, "id_str"u8) ?? JsonFields.Id(item, "id"u8);
         var id = itemId is null
-            ? $"{context.ForUserId}:{name}:{position}:{Hash(item)}"
+            ? $"{context.ForUserId}:{name}:{position}:{JsonFields.ContentHash(item)}"
             : $"{context.ForUserId}:{name}:{itemId}";
         var details = new JsonObject { ["source_type"] = name };
         var type = MapName(name, item, itemId, details);
@@ -230,14 +228,6 @@ internal sealed class XNormalizer : NormalizerBase
         return JsonFields.TryGetObject(item, "source"u8, out var source)
             ? JsonFields.Id(source, "id"u8) ?? JsonFields.Id(source, "user_id"u8)
             : null;
-    }
-
-    /// <summary>The first 16 bytes of the SHA-256 of the item's bytes as sent, in hex: the same item gives the same id on a retry.</summary>
-    private static string Hash(JsonElement item)
-    {
-        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-        SHA256.HashData(JsonMarshal.GetRawUtf8Value(item), hash);
-        return Convert.ToHexStringLower(hash[..16]);
     }
 
     private sealed record Context(NormalizeInput Input, string ForUserId, string Platform, DateTimeOffset ReceivedAt, NormalizeBuilder Builder);

@@ -23,10 +23,10 @@ public sealed class MetaNormalizerTests
 
         events.Select(e => e.Id).ShouldBe([
             "17841405822304914:1772442900:comments:17865799348089039",
-            "17841405822304914:1772442900:username:1",
-            "17841405822304999:1772442960:mentions:0",
-            "17841405822304999:1772442960:integrity_enforcement:1",
-            "17841405822304999:1772442960:mentions:2",
+            "17841405822304914:1772442900:username:1:" + Sha("""{"field":"username","value":{"username":"new_name"}}"""),
+            "17841405822304999:1772442960:mentions:0:" + Sha("""{"field":"mentions","value":{"media_id":"1795","comment_id":"1790"}}"""),
+            "17841405822304999:1772442960:integrity_enforcement:1:" + Sha("""{"field":"integrity_enforcement","value":{"action":"content_removed","policy":"spam"}}"""),
+            "17841405822304999:1772442960:mentions:2:" + Sha("""{"field":"mentions","value":{"media_id":"1796","comment_id":"1791"}}"""),
         ]);
         events.ShouldAllBe(e => e.Platform == "instagram");
         events.Select(e => e.EventType).ShouldBe(["x-meta.comments", "account_changed", "x-meta.mentions", "policy_flag", "x-meta.mentions"]);
@@ -127,6 +127,20 @@ public sealed class MetaNormalizerTests
     }
 
     [Fact]
+    public void Normalize_ChangesWithoutIdsOfTheSameEntrySecondAndField_FromTwoDeliveries_AreTwoEvents()
+    {
+        // Two comments on a page in one second, each the first change of its delivery: feed values carry no id.
+        static string Body(string comment, string from) =>
+            $$$"""{"object":"page","entry":[{"id":"P","time":1772442900,"changes":[{"field":"feed","value":{"item":"comment","comment_id":"{{{comment}}}","from":{"id":"{{{from}}}"},"verb":"add"}}]}]}""";
+
+        var first = Single(Run("meta", Body("C1", "U1")));
+        var second = Single(Run("meta", Body("C2", "U2")));
+
+        first.Id.ShouldNotBe(second.Id);
+        first.Id.ShouldBe(Single(Run("meta", Body("C1", "U1"))).Id);
+    }
+
+    [Fact]
     public void Normalize_BrokenEntriesAndChanges_AreIssuesNumberedAcrossTheDelivery()
     {
         const string Body = """
@@ -140,7 +154,7 @@ public sealed class MetaNormalizerTests
 
         var result = Run("meta", Body);
 
-        result.Events.ShouldHaveSingleItem().Id.ShouldBe("1:1772442900:email:0");
+        result.Events.ShouldHaveSingleItem().Id.ShouldBe("1:1772442900:email:0:" + Sha("""{"field":"email","value":{}}"""));
         result.Issues.ShouldBe([
             new NormalizeIssue(0, "entry 0 is a string, not an object"),
             new NormalizeIssue(2, "the change is a number, not an object"),
@@ -160,4 +174,8 @@ public sealed class MetaNormalizerTests
     {
         Run("meta", body).Failure.ShouldBe(failure);
     }
+
+    /// <summary>The first 16 bytes of the SHA-256 of a change's bytes as sent, in hex.</summary>
+    private static string Sha(string change) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(change))[..16]);
 }

@@ -27,11 +27,12 @@ public sealed class SourceKindTests
             {"name":"meta-main","description":"Instagram account notifications","scheme":"meta","secrets":["env:META_NEW","file:/run/secrets/meta-old"],
              "normalizer":"meta","platform":"instagram","timestamp_tolerance":"2m","dedupe_retention":"36h","max_body":"256KiB",
              "throttle":"webhook-ingest","verify_token":"env:META_VERIFY",
-             "poll":{"url":"https://graph.example.com/logs","interval":"5m","auth_header":"X-Api-Key","auth":"file:/run/secrets/meta-api","since_parameter":"from","lookback":"2h"}}
+             "poll":{"url":"https://graph.example.com/logs","interval":"5m","auth_header":"X-Api-Key","auth":"file:/run/secrets/meta-api","since_parameter":"from","lookback":"2h","overlap":"5m"}}
             """;
         var source = Read(json).Value!;
 
         (source.MaxBody, source.TimestampTolerance, source.Poll!.Interval, source.Poll.SinceParameter).ShouldBe((256 * 1024, TimeSpan.FromMinutes(2), TimeSpan.FromMinutes(5), "from"));
+        (source.Poll.Lookback, source.Poll.Overlap).ShouldBe((TimeSpan.FromHours(2), TimeSpan.FromMinutes(5)));
         var document = SourceKind.Instance.ToDocument(source);
         CanonicalJson.Serialize(SourceKind.Instance.ToDocument(SourceKind.Instance.Read(document).Value!)).ShouldBe(CanonicalJson.Serialize(document));
         document["secrets"]!.AsArray().Select(s => s!.GetValue<string>()).ShouldBe(["env:META_NEW", "file:/run/secrets/meta-old"]);
@@ -65,6 +66,11 @@ public sealed class SourceKindTests
     [InlineData("""{"name":"s","scheme":"meta","secrets":["env:A"],"verify_token":"meatyhamhock"}""", "/verify_token")]
     [InlineData("""{"name":"s","scheme":"okta","secrets":["env:A"],"poll":{"url":"ftp://example.com/logs"}}""", "/poll/url")]
     [InlineData("""{"name":"s","scheme":"okta","secrets":["env:A"],"poll":{"url":"https://example.com/logs","every":"1m"}}""", "/poll/every")]
+    [InlineData("""{"name":"s","scheme":"okta","secrets":["env:A"],"poll":{"url":"https://example.com/logs","overlap":"2d"}}""", "/poll/overlap")]
+    [InlineData("""{"name":"s","scheme":"okta","secrets":["env:A"],"poll":{"url":"https://example.com/logs","lookback":"100d"}}""", "/poll/lookback")]
+    [InlineData("""{"name":"s","scheme":"okta","secrets":["env:A"],"poll":{"url":"https://example.com/logs","auth_header":"Api Key"}}""", "/poll/auth_header")]
+    [InlineData("""{"name":"s","scheme":"okta","secrets":["env:A"],"poll":{"url":"https://example.com/logs","auth_header":"content-type"}}""", "/poll/auth_header")]
+    [InlineData("""{"name":"s","scheme":"okta","secrets":["env:A"],"poll":{"url":"https://example.com/logs","auth_header":"Host"}}""", "/poll/auth_header")]
     [InlineData("""{"name":"s","scheme":"okta","secrets":["env:A"],"colour":"red"}""", "/colour")]
     public void Read_InvalidSource_ReportsTheField(string json, string path)
     {
