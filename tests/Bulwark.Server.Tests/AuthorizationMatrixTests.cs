@@ -9,6 +9,9 @@ namespace Bulwark.Server.Tests;
 /// <summary>Every endpoint × no token / unknown token / each role: 401, 403 or through, as its capability says.</summary>
 public sealed class AuthorizationMatrixTests(ServerFixture fixture) : IClassFixture<ServerFixture>
 {
+    /// <summary>A connector stored by the fixture, put again unchanged by the matrix.</summary>
+    public const string MatrixConnector = """{"type":"http","url":"http://127.0.0.1:9/"}""";
+
     /// <summary>Every endpoint: method, route template, a concrete path, a body, and the capability it needs (null: public).</summary>
     public static readonly (string Method, string Route, string Path, string? Body, Capability? Needs)[] Endpoints =
     [
@@ -88,7 +91,7 @@ public sealed class AuthorizationMatrixTests(ServerFixture fixture) : IClassFixt
         ("PUT", "/v1/detectors/{name}", "/v1/detectors/matrix-detector", """{"severity":"low"}""", Capability.Configure),
         ("GET", "/v1/connectors/", "/v1/connectors", null, Capability.Read),
         ("GET", "/v1/connectors/{name}", "/v1/connectors/matrix-absent", null, Capability.Read),
-        ("PUT", "/v1/connectors/{name}", "/v1/connectors/matrix-connector", """{"type":"http","url":"http://127.0.0.1:9/"}""", Capability.Configure),
+        ("PUT", "/v1/connectors/{name}", "/v1/connectors/matrix-connector", MatrixConnector, Capability.Configure),
         ("GET", "/v1/runs/", "/v1/runs", null, Capability.Read),
         ("GET", "/v1/runs/{id}", "/v1/runs/run_matrix-absent", null, Capability.Read),
         ("GET", "/v1/approvals/", "/v1/approvals", null, Capability.Read),

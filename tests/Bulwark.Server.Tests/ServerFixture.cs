@@ -20,6 +20,12 @@ public sealed class ServerFixture : IAsyncLifetime
         {
             RoleTokens[role] = await Server.CreateIdentityTokenAsync("as-" + Roles.Name(role), role);
         }
+
+        // The connector the authorization matrix puts again, unchanged, as a caller with the configure capability may: a
+        // new URL or secret takes administer (SecretDestinationsTests).
+        using var admin = Server.CreateAdminClient();
+        using var connector = await admin.PutAsync("v1/connectors/matrix-connector", BulwarkTestServer.Json(AuthorizationMatrixTests.MatrixConnector));
+        connector.EnsureSuccessStatusCode();
     }
 
     public async ValueTask DisposeAsync() => await Server.DisposeAsync();

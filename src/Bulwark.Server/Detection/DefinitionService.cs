@@ -38,6 +38,12 @@ internal abstract class DefinitionService<T>(IControlStore store, ManifestKind<T
     public async ValueTask<DefinitionSet<T>> GetAsync(CancellationToken cancellationToken) =>
         Volatile.Read(ref _current) ?? await ReloadAsync(cancellationToken).ConfigureAwait(false);
 
+    /// <summary>
+    /// What a put would change of where the server sends a secret or what it calls (<see cref="Security.SecretDestinations"/>);
+    /// null when nothing, or when the kind has no such fields.
+    /// </summary>
+    public virtual string? SecretDestinationChanges(T? stored, T proposed) => null;
+
     /// <summary>What stops a definition from joining the set in force (paths relative to the definition).</summary>
     public virtual Task<List<ManifestError>> CheckAsync(T definition, CancellationToken cancellationToken) => Task.FromResult(new List<ManifestError>());
 

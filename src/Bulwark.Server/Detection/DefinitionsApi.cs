@@ -77,6 +77,12 @@ internal static class DefinitionsApi
             return problem;
         }
 
+        var stored = (await service.GetAsync(context.RequestAborted).ConfigureAwait(false)).Items.FirstOrDefault(d => service.Kind.NameOf(d) == name);
+        if (SecretDestinations.Guard(context, service.SecretDestinationChanges(stored, definition!)) is { } forbidden)
+        {
+            return forbidden;
+        }
+
         var errors = await service.CheckAsync(definition!, context.RequestAborted).ConfigureAwait(false);
         if (errors.Count > 0)
         {

@@ -50,13 +50,35 @@ public sealed class EnvironmentSecretResolver : ISecretResolver
                 return false;
             }
 
+            // A device, a pipe or a /proc file reports no size (and /dev/zero never ends, a pipe blocks until a writer
+            // comes): only a regular file with something in it is read, and at most the limit even if it grows meanwhile.
+            if (info.Length == 0)
+            {
+                reason = $"file {reference.Target} is empty or not a regular file";
+                return false;
+            }
+
             if (info.Length > MaxFileBytes)
             {
                 reason = $"file {reference.Target} is larger than 64 KiB";
                 return false;
             }
 
-            var text = File.ReadAllText(reference.Target);
+            var bytes = new byte[MaxFileBytes + 1];
+            int length;
+            using (var stream = new FileStream(reference.Target, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 1))
+            {
+                length = stream.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false);
+            }
+
+            if (length > MaxFileBytes)
+            {
+                reason = $"file {reference.Target} is larger than 64 KiB";
+                return false;
+            }
+
+            var text = new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetString(bytes, 0, length).TrimStart('\uFEFF');
+            Array.Clear(bytes);
             text = text.EndsWith("\r\n", StringComparison.Ordinal) ? text[..^2] : text.EndsWith('\n') ? text[..^1] : text;
             if (text.Length == 0)
             {

@@ -235,8 +235,10 @@ internal sealed partial class SourcePoller(
     {
         // Resolved on every poll, so that a credential file rewritten for a rotation is picked up.
         string? auth = null;
-        if (run.Poll.Auth is { } reference && !secrets.TryResolve(reference, out auth, out var reason))
+        if (run.Poll.Auth is { } reference && (!secrets.TryResolve(reference, out auth, out var reason) || auth.Any(char.IsControl)))
         {
+            // A value with a line break would split the header (or be dropped): it is never sent.
+            reason = auth is null ? reason : "its value holds a control character (a line break?), which no header may carry";
             instruments.Polled(run.Name, PollOutcome.Error);
             var wait = run.Fail(MaxBackoff);
             LogAuthUnresolved(logger, run.Name, reference.ToString(), reason, wait);

@@ -43,7 +43,7 @@ internal static class SourcesApi
         return source is null ? ProblemResults.NotFound(context, $"Source '{name}'") : TypedResults.Ok(service.Document(source));
     }
 
-    private static async Task<Results<Ok<JsonObject>, Created<JsonObject>, ProblemHttpResult>> PutAsync(string name, HttpContext context, SourceService service)
+    private static async Task<Results<Ok<JsonObject>, Created<JsonObject>, ProblemHttpResult>> PutAsync(string name, HttpContext context, IControlStore store, SourceService service)
     {
         var (definition, problem) = await ManifestBodies.ReadPutAsync(context, SourceKind.Instance, "name", name).ConfigureAwait(false);
         if (problem is not null)
@@ -51,13 +51,25 @@ internal static class SourcesApi
             return problem;
         }
 
-        var errors = await service.CheckAsync(definition!, context.RequestAborted).ConfigureAwait(false);
+        var stored = await store.GetSourceAsync(name, context.RequestAborted).ConfigureAwait(false);
+        if (SecretDestinations.Guard(context, PollChanges(stored?.Definition.Poll, definition!.Poll)) is { } forbidden)
+        {
+            return forbidden;
+        }
+
+        var errors = await service.CheckAsync(definition, context.RequestAborted).ConfigureAwait(false);
         if (errors.Count > 0)
         {
             return ProblemResults.Validation(context, errors);
         }
 
-        var (source, outcome) = await service.PutAsync(definition!, RequestChange.Of(context), CancellationToken.None).ConfigureAwait(false);
+        var (source, outcome) = await service.PutAsync(definition, RequestChange.Of(context), CancellationToken.None).ConfigureAwait(false);
         return ManifestBodies.Answer(context, outcome, $"/v1/sources/{name}", service.Document(source));
     }
+
+    /// <summary>What a put would change of where the source is polled from and with which credential; null when nothing.</summary>
+    internal static string? PollChanges(SourcePoll? stored, SourcePoll? proposed) =>
+        proposed is null || (stored is not null && stored.Url == proposed.Url && stored.Auth == proposed.Auth && stored.AuthHeader == proposed.AuthHeader)
+            ? null
+            : "the URL this source is polled from or the credential sent there (poll.url, poll.auth, poll.auth_header)";
 }

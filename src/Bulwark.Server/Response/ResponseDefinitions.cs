@@ -23,6 +23,12 @@ internal sealed class PlaybookService(IControlStore store, ConnectorService conn
 /// <summary>The connectors in force (<c>/v1/connectors</c>, manifest kind <c>Connector</c>): secrets as references only.</summary>
 internal sealed class ConnectorService(IControlStore store) : DefinitionService<ConnectorDefinition>(store, ConnectorKind.Instance), IConnectorCatalog
 {
+    /// <summary>A connector sends its secret to its URL (for Slack, the secret is the URL): both are guarded.</summary>
+    public override string? SecretDestinationChanges(ConnectorDefinition? stored, ConnectorDefinition proposed) =>
+        (proposed.Url is null && proposed.Secret is null) || (stored is not null && stored.Url == proposed.Url && stored.Secret == proposed.Secret && stored.Type == proposed.Type)
+            ? null
+            : "where this connector calls or the secret it sends (url, secret, type)";
+
     /// <summary>The connector in force with this name, if any.</summary>
     public async Task<ConnectorDefinition?> FindAsync(string name, CancellationToken cancellationToken) =>
         (await GetAsync(cancellationToken).ConfigureAwait(false)).Items.FirstOrDefault(c => c.Name == name);

@@ -310,6 +310,20 @@ public sealed class SourcePollerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CredentialWithALineBreak_IsNeverSent_AndLoggedWithoutItsValue()
+    {
+        _okta.Add("00u-0", minutesAgo: 5);
+        _secrets["OKTA_API"] = "SSWS token-of-a-file\r\nX-Injected: 1";
+        await StartPollingAsync(expectEvents: false);
+
+        (await Poller.WhenWaitingAsync(Source, Ct).WaitAsync(Patience, Ct)).ShouldBe(_time.GetUtcNow() + SourcePoller.MaxBackoff);
+        _okta.Requests.ShouldBeEmpty();
+        var error = _logs.Entries.Where(e => e.Level == LogLevel.Error).ShouldHaveSingleItem();
+        error.Message.ShouldContain("control character");
+        error.Message.ShouldNotContain("token-of-a-file");
+    }
+
+    [Fact]
     public async Task Unauthorized_LogsAClearErrorAndBacksOffToTheMaximum()
     {
         _okta.Add("00u-0", minutesAgo: 5);

@@ -1,0 +1,86 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Bulwark.Identity;
+using Bulwark.Server.Ingest;
+using Bulwark.TestUtils;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Bulwark.Server.Tests.Security;
+
+/// <summary>
+/// Where the server sends a secret or what it fetches takes the administer capability: an operator (configure) could
+/// otherwise send the bootstrap token, or any secret the server resolves, to a host of their own.
+/// </summary>
+public sealed class SecretDestinationsTests : IAsyncLifetime
+{
+    private readonly TestSecrets _secrets = new();
+    private BulwarkTestServer _server = null!;
+    private HttpClient _operator = null!;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync()
+    {
+        _secrets["OKTA_HOOK"] = "okta-event-hook-authorization-value";
+        _secrets["OKTA_API"] = "SSWS okta-api-token";
+        _secrets["BULWARK_BOOTSTRAP_TOKEN"] = "bwk_the-admin-token";
+        _server = await BulwarkTestServer.StartAsync(services: s => s.AddSingleton<ISecretResolver>(_secrets));
+        _operator = _server.CreateClient(await _server.CreateIdentityTokenAsync("ops", Role.Operator));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _operator.Dispose();
+        await _server.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task PolledSource_OnlyAnAdministratorSetsItsUrlOrCredential_AnOperatorTheRest()
+    {
+        JsonObject Source(string url, string auth, string description = "audit log") => new()
+        {
+            ["scheme"] = "okta",
+            ["secrets"] = new JsonArray("env:OKTA_HOOK"),
+            ["description"] = description,
+            ["poll"] = new JsonObject { ["url"] = url, ["auth"] = auth, ["interval"] = "1h" },
+        };
+
+        var stolen = await Http.ReadProblemAsync(
+            await _operator.PutAsync("v1/sources/okta", BulwarkTestServer.Json(Source("http://127.0.0.1:9/x", "env:BULWARK_BOOTSTRAP_TOKEN")), Ct),
+            HttpStatusCode.Forbidden,
+            "forbidden");
+        stolen["detail"]!.GetValue<string>().ShouldContain("poll.url, poll.auth");
+        using var admin = _server.CreateAdminClient();
+        (await admin.PutAsync("v1/sources/okta", BulwarkTestServer.Json(Source("http://127.0.0.1:9/logs", "env:OKTA_API")), Ct)).StatusCode.ShouldBe(HttpStatusCode.Created);
+
+        // The same poll block with another description: the operator's to change. Another URL or credential is not.
+        (await _operator.PutAsync("v1/sources/okta", BulwarkTestServer.Json(Source("http://127.0.0.1:9/logs", "env:OKTA_API", "Okta audit log")), Ct))
+            .StatusCode.ShouldBe(HttpStatusCode.OK);
+        await Http.ReadProblemAsync(
+            await _operator.PutAsync("v1/sources/okta", BulwarkTestServer.Json(Source("http://169.254.169.254/latest/meta-data/", "env:OKTA_API")), Ct),
+            HttpStatusCode.Forbidden,
+            "forbidden");
+        await Http.ReadProblemAsync(
+            await _operator.PutAsync("v1/sources/okta", BulwarkTestServer.Json(Source("http://127.0.0.1:9/logs", "env:BULWARK_BOOTSTRAP_TOKEN")), Ct),
+            HttpStatusCode.Forbidden,
+            "forbidden");
+        var stored = await Http.ReadJsonAsync(await admin.GetAsync("v1/sources/okta", Ct));
+        (stored["description"]!.GetValue<string>(), stored["poll"]!["url"]!.GetValue<string>(), stored["poll"]!["auth"]!.GetValue<string>())
+            .ShouldBe(("Okta audit log", "http://127.0.0.1:9/logs", "env:OKTA_API"));
+    }
+
+    [Fact]
+    public async Task Connector_OnlyAnAdministratorSetsWhereItCallsOrItsSecret()
+    {
+        const string Platform = """{"type":"platform","platform":"instagram","url":"http://127.0.0.1:9/","secret":"env:BULWARK_BOOTSTRAP_TOKEN"}""";
+
+        await Http.ReadProblemAsync(await _operator.PutAsync("v1/connectors/ig", BulwarkTestServer.Json(Platform), Ct), HttpStatusCode.Forbidden, "forbidden");
+        using var admin = _server.CreateAdminClient();
+        (await admin.PutAsync("v1/connectors/ig", BulwarkTestServer.Json(Platform), Ct)).StatusCode.ShouldBe(HttpStatusCode.Created);
+        (await _operator.PutAsync("v1/connectors/ig", BulwarkTestServer.Json(Platform), Ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        await Http.ReadProblemAsync(
+            await _operator.PutAsync("v1/connectors/ig", BulwarkTestServer.Json(Platform.Replace("127.0.0.1:9", "attacker.example", StringComparison.Ordinal)), Ct),
+            HttpStatusCode.Forbidden,
+            "forbidden");
+    }
+}
