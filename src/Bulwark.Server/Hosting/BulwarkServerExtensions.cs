@@ -61,6 +61,7 @@ public static class BulwarkServerExtensions
         services.AddHostedService(sp => sp.GetRequiredService<NormalizerWorker>());
         services.AddHostedService(sp => sp.GetRequiredService<Replays>()); // after the normalizer: stopped before it
         services.AddSingleton<IEventKeyConsumer, EventCounter>();
+        services.AddSingleton<ConsumerWakeups>();
         services.AddHostedService<EventConsumerHost>();
         services.TryAddSingleton(new IncidentCorrelatorOptions());
         services.AddSingleton<IncidentService>();

@@ -29,11 +29,35 @@ internal interface IEventKeyConsumer
 }
 
 /// <summary>
+/// Tells a consumer waiting for new events that its offset was set from outside (a replay rewound it), so that it reads
+/// again from there at once instead of when the next event arrives.
+/// </summary>
+internal sealed class ConsumerWakeups
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TaskCompletionSource> _next = new(StringComparer.Ordinal);
+
+    /// <summary>Completes at the next <see cref="Wake"/> of <paramref name="consumer"/>: take it before reading the offset.</summary>
+    public Task Next(string consumer) => _next.GetOrAdd(consumer, _ => New()).Task;
+
+    /// <summary>Wakes <paramref name="consumer"/> after its offset was set.</summary>
+    public void Wake(string consumer)
+    {
+        if (_next.TryRemove(consumer, out var woken))
+        {
+            woken.TrySetResult();
+        }
+    }
+
+    private static TaskCompletionSource New() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
+
+/// <summary>
 /// Runs every registered <see cref="IEventConsumer"/> and <see cref="IEventKeyConsumer"/>: read after its offset,
-/// handle, commit the offset.
+/// handle, commit the offset. A consumer waiting for new events also wakes when a replay sets its offset.
 /// </summary>
 internal sealed partial class EventConsumerHost(
-    IEventStore events, IEnumerable<IEventConsumer> consumers, IEnumerable<IEventKeyConsumer> keyConsumers, ILogger<EventConsumerHost> logger) : BackgroundService
+    IEventStore events, IEnumerable<IEventConsumer> consumers, IEnumerable<IEventKeyConsumer> keyConsumers, ConsumerWakeups wakeups, ILogger<EventConsumerHost> logger)
+    : BackgroundService
 {
     private const int Batch = 500;
 
@@ -54,9 +78,15 @@ internal sealed partial class EventConsumerHost(
         {
             try
             {
-                // Read the committed offset each round: a replay may have moved it back.
+                // Read the committed offset each round: a replay may have moved it back. The wake-up is taken first, so
+                // that a replay setting the offset after this read is not missed.
+                var woken = wakeups.Next(name);
                 var offset = await events.GetOffsetAsync(name, stoppingToken).ConfigureAwait(false);
-                await events.WaitForEventsAsync(offset, stoppingToken).ConfigureAwait(false);
+                if (!await WaitForEventsOrWakeAsync(offset, woken, stoppingToken).ConfigureAwait(false))
+                {
+                    continue;
+                }
+
                 var batch = await read(offset, Batch, stoppingToken).ConfigureAwait(false);
                 if (batch.Count == 0)
                 {
@@ -82,6 +112,27 @@ internal sealed partial class EventConsumerHost(
                 await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>True once an event after <paramref name="offset"/> exists; false when woken first (the offset was set).</summary>
+    private async Task<bool> WaitForEventsOrWakeAsync(long offset, Task woken, CancellationToken stoppingToken)
+    {
+        if (events.LastOffset > offset)
+        {
+            return true; // behind the log, as under load: no waiting at all
+        }
+
+        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var more = events.WaitForEventsAsync(offset, waiting.Token);
+        if (await Task.WhenAny(more, woken).ConfigureAwait(false) == more)
+        {
+            await more.ConfigureAwait(false);
+            return true;
+        }
+
+        await waiting.CancelAsync().ConfigureAwait(false);
+        await more.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        return false;
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Event consumer {Consumer} failed; retrying its batch")]

@@ -233,6 +233,7 @@ internal static partial class EventsApi
         IEnumerable<IEventKeyConsumer> keyConsumers,
         NormalizerWorker normalizer,
         Replays replays,
+        ConsumerWakeups wakeups,
         TimeProvider time,
         IHostApplicationLifetime lifetime,
         ILoggerFactory loggers)
@@ -282,7 +283,7 @@ internal static partial class EventsApi
         };
         var logger = loggers.CreateLogger(typeof(EventsApi).FullName!);
         var stopping = lifetime.ApplicationStopping;
-        var run = replays.TryStart(answer, r => RunReplayAsync(r, request, events, store, normalizer, time, logger, stopping));
+        var run = replays.TryStart(answer, r => RunReplayAsync(r, request, events, store, normalizer, wakeups, time, logger, stopping));
         if (run is null)
         {
             var running = replays.Running?.Id;
@@ -345,6 +346,7 @@ internal static partial class EventsApi
         IEventStore events,
         IControlStore store,
         NormalizerWorker normalizer,
+        ConsumerWakeups wakeups,
         TimeProvider time,
         ILogger logger,
         CancellationToken stopping)
@@ -400,6 +402,7 @@ internal static partial class EventsApi
                 if (offset < current)
                 {
                     await events.SetOffsetAsync(name, offset, CancellationToken.None).ConfigureAwait(false);
+                    wakeups.Wake(name);
                     run.Update(r => r["rewound"]![name] = offset);
                 }
             }

@@ -160,6 +160,26 @@ public sealed class EventsApiTests : IAsyncLifetime
         recorder.Seen.ShouldBe(["r-1", "r-2", "r-3", "r-4", "r-1", "r-2", "r-3", "r-4"]);
     }
 
+    [Fact]
+    public async Task Replay_AConsumerWaitingOnAQuietLog_ReadsAgainAtOnce()
+    {
+        var recorder = new RecordingConsumer();
+        await using var ingest = await IngestServer.StartAsync(services: s => s.AddSingleton<IEventConsumer>(recorder));
+        using var admin = ingest.Server.CreateAdminClient();
+        var items = Enumerable.Range(1, 3).Select(i => IngestServer.Event($"q-{i}", "svc", timestamp: $"2026-03-02T0{i}:00:00.000Z"));
+        (await admin.PostAsync("v1/events", IngestServer.Body("[" + string.Join(',', items) + "]"), Ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        await recorder.WhenSeenAsync(3);
+
+        // Caught up, it waits for an event after the last; none comes. The rewind alone feeds it again.
+        var answer = await Http.ReadJsonAsync(await admin.PostAsync(
+            "v1/events/replay", BulwarkTestServer.Json("""{"since":"2026-03-02T02:00:00Z","consumers":["recorder"]}"""), Ct));
+        answer["rewound"]!["recorder"]!.GetValue<long>().ShouldBe(1);
+
+        await recorder.WhenSeenAsync(5).WaitAsync(Patience, Ct);
+        recorder.Seen.ShouldBe(["q-1", "q-2", "q-3", "q-2", "q-3"]);
+        ingest.Events.LastOffset.ShouldBe(3);
+    }
+
     internal static List<string> ReadTrace(string scenario)
     {
         var path = Path.Combine(RepositoryRoot(), "tests", "data", "scenarios", scenario, "events.jsonl.gz");
