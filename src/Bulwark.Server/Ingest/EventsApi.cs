@@ -27,6 +27,9 @@ internal static partial class EventsApi
     /// <summary>The most events one push may carry.</summary>
     public const int MaxPushEvents = 20_000;
 
+    /// <summary>The largest event a push may carry, in bytes of JSON (its <c>details</c> are otherwise unbounded).</summary>
+    public const int MaxEventBytes = 64 * 1024;
+
     private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64, AllowDuplicateProperties = false };
 
     public static IEndpointRouteBuilder MapEventsApi(this IEndpointRouteBuilder routes)
@@ -40,7 +43,7 @@ internal static partial class EventsApi
         return routes;
     }
 
-    private static async Task<IResult> PushAsync(HttpContext context, IEventStore events, IngestInstruments instruments, TimeProvider time)
+    private static async Task<IResult> PushAsync(HttpContext context, IEventStore events, SourceRegistry sources, IngestInstruments instruments, TimeProvider time)
     {
         var request = context.Request;
         var mediaType = request.ContentType?.Split(';', 2)[0].Trim().ToLowerInvariant();
@@ -79,8 +82,22 @@ internal static partial class EventsApi
                 continue;
             }
 
+            if (System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(element).Length is var size && size > MaxEventBytes)
+            {
+                rejected.Add(Rejection(i, [("", $"the event is {size} bytes of JSON; one takes at most {MaxEventBytes}")]));
+                continue;
+            }
+
             if (EventJson.TryRead(element, out var read, out var errors))
             {
+                // A webhook source's events come only from its verified deliveries: a pushed event under its name could
+                // take the id of one still to come, which the log would then drop as a duplicate.
+                if (await sources.ExistsAsync(read.Source, context.RequestAborted).ConfigureAwait(false))
+                {
+                    rejected.Add(Rejection(i, [("/source", $"'{read.Source}' is a webhook source: its events come only from its verified deliveries")]));
+                    continue;
+                }
+
                 valid.Add(read with { ReceivedAt = now });
             }
             else

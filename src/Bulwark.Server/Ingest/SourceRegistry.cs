@@ -29,6 +29,17 @@ internal sealed class SourceRegistry(IControlStore store, ISecretResolver resolv
 
     public DateTimeOffset Now => time.GetUtcNow();
 
+    /// <summary>Whether a source with this name is configured.</summary>
+    public async ValueTask<bool> ExistsAsync(string name, CancellationToken cancellationToken)
+    {
+        if (!_loaded)
+        {
+            await LoadAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return _sources.ContainsKey(name);
+    }
+
     public async ValueTask<LiveSource?> GetAsync(string name, CancellationToken cancellationToken)
     {
         if (!_loaded)

@@ -51,6 +51,40 @@ public sealed class EventsApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Push_AnEventUnderAWebhookSourcesName_IsRejected_SoItCannotTakeTheIdOfADeliveryToCome()
+    {
+        await _ingest.StandardSourceAsync("gh");
+        var token = await _ingest.Server.CreateIdentityTokenAsync("svc", Role.Ingest);
+        using var service = _ingest.Server.CreateClient(token);
+        var body = $"[{IngestServer.Event("victim-1", "gh", account: "decoy")},{IngestServer.Event("own-1", "svc")}]";
+
+        var answer = await Http.ReadJsonAsync(await service.PostAsync("v1/events", IngestServer.Body(body), Ct));
+
+        answer["accepted"]!.GetValue<int>().ShouldBe(1);
+        var rejected = answer["rejected"]!.AsArray().ShouldHaveSingleItem()!;
+        rejected["index"]!.GetValue<int>().ShouldBe(0);
+        var error = rejected["errors"]!.AsArray().ShouldHaveSingleItem()!;
+        (error["path"]!.GetValue<string>(), error["message"]!.GetValue<string>()).ShouldBe(("/source", "'gh' is a webhook source: its events come only from its verified deliveries"));
+        (await _ingest.Events.QueryEventsAsync(new EventQuery(Source: "gh"), Ct)).ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task Push_AnEventOver64KiB_IsRejected_AndTheRestAccepted()
+    {
+        using var admin = _ingest.Server.CreateAdminClient();
+        var big = JsonNode.Parse(IngestServer.Event("big-1", "svc"))!.AsObject();
+        big["details"] = new JsonObject { ["blob"] = new string('x', EventsApi.MaxEventBytes) };
+        var body = $"[{IngestServer.Event("small-1", "svc")},{big.ToJsonString()}]";
+
+        var answer = await Http.ReadJsonAsync(await admin.PostAsync("v1/events", IngestServer.Body(body), Ct));
+
+        answer["accepted"]!.GetValue<int>().ShouldBe(1);
+        var rejected = answer["rejected"]!.AsArray().ShouldHaveSingleItem()!;
+        rejected["index"]!.GetValue<int>().ShouldBe(1);
+        rejected["errors"]![0]!["message"]!.GetValue<string>().ShouldEndWith($"bytes of JSON; one takes at most {EventsApi.MaxEventBytes}");
+    }
+
+    [Fact]
     public async Task Push_WithNoValidItem_Is422_AndTheIngestRoleCannotRead()
     {
         var token = await _ingest.Server.CreateIdentityTokenAsync("svc", Role.Ingest);

@@ -73,7 +73,7 @@ public sealed class BearerScheme : IWebhookScheme
         var index = SchemeCrypto.FindToken(secrets.Secrets, token);
         return index < 0
             ? SchemeChecks.Bad("The bearer token", secrets)
-            : SchemeChecks.Verified(index, request.Header("Idempotency-Key") ?? request.Header("X-Delivery-Id"));
+            : SchemeChecks.Verified(index, SchemeChecks.NonBlank(request.Header("Idempotency-Key")) ?? request.Header("X-Delivery-Id"));
     }
 
     /// <inheritdoc />

@@ -69,7 +69,15 @@ internal static class SchemeChecks
     /// <param name="signedAt">The signed timestamp, if any.</param>
     /// <returns>The result.</returns>
     public static VerificationResult Verified(int secretIndex, string? deliveryId = null, DateTimeOffset? signedAt = null) =>
-        new(VerificationOutcome.Verified, $"Verified with active secret #{secretIndex}.", deliveryId, signedAt, secretIndex);
+        new(VerificationOutcome.Verified, $"Verified with active secret #{secretIndex}.", NonBlank(deliveryId), signedAt, secretIndex);
+
+    /// <summary>
+    /// A header value trimmed, or null when it is missing or blank: an empty delivery-id header is no id (else every
+    /// delivery sent with one would be a duplicate of the first).
+    /// </summary>
+    /// <param name="value">The header value.</param>
+    /// <returns>The value, or null.</returns>
+    public static string? NonBlank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 
     /// <summary>Reads a signed Unix timestamp: decimal digits only (no sign, space or fraction).</summary>
     /// <param name="text">The header value.</param>

@@ -112,5 +112,10 @@ public sealed class SlackScheme : IWebhookScheme
         {
             return null;
         }
+        catch (InvalidOperationException)
+        {
+            // A challenge that is not valid Unicode (a lone surrogate escape): no answer can echo it.
+            return HandshakeAnswers.Refused();
+        }
     }
 }

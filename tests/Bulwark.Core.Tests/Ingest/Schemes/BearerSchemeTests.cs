@@ -75,6 +75,22 @@ public sealed class BearerSchemeTests
         Sut.Verify(request, Secrets(Token), AnyTime, Tolerance).DeliveryId.ShouldBe("dlv-1");
     }
 
+    [Theory]
+    [InlineData("", null)]
+    [InlineData("  ", null)]
+    [InlineData("", "dlv-1")]
+    public void Verify_BlankIdempotencyKey_IsNoDeliveryId(string key, string? deliveryHeader)
+    {
+        // Else every delivery sent with an empty key would be a duplicate of the first, and dropped.
+        var headers = new List<(string, string)> { ("Authorization", "Bearer " + Token), ("Idempotency-Key", key) };
+        if (deliveryHeader is not null)
+        {
+            headers.Add(("X-Delivery-Id", deliveryHeader));
+        }
+
+        Sut.Verify(Post(Body, [.. headers]), Secrets(Token), AnyTime, Tolerance).DeliveryId.ShouldBe(deliveryHeader);
+    }
+
     [Fact]
     public void Verify_NoDeliveryHeader_NoDeliveryId()
     {

@@ -24,6 +24,15 @@ public sealed class GitHubSchemeTests
     }
 
     [Fact]
+    public void Verify_BlankDeliveryHeader_VerifiedWithoutDeliveryId()
+    {
+        var result = Sut.Verify(Post(Payload, ("x-hub-signature-256", Signature), ("x-github-delivery", " ")), Secrets(Secret), AnyTime, Tolerance);
+
+        result.ShouldBe(VerificationOutcome.Verified);
+        result.DeliveryId.ShouldBeNull();
+    }
+
+    [Fact]
     public void Verify_TvGh1WithoutDeliveryHeader_VerifiedWithoutDeliveryId()
     {
         var result = Sut.Verify(Post(Payload, ("X-Hub-Signature-256", Signature)), Secrets(Secret), AnyTime, Tolerance);

@@ -147,6 +147,7 @@ public sealed class SlackSchemeTests
     [InlineData("""{"type":"url_verification"}""")]
     [InlineData("""{"type":"url_verification","challenge":""}""")]
     [InlineData("""{"type":"url_verification","challenge":42}""")]
+    [InlineData("""{"type":"url_verification","challenge":"\ud800"}""")]
     public void Handshake_UrlVerificationWithoutUsableChallenge_403(string body)
     {
         Sut.Handshake(Post(body), Secrets(Secret)).ShouldBeRefusal();
