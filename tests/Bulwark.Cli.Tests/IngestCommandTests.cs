@@ -276,9 +276,10 @@ public sealed class IngestCommandTests : IAsyncLifetime
     [Fact]
     public async Task Push_EventsLargerThanOneRequestTakes_GoInSeveralRequests()
     {
-        // 34 events of half a MiB: 17 MiB, over the server's 16 MiB a push, however large --batch is.
-        var note = new string('n', 512 * 1024);
-        var lines = Enumerable.Range(0, 34).Select(i =>
+        // 300 events of 60 KiB (under the server's 64 KiB an event): 18 MiB, over its 16 MiB a push, however large
+        // --batch is.
+        var note = new string('n', 60 * 1024);
+        var lines = Enumerable.Range(0, 300).Select(i =>
         {
             var item = JsonNode.Parse(Event($"big-{i}"))!.AsObject();
             item["details"] = new JsonObject { ["note"] = note };
@@ -288,7 +289,7 @@ public sealed class IngestCommandTests : IAsyncLifetime
         var (exit, output, err) = await Run(_pusher, "events", "push", WriteFile("big.jsonl", [.. lines]), "--batch", "20000", "--json");
 
         exit.ShouldBe(0, err);
-        JsonNode.Parse(output)!["accepted"]!.GetValue<int>().ShouldBe(34);
+        JsonNode.Parse(output)!["accepted"]!.GetValue<int>().ShouldBe(300);
     }
 
     [Theory]
@@ -318,6 +319,19 @@ public sealed class IngestCommandTests : IAsyncLifetime
         err.ShouldContain($"{missing} does not exist");
         (await Run(_pusher, "events", "push")).Exit.ShouldBe(2);
         (await Run(_pusher, "events", "push", WriteFile("one.jsonl", Event("o-1")), "--batch", "many")).Exit.ShouldBe(2);
+    }
+
+    [Fact]
+    public async Task Push_AGzFileThatIsNotGzip_SaysSoWithoutAStackTrace_Exit2()
+    {
+        var path = _files.Combine("plain.jsonl.gz");
+        await File.WriteAllTextAsync(path, Event("g-1") + "\n", Ct);
+
+        var (exit, _, err) = await Run(_pusher, "events", "push", path, "--quiet");
+
+        exit.ShouldBe(2);
+        err.ShouldStartWith($"error: {path} is not a readable gzip file after line 0 (");
+        err.ShouldNotContain("   at ");
     }
 
     [Fact]

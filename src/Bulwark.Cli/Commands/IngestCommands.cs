@@ -275,7 +275,20 @@ internal static class IngestCommands
                 batchBytes = 0;
             }
 
-            while (await reader.ReadLineAsync(ct).ConfigureAwait(false) is { } text)
+            async Task<string?> NextLineAsync()
+            {
+                try
+                {
+                    return await reader.ReadLineAsync(ct).ConfigureAwait(false);
+                }
+                catch (InvalidDataException error)
+                {
+                    // A .gz file that is not gzip, or is cut short: what came before it was pushed.
+                    throw new UsageException($"{path} is not a readable gzip file after line {fileLine} ({error.Message}); the lines before it were pushed");
+                }
+            }
+
+            while (await NextLineAsync().ConfigureAwait(false) is { } text)
             {
                 // Line numbers count every line of the file, blank ones too, so that a rejection points at its line.
                 fileLine++;
