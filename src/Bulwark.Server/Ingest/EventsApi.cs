@@ -215,6 +215,11 @@ internal static partial class EventsApi
         var until = Time(query, "until", errors);
         var after = QueryParameters.Number(query, "after", 0, long.MaxValue, errors) ?? 0;
         var limit = (int)(QueryParameters.Number(query, "limit", 1, 1000, errors) ?? 100);
+        if (since is not null && until is not null && until <= since)
+        {
+            errors.Add(new ManifestError("/until", "must be after since"));
+        }
+
         if (errors.Count > 0)
         {
             return ProblemResults.Validation(context, errors);

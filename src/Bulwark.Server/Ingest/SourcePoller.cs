@@ -54,12 +54,6 @@ internal sealed partial class SourcePoller(
     /// <summary>A header added to each snapshot: the URL of the page (the response does not carry it).</summary>
     public const string PageUrlHeader = "Bulwark-Poll-Url";
 
-    /// <summary>Response headers never written into a snapshot (cookies, and anything that could carry a credential).</summary>
-    private static readonly HashSet<string> SecretHeaders = new(StringComparer.OrdinalIgnoreCase)
-    {
-        "Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "X-Api-Key", "Api-Key",
-    };
-
     private static readonly MediaTypeWithQualityHeaderValue Json = new("application/json");
     private static readonly ProductInfoHeaderValue UserAgent = new("Bulwark-Poller", "1");
 
@@ -510,7 +504,7 @@ internal sealed partial class SourcePoller(
         foreach (var (name, values) in response.Headers.Concat(response.Content.Headers))
         {
             var value = string.Join(", ", values);
-            if (!SecretHeaders.Contains(name)
+            if (!WebhooksApi.SecretHeaders.Contains(name)
                 && !name.Equals(poll.AuthHeader, StringComparison.OrdinalIgnoreCase)
                 && !credentials.Any(c => value.Contains(c, StringComparison.Ordinal)))
             {

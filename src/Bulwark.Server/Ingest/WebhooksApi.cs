@@ -22,10 +22,13 @@ internal static partial class WebhooksApi
     /// <summary>The largest body any source may accept; the endpoint never reads more.</summary>
     private const long MaxBytes = SourceDefinition.MaxMaxBody;
 
-    /// <summary>Headers never written into a snapshot: they carry secrets (bearer, Okta and Auth0 tokens) or cookies.</summary>
-    private static readonly HashSet<string> SecretHeaders = new(StringComparer.OrdinalIgnoreCase)
+    /// <summary>
+    /// Headers never written into a snapshot, of a delivery or a polled page: they carry secrets (bearer, Okta and Auth0
+    /// tokens, API keys) or cookies.
+    /// </summary>
+    internal static readonly HashSet<string> SecretHeaders = new(StringComparer.OrdinalIgnoreCase)
     {
-        "Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "X-Api-Key", "Api-Key",
+        "Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "X-Api-Key", "Api-Key", "X-Auth-Token", "X-Access-Token",
     };
 
     public static IEndpointRouteBuilder MapWebhooksApi(this IEndpointRouteBuilder routes)

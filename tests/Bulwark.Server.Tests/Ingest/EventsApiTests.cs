@@ -119,6 +119,9 @@ public sealed class EventsApiTests : IAsyncLifetime
 
         await Http.ReadProblemAsync(await admin.GetAsync("v1/events?limit=5000", Ct), HttpStatusCode.UnprocessableEntity, "validation");
         await Http.ReadProblemAsync(await admin.GetAsync("v1/events?since=yesterday", Ct), HttpStatusCode.UnprocessableEntity, "validation");
+        var backwards = await Http.ReadProblemAsync(
+            await admin.GetAsync("v1/events?since=2026-03-02T00:12:00Z&until=2026-03-02T00:10:00Z", Ct), HttpStatusCode.UnprocessableEntity, "validation");
+        backwards["errors"]!.AsArray().ShouldHaveSingleItem()!["path"]!.GetValue<string>().ShouldBe("/until");
     }
 
     [Theory]

@@ -83,6 +83,7 @@ public sealed class WebhookIngestTests : IAsyncLifetime
         using var client = _ingest.Server.CreateClient();
         using var request = signer.Request("partner", "msg_1", Now, body);
         request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "must-not-be-kept");
+        request.Headers.Add("X-Auth-Token", "must-not-be-kept-either");
 
         var answer = await Http.ReadJsonAsync(await client.SendAsync(request, Ct));
         await _ingest.NormalizedAsync();
@@ -97,6 +98,7 @@ public sealed class WebhookIngestTests : IAsyncLifetime
         raw["delivery_id"]!.GetValue<string>().ShouldBe("msg_1");
         raw["headers"]!.AsObject().Select(h => h.Key.ToLowerInvariant()).ShouldContain("webhook-signature");
         raw["headers"]!.AsObject().Select(h => h.Key.ToLowerInvariant()).ShouldNotContain("authorization");
+        raw["headers"]!.AsObject().Select(h => h.Key.ToLowerInvariant()).ShouldNotContain("x-auth-token");
         raw.ToJsonString().ShouldNotContain("must-not-be-kept");
         (await admin.GetByteArrayAsync($"v1/raw/{snapshotId}/body", Ct)).ShouldBe(body);
 
