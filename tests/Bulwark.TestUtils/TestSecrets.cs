@@ -19,6 +19,9 @@ public sealed class TestSecrets : ISecretResolver
         set => _values[name] = value;
     }
 
+    /// <summary>Unsets <c>env:NAME</c>, as if the variable were gone from the server's environment.</summary>
+    public void Remove(string name) => _values.TryRemove(name, out _);
+
     public bool TryResolve(SecretReference reference, [NotNullWhen(true)] out string? value, out string reason)
     {
         ArgumentNullException.ThrowIfNull(reference);

@@ -25,14 +25,18 @@ internal static class SourcesApi
     private static async Task<IResult> ListAsync(HttpContext context, IControlStore store, SourceService service)
     {
         var (sources, version) = await store.ListSourcesAsync(context.RequestAborted).ConfigureAwait(false);
-        if (VersionETag.NotModified(context, version))
+        var documents = sources.Select(service.Document).ToList();
+
+        // Which references resolve is not stored, so it goes into the tag: a secret file deleted since changes it.
+        var resolving = string.Concat(documents.SelectMany(d => d["status"]!["secrets"]!.AsArray()).Select(r => r!["resolves"]!.GetValue<bool>() ? '1' : '0'));
+        if (VersionETag.NotModified(context, version, resolving))
         {
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
         }
 
         return TypedResults.Ok(new JsonObject
         {
-            ["items"] = new JsonArray([.. sources.Select(s => (JsonNode)service.Document(s))]),
+            ["items"] = new JsonArray([.. documents]),
             ["version"] = version,
         });
     }

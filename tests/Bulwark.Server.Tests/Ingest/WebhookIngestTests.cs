@@ -27,6 +27,27 @@ public sealed class WebhookIngestTests : IAsyncLifetime
     public async ValueTask DisposeAsync() => await _ingest.DisposeAsync();
 
     [Fact]
+    public async Task SourcesList_ASecretThatStopsResolving_ChangesTheETag()
+    {
+        await _ingest.StandardSourceAsync("partner");
+        using var admin = _ingest.Server.CreateAdminClient();
+        using var first = await admin.GetAsync("v1/sources", Ct);
+        var etag = first.Headers.ETag!;
+        using var cached = new HttpRequestMessage(HttpMethod.Get, "v1/sources");
+        cached.Headers.IfNoneMatch.Add(etag);
+        (await admin.SendAsync(cached, Ct)).StatusCode.ShouldBe(HttpStatusCode.NotModified);
+
+        _ingest.Secrets.Remove("SW_PARTNER");
+        using var stale = new HttpRequestMessage(HttpMethod.Get, "v1/sources");
+        stale.Headers.IfNoneMatch.Add(etag);
+        using var changed = await admin.SendAsync(stale, Ct);
+
+        changed.StatusCode.ShouldBe(HttpStatusCode.OK);
+        changed.Headers.ETag.ShouldNotBe(etag);
+        (await Http.ReadJsonAsync(changed))["items"]![0]!["status"]!["secrets"]![0]!["resolves"]!.GetValue<bool>().ShouldBeFalse();
+    }
+
+    [Fact]
     public async Task Sources_ShowReferencesOnly_AndNeverTheSecret()
     {
         await _ingest.StandardSourceAsync("partner");
