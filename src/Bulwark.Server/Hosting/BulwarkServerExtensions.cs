@@ -117,6 +117,13 @@ public static class BulwarkServerExtensions
         // Listen from the start so that no measurement before the first scrape is lost.
         app.Services.GetRequiredService<PrometheusExporter>();
         app.UseMiddleware<HttpMetrics>();
+
+        // Every answer is what its Content-Type says, also a handshake that echoes the caller's text as text/plain.
+        app.Use((context, next) =>
+        {
+            context.Response.Headers.XContentTypeOptions = "nosniff";
+            return next(context);
+        });
         app.UseMiddleware<CorrelationId>();
         app.UseMiddleware<ErrorHandling>();
         app.UseRouting();

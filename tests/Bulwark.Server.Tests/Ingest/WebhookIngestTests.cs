@@ -410,6 +410,7 @@ public sealed class WebhookIngestTests : IAsyncLifetime
 
         var meta = await client.GetAsync("v1/webhooks/meta?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=meatyhamhock", Ct);
         (meta.StatusCode, await meta.Content.ReadAsStringAsync(Ct)).ShouldBe((HttpStatusCode.OK, "1158201444"));
+        meta.Headers.GetValues("X-Content-Type-Options").ShouldBe(["nosniff"]); // the caller's text, never sniffed as HTML
         await Http.ReadProblemAsync(await client.GetAsync("v1/webhooks/meta?hub.mode=subscribe&hub.challenge=1&hub.verify_token=wrong", Ct), HttpStatusCode.Forbidden, "forbidden");
 
         using var hmac = new HMACSHA256(Encoding.UTF8.GetBytes("app-secret-value"));
