@@ -6,8 +6,9 @@ using Microsoft.Extensions.Options;
 namespace Bulwark.Server.Http;
 
 /// <summary>
-/// Enforces the body limit (413 from <c>Content-Length</c> before reading, and mid-read for chunked bodies) and that a
-/// body, when there is one, is JSON (415 otherwise).
+/// Enforces the body limit (413 from <c>Content-Length</c> before reading, and mid-read for chunked bodies), that a
+/// body is not compressed (415: bodies are read and verified as sent) and, when there is one, that it is JSON (415
+/// otherwise).
 /// </summary>
 internal sealed class RequestBodyLimits(RequestDelegate next, IOptions<BulwarkServerOptions> options)
 {
@@ -30,6 +31,15 @@ internal sealed class RequestBodyLimits(RequestDelegate next, IOptions<BulwarkSe
 
     public Task InvokeAsync(HttpContext context)
     {
+        // Bodies are read (and webhook signatures verified) as sent: a compressed one would only fail later as "not
+        // JSON" or a bad signature.
+        var encoding = context.Request.Headers.ContentEncoding.ToString().Trim();
+        if (HasBody(context.Request) && encoding.Length > 0 && !encoding.Equals("identity", StringComparison.OrdinalIgnoreCase))
+        {
+            return ProblemResults.WriteAsync(
+                context, ProblemKind.UnsupportedMediaType, $"Content-Encoding '{encoding}' is not accepted: send the body uncompressed.");
+        }
+
         if (context.GetEndpoint()?.Metadata.GetMetadata<RawBodyEndpoint>() is { } raw)
         {
             // The endpoint reads its own body, bounded by its own limit (a webhook source's max_body).

@@ -199,6 +199,13 @@ public sealed class WebhookIngestTests : IAsyncLifetime
         var body = Encoding.UTF8.GetBytes(IngestServer.Event("e-1", "small"));
         await Http.ReadProblemAsync(await client.SendAsync(signer.Request("small", "msg_3", Now, body, "text/html"), Ct), HttpStatusCode.UnsupportedMediaType, "unsupported-media-type");
         await Http.ReadProblemAsync(await client.SendAsync(signer.Request("nobody", "msg_4", Now, body), Ct), HttpStatusCode.NotFound, "not-found");
+
+        // A compressed body is refused as such, not as JSON that does not parse; nothing is stored.
+        using var gzipped = signer.Request("small", "msg_5", Now, body);
+        gzipped.Content!.Headers.ContentEncoding.Add("gzip");
+        var problem = await Http.ReadProblemAsync(await client.SendAsync(gzipped, Ct), HttpStatusCode.UnsupportedMediaType, "unsupported-media-type");
+        problem["detail"]!.GetValue<string>().ShouldContain("Content-Encoding 'gzip'");
+        _ingest.Events.LastSnapshotSeq.ShouldBe(0);
     }
 
     [Fact]
