@@ -310,11 +310,6 @@ public sealed class SourceKind : ManifestKind<SourceDefinition>
         var since = poll.ReadRaw("since_parameter") is null ? "since" : poll.ReadString("since_parameter", maxLength: 100);
         var lookback = poll.ReadDuration("lookback", TimeSpan.Zero, TimeSpan.FromDays(90)) ?? TimeSpan.FromHours(1);
         var overlap = poll.ReadDuration("overlap", TimeSpan.Zero, TimeSpan.FromDays(1)) ?? TimeSpan.FromMinutes(1);
-        if (!IsHeaderName(authHeader) || RestrictedHeaders.Contains(authHeader))
-        {
-            poll.Error("auth_header", "must be a header name (RFC 9110) that the poller does not set itself: not Host, Accept, User-Agent, Connection or a Content- or transfer header");
-        }
-
         poll.RejectUnknownFields();
         return url is null ? null : new SourcePoll
         {
@@ -328,10 +323,27 @@ public sealed class SourceKind : ManifestKind<SourceDefinition>
         };
     }
 
-    /// <summary>Headers the HTTP stack sets itself: a credential in one would be dropped or garble the request.</summary>
+    /// <summary>
+    /// Why a poll's <c>auth_header</c> cannot carry its credential, or null when it can: it must be a header name (RFC
+    /// 9110) that the poller and the HTTP stack do not set themselves, and not a content header (a GET has no content, so
+    /// the credential would be dropped). Checked when a source is put, not when a stored one is read, so that a source
+    /// stored before the rule still loads.
+    /// </summary>
+    /// <param name="poll">The poll block.</param>
+    /// <returns>The reason, or null.</returns>
+    public static string? AuthHeaderProblem(SourcePoll poll)
+    {
+        ArgumentNullException.ThrowIfNull(poll);
+        var name = poll.AuthHeader;
+        return IsHeaderName(name) && !RestrictedHeaders.Contains(name) && !name.StartsWith("Content-", StringComparison.OrdinalIgnoreCase)
+            ? null
+            : "must be a header name (RFC 9110) that the poller does not set itself: not Host, Accept, User-Agent, Connection, Expires, Last-Modified, Allow, a transfer header or a Content- header";
+    }
+
+    /// <summary>Headers the HTTP stack or the poller sets itself, or content headers outside <c>Content-</c>.</summary>
     private static readonly HashSet<string> RestrictedHeaders = new(StringComparer.OrdinalIgnoreCase)
     {
-        "Host", "Content-Type", "Content-Length", "Transfer-Encoding", "Connection", "Accept", "User-Agent", "Expect", "Upgrade", "TE", "Trailer", "Keep-Alive",
+        "Host", "Transfer-Encoding", "Connection", "Accept", "User-Agent", "Expect", "Upgrade", "TE", "Trailer", "Keep-Alive", "Expires", "Last-Modified", "Allow",
     };
 
     /// <summary>An RFC 9110 field name: one or more token characters.</summary>

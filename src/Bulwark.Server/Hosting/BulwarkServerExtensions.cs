@@ -118,10 +118,17 @@ public static class BulwarkServerExtensions
         app.Services.GetRequiredService<PrometheusExporter>();
         app.UseMiddleware<HttpMetrics>();
 
-        // Every answer is what its Content-Type says, also a handshake that echoes the caller's text as text/plain.
+        // Every answer is what its Content-Type says, also a handshake that echoes the caller's text as text/plain. Set
+        // as the answer starts: an error answer clears the headers set before it.
         app.Use((context, next) =>
         {
-            context.Response.Headers.XContentTypeOptions = "nosniff";
+            context.Response.OnStarting(
+                static response =>
+                {
+                    ((HttpResponse)response).Headers.XContentTypeOptions = "nosniff";
+                    return Task.CompletedTask;
+                },
+                context.Response);
             return next(context);
         });
         app.UseMiddleware<CorrelationId>();

@@ -305,14 +305,13 @@ internal static partial class EventsApi
         };
         var logger = loggers.CreateLogger(typeof(EventsApi).FullName!);
         var stopping = lifetime.ApplicationStopping;
-        var run = replays.TryStart(answer, r => RunReplayAsync(r, request, events, store, normalizer, wakeups, time, logger, stopping));
+        var (run, running) = replays.TryStart(answer, r => RunReplayAsync(r, request, events, store, normalizer, wakeups, time, logger, stopping));
         if (run is null)
         {
-            var running = replays.Running?.Id;
             return ProblemResults.Result(
                 context,
                 ProblemKind.Conflict,
-                $"Another replay ({running ?? "just ending"}) is running; this one can start when it has finished (GET /v1/events/replays/{running}).");
+                $"Another replay ({running!.Id}) is running; this one can start when it has finished (GET /v1/events/replays/{running.Id}).");
         }
 
         // Asked to answer at once (RFC 7240), as a caller behind a proxy with a read timeout should: 202 with where to

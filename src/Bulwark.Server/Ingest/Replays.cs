@@ -35,17 +35,18 @@ internal sealed class Replays(TimeProvider time) : IHostedService
 
     /// <summary>
     /// Starts a replay whose answer begins as <paramref name="result"/>, with <paramref name="work"/> doing it (and
-    /// auditing it) in the background; null when another is running. The work's <see cref="OperationCanceledException"/>
-    /// means the server is stopping; any other exception, a failure.
+    /// auditing it) in the background. When another is running, nothing starts and that one is returned as
+    /// <c>Running</c>. The work's <see cref="OperationCanceledException"/> means the server is stopping; any other
+    /// exception, a failure.
     /// </summary>
-    public ReplayRun? TryStart(JsonObject result, Func<ReplayRun, Task> work)
+    public (ReplayRun? Started, ReplayRun? Running) TryStart(JsonObject result, Func<ReplayRun, Task> work)
     {
         ReplayRun run;
         lock (_lock)
         {
-            if (_running is not null)
+            if (_running is { } running)
             {
-                return null;
+                return (null, running);
             }
 
             run = new ReplayRun("rpl_" + RandomNumberGenerator.GetHexString(16, lowercase: true), time.GetUtcNow(), result);
@@ -54,20 +55,22 @@ internal sealed class Replays(TimeProvider time) : IHostedService
 
         _ = Task.Run(async () =>
         {
+            var (state, failure) = (ReplayState.Completed, (Exception?)null);
             try
             {
                 await work(run).ConfigureAwait(false);
-                run.End(ReplayState.Completed, null, time.GetUtcNow());
             }
 #pragma warning disable CA1031 // The outcome is the run's state, read by whoever asks (the waiting caller rethrows it).
             catch (Exception error)
 #pragma warning restore CA1031
             {
-                run.End(error is OperationCanceledException ? ReplayState.Stopped : ReplayState.Failed, error, time.GetUtcNow());
+                (state, failure) = (error is OperationCanceledException ? ReplayState.Stopped : ReplayState.Failed, error);
             }
 
+            // Ended and no longer running in one step: whoever reads it ended may start the next one at once.
             lock (_lock)
             {
+                run.End(state, failure, time.GetUtcNow());
                 _running = null;
                 _finished.AddFirst(run);
                 if (_finished.Count > Kept)
@@ -76,10 +79,9 @@ internal sealed class Replays(TimeProvider time) : IHostedService
                 }
             }
 
-            // Only now: whoever waited may start the next one at once.
             run.Finished();
         });
-        return run;
+        return (run, null);
     }
 
     /// <summary>The running replay or a kept finished one with this id; null when this server does not know it.</summary>

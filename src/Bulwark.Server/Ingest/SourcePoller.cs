@@ -194,7 +194,8 @@ internal sealed partial class SourcePoller(
             {
                 if (!cursorLoaded)
                 {
-                    (run.Next, run.Since) = await LoadCursorAsync(run, cancellationToken).ConfigureAwait(false);
+                    (run.Next, run.Since, run.ChainStarted) = await LoadCursorAsync(run, cancellationToken).ConfigureAwait(false);
+                    run.SavedChainStarted = run.ChainStarted;
                     cursorLoaded = true;
                 }
 
@@ -263,6 +264,12 @@ internal sealed partial class SourcePoller(
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         var requestedAt = time.GetUtcNow();
         var fromStart = run.Next is null;
+        if (fromStart)
+        {
+            // A chain of pages starts here: where the next one resumes is reckoned from now, however long the chain.
+            run.ChainStarted = requestedAt;
+        }
+
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, url);
@@ -324,7 +331,7 @@ internal sealed partial class SourcePoller(
                 // and one asked from a time moves that time on.
                 instruments.Polled(run.Name, PollOutcome.Empty);
                 run.Failures = 0;
-                await SaveCursorAsync(run, next ?? run.Next, next is null && fromStart ? ResumeAt(run, requestedAt) : run.Since, cancellationToken).ConfigureAwait(false);
+                await SaveCursorAsync(run, next ?? run.Next, next is null && fromStart ? ResumeAt(run) : run.Since, cancellationToken).ConfigureAwait(false);
                 return run.Poll.Interval;
             }
 
@@ -343,9 +350,10 @@ internal sealed partial class SourcePoller(
             instruments.Polled(run.Name, PollOutcome.Ok);
             run.Failures = 0;
 
-            // Without a next link this was the last page: the next poll asks from the time this page was asked for, less
-            // the overlap (events the API indexes late), and dedupe drops what it has seen.
-            await SaveCursorAsync(run, next, next is null ? ResumeAt(run, requestedAt) : run.Since, cancellationToken).ConfigureAwait(false);
+            // Without a next link this was the last page: the next poll asks from the time the chain's first page was
+            // asked for (an API may list newest first, or hold its answer from that moment), less the overlap (events the
+            // API indexes late), and dedupe drops what it has seen.
+            await SaveCursorAsync(run, next, next is null ? ResumeAt(run) : run.Since, cancellationToken).ConfigureAwait(false);
             if (next is null)
             {
                 return run.Poll.Interval;
@@ -367,10 +375,13 @@ internal sealed partial class SourcePoller(
         }
     }
 
-    /// <summary>Where a poll from the configured URL resumes once one has reached the end: when its last page was asked for, less the overlap.</summary>
-    private static DateTimeOffset ResumeAt(PollRun run, DateTimeOffset requestedAt)
+    /// <summary>
+    /// Where a poll from the configured URL resumes once a chain of pages has reached the end: when the chain's first page
+    /// was asked for, less the overlap, and never further back than it was.
+    /// </summary>
+    private DateTimeOffset ResumeAt(PollRun run)
     {
-        var at = requestedAt - run.Poll.Overlap;
+        var at = (run.ChainStarted ?? time.GetUtcNow()) - run.Poll.Overlap;
         return run.Since is { } since && since > at ? since : at;
     }
 
@@ -556,12 +567,12 @@ internal sealed partial class SourcePoller(
     /// resumes from, when they were taken while polling the URL configured now (a new URL starts over, from
     /// now - lookback).
     /// </summary>
-    private async Task<(Uri? Next, DateTimeOffset? Since)> LoadCursorAsync(PollRun run, CancellationToken cancellationToken)
+    private async Task<(Uri? Next, DateTimeOffset? Since, DateTimeOffset? ChainStarted)> LoadCursorAsync(PollRun run, CancellationToken cancellationToken)
     {
         var text = await events.GetCursorAsync(CursorName(run.Name), cancellationToken).ConfigureAwait(false);
         if (text is null)
         {
-            return (null, null);
+            return (null, null, null);
         }
 
         try
@@ -569,39 +580,51 @@ internal sealed partial class SourcePoller(
             var cursor = JsonNode.Parse(text)?.AsObject();
             if (cursor?["url"]?.GetValue<string>() != run.Poll.Url.AbsoluteUri)
             {
-                return (null, null);
+                return (null, null, null);
             }
 
             var next = cursor["next"]?.GetValue<string>() is { } link && Uri.TryCreate(link, UriKind.Absolute, out var uri) && SameOrigin(uri, run.Poll.Url)
                 ? uri
                 : null;
-            var since = cursor["since"]?.GetValue<string>() is { } at
-                && DateTimeOffset.TryParse(at, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed)
-                    ? parsed
-                    : (DateTimeOffset?)null;
-            return (next, since);
+            return (next, Time(cursor["since"]), next is null ? null : Time(cursor["chain_started"]));
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
         {
-            return (null, null);
+            return (null, null, null);
         }
+
+        static DateTimeOffset? Time(JsonNode? node) =>
+            node?.GetValue<string>() is { } at && DateTimeOffset.TryParse(at, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed)
+                ? parsed
+                : null;
     }
 
+    /// <summary>
+    /// Writes where the poll resumes: the next link, with when its chain started, or, once a chain has ended, the time a
+    /// poll from the configured URL asks from.
+    /// </summary>
     private async Task SaveCursorAsync(PollRun run, Uri? next, DateTimeOffset? since, CancellationToken cancellationToken)
     {
-        if (next == run.Next && since == run.Since)
+        var chainStarted = next is null ? null : run.ChainStarted;
+        if (next == run.Next && since == run.Since && chainStarted == run.SavedChainStarted)
         {
             return;
         }
 
+        static string? Format(DateTimeOffset? at) => at?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
         var cursor = new JsonObject
         {
             ["url"] = run.Poll.Url.AbsoluteUri,
             ["next"] = next?.AbsoluteUri,
-            ["since"] = since?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture),
+            ["since"] = Format(since),
+            ["chain_started"] = Format(chainStarted),
         };
         await events.SetCursorAsync(CursorName(run.Name), cursor.ToJsonString(), cancellationToken).ConfigureAwait(false);
-        (run.Next, run.Since) = (next, since);
+        (run.Next, run.Since, run.SavedChainStarted) = (next, since, chainStarted);
+        if (next is null)
+        {
+            run.ChainStarted = null;
+        }
     }
 
     private Parking ParkingOf(string source) => _parking.GetOrAdd(source, _ => new Parking());
@@ -691,6 +714,12 @@ internal sealed partial class SourcePoller(
         /// page, less the overlap; null before any did (now - lookback).
         /// </summary>
         public DateTimeOffset? Since { get; set; }
+
+        /// <summary>When the first page of the chain of next links being followed was asked for (null between chains).</summary>
+        public DateTimeOffset? ChainStarted { get; set; }
+
+        /// <summary>The <see cref="ChainStarted"/> the stored cursor holds.</summary>
+        public DateTimeOffset? SavedChainStarted { get; set; }
 
         public int Failures { get; set; }
 

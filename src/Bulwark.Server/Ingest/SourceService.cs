@@ -32,6 +32,11 @@ internal sealed class SourceService(IControlStore store, SourceRegistry registry
             errors.Add(new ManifestError("/verify_token", $"{verifyToken} does not resolve on this server"));
         }
 
+        if (definition.Poll is { } poll && SourceKind.AuthHeaderProblem(poll) is { } headerProblem)
+        {
+            errors.Add(new ManifestError("/poll/auth_header", headerProblem));
+        }
+
         if (definition.Poll?.Auth is { } auth && !registry.Resolves(auth))
         {
             errors.Add(new ManifestError("/poll/auth", $"{auth} does not resolve on this server"));

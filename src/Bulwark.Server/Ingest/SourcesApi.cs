@@ -71,9 +71,12 @@ internal static class SourcesApi
         return ManifestBodies.Answer(context, outcome, $"/v1/sources/{name}", service.Document(source));
     }
 
-    /// <summary>What a put would change of where the source is polled from and with which credential; null when nothing.</summary>
+    /// <summary>
+    /// What a put would change of where the source is polled from and with which credential; null when nothing. URLs
+    /// compare as written in full (<see cref="Uri"/> equality ignores user info).
+    /// </summary>
     internal static string? PollChanges(SourcePoll? stored, SourcePoll? proposed) =>
-        proposed is null || (stored is not null && stored.Url == proposed.Url && stored.Auth == proposed.Auth && stored.AuthHeader == proposed.AuthHeader)
+        proposed is null || (stored is not null && stored.Url.AbsoluteUri == proposed.Url.AbsoluteUri && stored.Auth == proposed.Auth && stored.AuthHeader == proposed.AuthHeader)
             ? null
             : "the URL this source is polled from or the credential sent there (poll.url, poll.auth, poll.auth_header)";
 }

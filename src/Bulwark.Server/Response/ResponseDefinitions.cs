@@ -25,7 +25,7 @@ internal sealed class ConnectorService(IControlStore store) : DefinitionService<
 {
     /// <summary>A connector sends its secret to its URL (for Slack, the secret is the URL): both are guarded.</summary>
     public override string? SecretDestinationChanges(ConnectorDefinition? stored, ConnectorDefinition proposed) =>
-        (proposed.Url is null && proposed.Secret is null) || (stored is not null && stored.Url == proposed.Url && stored.Secret == proposed.Secret && stored.Type == proposed.Type)
+        (proposed.Url is null && proposed.Secret is null) || (stored is not null && stored.Url?.AbsoluteUri == proposed.Url?.AbsoluteUri && stored.Secret == proposed.Secret && stored.Type == proposed.Type)
             ? null
             : "where this connector calls or the secret it sends (url, secret, type)";
 

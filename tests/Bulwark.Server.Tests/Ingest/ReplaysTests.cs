@@ -16,11 +16,11 @@ public sealed class ReplaysTests
     {
         var replays = new Replays(_time);
         var release = new TaskCompletionSource();
-        var run = replays.TryStart([], _ => release.Task)!;
+        var run = replays.TryStart([], _ => release.Task).Started!;
 
         var stop = replays.StopAsync(Ct);
         stop.IsCompleted.ShouldBeFalse();
-        replays.TryStart([], _ => Task.CompletedTask).ShouldBeNull();
+        replays.TryStart([], _ => Task.CompletedTask).ShouldBe((null, run));
         release.SetResult();
 
         await stop.WaitAsync(Ct);
@@ -41,7 +41,7 @@ public sealed class ReplaysTests
                 1 => throw new OperationCanceledException(),
                 2 => throw new InvalidOperationException("the store failed"),
                 _ => Task.Run(() => r.Update(result => result["renormalized"] = n)),
-            })!;
+            }).Started!;
             await run.Completion.WaitAsync(Ct);
             runs.Add(run);
         }

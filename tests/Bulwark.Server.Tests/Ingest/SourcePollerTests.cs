@@ -199,6 +199,33 @@ public sealed class SourcePollerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ApiWithoutANextLinkOnItsLastPage_AChainOfPagesThatTookLong_ResumesFromItsFirstPage()
+    {
+        // Three pages; the first says no request is left for ten minutes, so the chain ends ten minutes after it began.
+        _okta.NextOnLastPage = false;
+        for (var i = 0; i < 5; i++)
+        {
+            _okta.Add("00u-" + i, minutesAgo: 30 - i);
+        }
+
+        _okta.ExhaustedUntil = Start + SourcePoller.RefreshEvery + TimeSpan.FromMinutes(10);
+        await PutSourceAsync(Poll(), HttpStatusCode.Created);
+        await AdvanceRefreshAsync();
+        await Poller.WhenWaitingAsync(Source, Ct).WaitAsync(Patience, Ct);
+        var first = _okta.Requests.ShouldHaveSingleItem();
+        _okta.ExhaustedUntil = null;
+        await AdvanceToWakeAsync();
+        await CaughtUpAsync();
+        _okta.Requests.Count.ShouldBe(3);
+        _okta.Requests[^1].At.ShouldBe(first.At + TimeSpan.FromMinutes(10));
+
+        // Events that appeared while the chain ran, with times before its end, are still asked for.
+        await AdvanceToWakeAsync();
+        await CaughtUpAsync();
+        _okta.Requests[^1].Query["since"].ShouldBe(Rfc3339(first.At - TimeSpan.FromMinutes(1)));
+    }
+
+    [Fact]
     public async Task PageThatSaysNoRequestIsLeft_NextPageWaitsForTheReset_AtMostAnHour()
     {
         for (var i = 0; i < 3; i++)

@@ -530,7 +530,7 @@ public sealed class WebhookIngestTests : IAsyncLifetime
         var replays = _ingest.Server.Services.GetRequiredService<Replays>();
         await _ingest.Events.SetOffsetAsync("metrics", 0, Ct);
         var release = new TaskCompletionSource();
-        var held = replays.TryStart(new JsonObject { ["since"] = "2026-01-01T00:00:00.000000Z" }, _ => release.Task).ShouldNotBeNull();
+        var held = replays.TryStart(new JsonObject { ["since"] = "2026-01-01T00:00:00.000000Z" }, _ => release.Task).Started.ShouldNotBeNull();
 
         using var busy = await admin.PostAsync("v1/events/replay", BulwarkTestServer.Json("""{"since":"2026-01-01T00:00:00Z"}"""), Ct);
         var problem = await Http.ReadProblemAsync(busy, HttpStatusCode.Conflict, "conflict");
@@ -643,6 +643,7 @@ public sealed class WebhookIngestTests : IAsyncLifetime
             "v1/events/replay", BulwarkTestServer.Json("""{"since":"2026-01-01T00:00:00Z","renormalize":true,"reason":"fix"}"""), Ct);
 
         await Http.ReadProblemAsync(stopped, HttpStatusCode.ServiceUnavailable, "unavailable");
+        stopped.Headers.GetValues("X-Content-Type-Options").ShouldBe(["nosniff"]); // also on an answer the error handler wrote
         var audited = await _ingest.Server.Services.GetRequiredService<IControlStore>().ReadAuditAsync(0, 10_000, Ct);
         var after = JsonNode.Parse(audited.Where(e => e.Action == "events.replay").ShouldHaveSingleItem().After!)!;
         (after["completed"]!.GetValue<bool>(), after["error"]!.GetValue<string>(), after["renormalized"]!.GetValue<int>())

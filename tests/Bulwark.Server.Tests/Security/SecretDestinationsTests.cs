@@ -64,6 +64,17 @@ public sealed class SecretDestinationsTests : IAsyncLifetime
             await _operator.PutAsync("v1/sources/okta", BulwarkTestServer.Json(Source("http://127.0.0.1:9/logs", "env:BULWARK_BOOTSTRAP_TOKEN")), Ct),
             HttpStatusCode.Forbidden,
             "forbidden");
+        await Http.ReadProblemAsync(
+            await _operator.PutAsync("v1/sources/okta", BulwarkTestServer.Json(Source("http://user:pw@127.0.0.1:9/logs", "env:OKTA_API")), Ct),
+            HttpStatusCode.Forbidden,
+            "forbidden");
+
+        // Even an administrator cannot send the credential in a header the poller sets itself.
+        var header = Source("http://127.0.0.1:9/logs", "env:OKTA_API");
+        header["poll"]!["auth_header"] = "Host";
+        var refused = await Http.ReadProblemAsync(await admin.PutAsync("v1/sources/okta", BulwarkTestServer.Json(header), Ct), HttpStatusCode.UnprocessableEntity, "validation");
+        refused["errors"]!.AsArray().ShouldHaveSingleItem()!["path"]!.GetValue<string>().ShouldBe("/poll/auth_header");
+
         var stored = await Http.ReadJsonAsync(await admin.GetAsync("v1/sources/okta", Ct));
         (stored["description"]!.GetValue<string>(), stored["poll"]!["url"]!.GetValue<string>(), stored["poll"]!["auth"]!.GetValue<string>())
             .ShouldBe(("Okta audit log", "http://127.0.0.1:9/logs", "env:OKTA_API"));
