@@ -36,6 +36,28 @@ internal static class BulwarkCli
         return root;
     }
 
+    /// <summary>
+    /// A parse error without .NET's type names: "Cannot parse argument 'abc' for option '--limit' as expected type
+    /// 'System.Nullable`1[System.Int32]'" becomes "'abc' is not a whole number (--limit)".
+    /// </summary>
+    internal static string Readable(string message)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(
+            message, "^Cannot parse argument '(?<value>.*)' for (option|argument) '(?<name>[^']+)' as expected type '(?<type>[^']+)'\\.?$");
+        if (!match.Success)
+        {
+            return message;
+        }
+
+        var type = match.Groups["type"].Value;
+        var what = type.Contains("Int", StringComparison.Ordinal) ? "a whole number"
+            : type.Contains("Double", StringComparison.Ordinal) || type.Contains("Decimal", StringComparison.Ordinal) ? "a number"
+            : type.Contains("Boolean", StringComparison.Ordinal) ? "true or false"
+            : type.Contains("TimeSpan", StringComparison.Ordinal) ? "a duration"
+            : "a value it takes";
+        return $"'{match.Groups["value"].Value}' is not {what} ({match.Groups["name"].Value})";
+    }
+
     public static async Task<int> RunAsync(
         string[] args, TextWriter output, TextWriter error, Func<string, string?> environment, TimeProvider? time = null)
     {
@@ -45,7 +67,7 @@ internal static class BulwarkCli
         {
             foreach (var problem in parse.Errors)
             {
-                await error.WriteLineAsync("error: " + problem.Message).ConfigureAwait(false);
+                await error.WriteLineAsync("error: " + Readable(problem.Message)).ConfigureAwait(false);
             }
 
             await error.WriteLineAsync("Run 'bulwark --help' for usage.").ConfigureAwait(false);
