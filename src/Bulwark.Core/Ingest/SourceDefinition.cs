@@ -28,8 +28,9 @@ public sealed record SourcePoll
     public TimeSpan Lookback { get; init; } = TimeSpan.FromHours(1);
 
     /// <summary>
-    /// Once a poll has reached the end (a page without a next link), how far before the moment it asked for that page the
-    /// next poll asks from: room for events the API indexes late, at the price of fetching them again (dedupe drops them).
+    /// Once a chain of pages has reached the end (a page without a next link), how far before the moment its first page
+    /// was asked for the next poll asks from: room for events the API indexes late, at the price of fetching them again
+    /// (dedupe drops them).
     /// </summary>
     public TimeSpan Overlap { get; init; } = TimeSpan.FromMinutes(1);
 }
