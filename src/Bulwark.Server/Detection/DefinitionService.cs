@@ -47,7 +47,12 @@ internal abstract class DefinitionService<T>(IControlStore store, ManifestKind<T
     /// <summary>What stops a definition from joining the set in force (paths relative to the definition).</summary>
     public virtual Task<List<ManifestError>> CheckAsync(T definition, CancellationToken cancellationToken) => Task.FromResult(new List<ManifestError>());
 
-    public async Task<(DefinitionRecord Definition, PutOutcome Outcome)> PutAsync(T definition, ChangeContext context, CancellationToken cancellationToken)
+    /// <summary>
+    /// Puts a definition. <paramref name="refuse"/>, when given, is asked inside the write with the definition it would
+    /// replace (null for a new one); a reason it returns refuses the put with 403 and writes nothing.
+    /// </summary>
+    public async Task<(DefinitionRecord Definition, PutOutcome Outcome)> PutAsync(
+        T definition, ChangeContext context, CancellationToken cancellationToken, Func<T?, string?>? refuse = null)
     {
         var name = kind.NameOf(definition);
         var errors = await CheckAsync(definition, cancellationToken).ConfigureAwait(false);
@@ -63,6 +68,11 @@ internal abstract class DefinitionService<T>(IControlStore store, ManifestKind<T
             tx =>
             {
                 var existing = tx.GetDefinition(kind.Kind, name);
+                if (refuse?.Invoke(existing is null ? null : kind.Read(existing.Document).Value) is { } reason)
+                {
+                    throw new ProblemException(ProblemKind.Forbidden, reason);
+                }
+
                 if (existing is not null && CanonicalJson.AreEqual(existing.Document, document))
                 {
                     return (existing, PutOutcome.Unchanged);

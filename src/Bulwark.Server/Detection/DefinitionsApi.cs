@@ -89,7 +89,10 @@ internal static class DefinitionsApi
             return ProblemResults.Validation(context, errors);
         }
 
-        var (record, outcome) = await service.PutAsync(definition!, RequestChange.Of(context), CancellationToken.None).ConfigureAwait(false);
+        Func<T?, string?>? refuse = SecretDestinations.MayAdminister(context)
+            ? null
+            : replaced => service.SecretDestinationChanges(replaced, definition!) is { } changes ? SecretDestinations.Refusal(changes) : null;
+        var (record, outcome) = await service.PutAsync(definition!, RequestChange.Of(context), CancellationToken.None, refuse).ConfigureAwait(false);
         return ManifestBodies.Answer(context, outcome, $"/v1/{service.Kind.Plural}/{name}", service.Document(record));
     }
 }

@@ -50,7 +50,12 @@ internal sealed class SourceService(IControlStore store, SourceRegistry registry
         return errors;
     }
 
-    public async Task<(SourceRecord Source, PutOutcome Outcome)> PutAsync(SourceDefinition definition, ChangeContext context, CancellationToken cancellationToken)
+    /// <summary>
+    /// Puts a source. <paramref name="refuse"/>, when given, is asked inside the write with the definition it would replace
+    /// (null for a new one); a reason it returns refuses the put with 403 and writes nothing.
+    /// </summary>
+    public async Task<(SourceRecord Source, PutOutcome Outcome)> PutAsync(
+        SourceDefinition definition, ChangeContext context, CancellationToken cancellationToken, Func<SourceDefinition?, string?>? refuse = null)
     {
         var errors = await CheckAsync(definition, cancellationToken).ConfigureAwait(false);
         if (errors.Count > 0)
@@ -62,6 +67,11 @@ internal sealed class SourceService(IControlStore store, SourceRegistry registry
             tx =>
             {
                 var existing = tx.GetSource(definition.Name);
+                if (refuse?.Invoke(existing?.Definition) is { } reason)
+                {
+                    throw new ProblemException(ProblemKind.Forbidden, reason);
+                }
+
                 if (existing is not null && CanonicalJson.AreEqual(SourceKind.Instance.ToDocument(existing.Definition), SourceKind.Instance.ToDocument(definition)))
                 {
                     return (existing, PutOutcome.Unchanged);

@@ -67,7 +67,10 @@ internal static class SourcesApi
             return ProblemResults.Validation(context, errors);
         }
 
-        var (source, outcome) = await service.PutAsync(definition, RequestChange.Of(context), CancellationToken.None).ConfigureAwait(false);
+        Func<SourceDefinition?, string?>? refuse = SecretDestinations.MayAdminister(context)
+            ? null
+            : replaced => PollChanges(replaced?.Poll, definition.Poll) is { } changes ? SecretDestinations.Refusal(changes) : null;
+        var (source, outcome) = await service.PutAsync(definition, RequestChange.Of(context), CancellationToken.None, refuse).ConfigureAwait(false);
         return ManifestBodies.Answer(context, outcome, $"/v1/sources/{name}", service.Document(source));
     }
 

@@ -14,12 +14,18 @@ namespace Bulwark.Server.Security;
 /// </summary>
 internal static class SecretDestinations
 {
-    /// <summary>403 unless the caller may administer, when <paramref name="changes"/> names what the request would change.</summary>
+    /// <summary>
+    /// 403 unless the caller may administer, when <paramref name="changes"/> names what the request would change: the
+    /// early answer, against the definition read before the write. The write checks again against the definition it
+    /// replaces (<see cref="Refusal"/>), so that a change committed in between is not put back unguarded.
+    /// </summary>
     public static ProblemHttpResult? Guard(HttpContext context, string? changes) =>
-        changes is null || Roles.AnyGrants(Caller.Require(context).Identity.Roles, Capability.Administer)
-            ? null
-            : ProblemResults.Result(
-                context,
-                ProblemKind.Forbidden,
-                $"This request changes {changes}, which takes the 'administer' capability: whoever sets where the server sends a secret or what it fetches could send it any secret the server holds.");
+        changes is null || MayAdminister(context) ? null : ProblemResults.Result(context, ProblemKind.Forbidden, Refusal(changes));
+
+    /// <summary>Whether the caller may set where secrets go.</summary>
+    public static bool MayAdminister(HttpContext context) => Roles.AnyGrants(Caller.Require(context).Identity.Roles, Capability.Administer);
+
+    /// <summary>The 403's detail for a request that changes <paramref name="changes"/>.</summary>
+    public static string Refusal(string changes) =>
+        $"This request changes {changes}, which takes the 'administer' capability: whoever sets where the server sends a secret or what it fetches could send it any secret the server holds.";
 }

@@ -81,6 +81,36 @@ public sealed class SecretDestinationsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PolledSource_AnOperatorsPutOfTheUrlItRead_IsRefusedWhenAnAdministratorChangedItMeanwhile()
+    {
+        // The operator's request read the source with the first URL (so the early check let it through); an
+        // administrator then moved the source to another. Written now, the operator's put would move it back.
+        JsonObject Source(string url) => new()
+        {
+            ["scheme"] = "okta",
+            ["secrets"] = new JsonArray("env:OKTA_HOOK"),
+            ["poll"] = new JsonObject { ["url"] = url, ["auth"] = "env:OKTA_API", ["interval"] = "1h" },
+        };
+
+        using var admin = _server.CreateAdminClient();
+        (await admin.PutAsync("v1/sources/okta", BulwarkTestServer.Json(Source("http://127.0.0.1:9/old")), Ct)).StatusCode.ShouldBe(HttpStatusCode.Created);
+        var read = Source("http://127.0.0.1:9/old");
+        read["name"] = "okta";
+        var operatorsPut = Bulwark.Ingest.SourceKind.Instance.Read(read).Value!;
+        (await admin.PutAsync("v1/sources/okta", BulwarkTestServer.Json(Source("http://127.0.0.1:9/new")), Ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
+
+        var service = _server.Services.GetRequiredService<SourceService>();
+        var refused = await Should.ThrowAsync<Bulwark.Server.Http.ProblemException>(() => service.PutAsync(
+            operatorsPut,
+            new Bulwark.Server.Hosting.ChangeContext("ops", null),
+            Ct,
+            replaced => SourcesApi.PollChanges(replaced?.Poll, operatorsPut.Poll) is { } changes ? Bulwark.Server.Security.SecretDestinations.Refusal(changes) : null));
+
+        refused.Message.ShouldContain("administer");
+        (await Http.ReadJsonAsync(await admin.GetAsync("v1/sources/okta", Ct)))["poll"]!["url"]!.GetValue<string>().ShouldBe("http://127.0.0.1:9/new");
+    }
+
+    [Fact]
     public async Task Connector_OnlyAnAdministratorSetsWhereItCallsOrItsSecret()
     {
         const string Platform = """{"type":"platform","platform":"instagram","url":"http://127.0.0.1:9/","secret":"env:BULWARK_BOOTSTRAP_TOKEN"}""";
