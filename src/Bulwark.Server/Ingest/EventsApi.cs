@@ -302,6 +302,8 @@ internal static partial class EventsApi
             ["since"] = AuditChain.FormatTime(request.Since),
             ["until"] = until is { } u ? AuditChain.FormatTime(u) : null,
             ["rewound"] = new JsonObject(),
+            ["renormalized"] = 0,
+            ["appended"] = 0,
         };
         var logger = loggers.CreateLogger(typeof(EventsApi).FullName!);
         var stopping = lifetime.ApplicationStopping;

@@ -194,12 +194,14 @@ internal sealed partial class SourcePoller(
             {
                 if (!cursorLoaded)
                 {
-                    (run.Next, run.Since, run.ChainStarted) = await LoadCursorAsync(run, cancellationToken).ConfigureAwait(false);
-                    run.SavedChainStarted = run.ChainStarted;
+                    (run.Next, run.Since, run.ChainStarted, run.NotBefore) = await LoadCursorAsync(run, cancellationToken).ConfigureAwait(false);
+                    (run.SavedChainStarted, run.SavedNotBefore) = (run.ChainStarted, run.NotBefore);
                     cursorLoaded = true;
                 }
 
-                wait = await PollPagesAsync(run, cancellationToken).ConfigureAwait(false);
+                // A wait the API asked for (a 429, or no request left) outlives a restart: the cursor keeps its end.
+                var held = run.NotBefore is { } notBefore ? notBefore - time.GetUtcNow() : TimeSpan.Zero;
+                wait = held > TimeSpan.Zero ? Min(held, MaxThrottleWait) : await PollPagesAsync(run, cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -288,6 +290,8 @@ internal sealed partial class SourcePoller(
                 instruments.Polled(run.Name, PollOutcome.Throttled);
                 var wait = run.Fail(ThrottleWait(response) ?? Backoff(run.Failures + 1));
                 LogThrottled(logger, run.Name, url, wait);
+                run.NotBefore = time.GetUtcNow() + wait;
+                await SaveCursorAsync(run, run.Next, run.Since, cancellationToken).ConfigureAwait(false);
                 return wait;
             }
 
@@ -331,6 +335,7 @@ internal sealed partial class SourcePoller(
                 // and one asked from a time moves that time on.
                 instruments.Polled(run.Name, PollOutcome.Empty);
                 run.Failures = 0;
+                run.NotBefore = null;
                 await SaveCursorAsync(run, next ?? run.Next, next is null && fromStart ? ResumeAt(run) : run.Since, cancellationToken).ConfigureAwait(false);
                 return run.Poll.Interval;
             }
@@ -352,14 +357,12 @@ internal sealed partial class SourcePoller(
 
             // Without a next link this was the last page: the next poll asks from the time the chain's first page was
             // asked for (an API may list newest first, or hold its answer from that moment), less the overlap (events the
-            // API indexes late), and dedupe drops what it has seen.
+            // API indexes late), and dedupe drops what it has seen. A page that says no request is left holds the next
+            // one until the reset (at most an hour), also across a restart.
+            TimeSpan? exhausted = next is not null && RateLimitExhausted(response) is { } reset && reset > now ? Min(reset - now, MaxThrottleWait) : null;
+            run.NotBefore = now + exhausted;
             await SaveCursorAsync(run, next, next is null ? ResumeAt(run) : run.Since, cancellationToken).ConfigureAwait(false);
-            if (next is null)
-            {
-                return run.Poll.Interval;
-            }
-
-            return RateLimitExhausted(response) is { } reset && reset > now ? Min(reset - now, MaxThrottleWait) : null;
+            return next is null ? run.Poll.Interval : exhausted;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -419,12 +422,18 @@ internal sealed partial class SourcePoller(
         return wait < MinBackoff ? MinBackoff : wait > MaxThrottleWait ? MaxThrottleWait : wait;
     }
 
-    private static DateTimeOffset? RateLimitReset(HttpResponseMessage response) =>
-        response.Headers.TryGetValues("X-Rate-Limit-Reset", out var values)
-        && long.TryParse(values.FirstOrDefault(), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
-        && seconds < 253_402_300_800
+    /// <summary>Okta's <c>X-Rate-Limit-Reset</c> (Unix seconds); one past what a time can hold is as far as it gets.</summary>
+    private static DateTimeOffset? RateLimitReset(HttpResponseMessage response)
+    {
+        if (!response.Headers.TryGetValues("X-Rate-Limit-Reset", out var values) || values.FirstOrDefault()?.Trim() is not { Length: > 0 } text || !text.All(char.IsAsciiDigit))
+        {
+            return null;
+        }
+
+        return long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds < 253_402_300_800
             ? DateTimeOffset.FromUnixTimeSeconds(seconds)
-            : null;
+            : DateTimeOffset.MaxValue;
+    }
 
     /// <summary>When a successful answer says no request is left in Okta's window, the time the window resets.</summary>
     private static DateTimeOffset? RateLimitExhausted(HttpResponseMessage response) =>
@@ -567,12 +576,12 @@ internal sealed partial class SourcePoller(
     /// resumes from, when they were taken while polling the URL configured now (a new URL starts over, from
     /// now - lookback).
     /// </summary>
-    private async Task<(Uri? Next, DateTimeOffset? Since, DateTimeOffset? ChainStarted)> LoadCursorAsync(PollRun run, CancellationToken cancellationToken)
+    private async Task<(Uri? Next, DateTimeOffset? Since, DateTimeOffset? ChainStarted, DateTimeOffset? NotBefore)> LoadCursorAsync(PollRun run, CancellationToken cancellationToken)
     {
         var text = await events.GetCursorAsync(CursorName(run.Name), cancellationToken).ConfigureAwait(false);
         if (text is null)
         {
-            return (null, null, null);
+            return (null, null, null, null);
         }
 
         try
@@ -580,17 +589,17 @@ internal sealed partial class SourcePoller(
             var cursor = JsonNode.Parse(text)?.AsObject();
             if (cursor?["url"]?.GetValue<string>() != run.Poll.Url.AbsoluteUri)
             {
-                return (null, null, null);
+                return (null, null, null, null);
             }
 
             var next = cursor["next"]?.GetValue<string>() is { } link && Uri.TryCreate(link, UriKind.Absolute, out var uri) && SameOrigin(uri, run.Poll.Url)
                 ? uri
                 : null;
-            return (next, Time(cursor["since"]), next is null ? null : Time(cursor["chain_started"]));
+            return (next, Time(cursor["since"]), next is null ? null : Time(cursor["chain_started"]), Time(cursor["not_before"]));
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
         {
-            return (null, null, null);
+            return (null, null, null, null);
         }
 
         static DateTimeOffset? Time(JsonNode? node) =>
@@ -606,7 +615,7 @@ internal sealed partial class SourcePoller(
     private async Task SaveCursorAsync(PollRun run, Uri? next, DateTimeOffset? since, CancellationToken cancellationToken)
     {
         var chainStarted = next is null ? null : run.ChainStarted;
-        if (next == run.Next && since == run.Since && chainStarted == run.SavedChainStarted)
+        if (next == run.Next && since == run.Since && chainStarted == run.SavedChainStarted && run.NotBefore == run.SavedNotBefore)
         {
             return;
         }
@@ -618,9 +627,10 @@ internal sealed partial class SourcePoller(
             ["next"] = next?.AbsoluteUri,
             ["since"] = Format(since),
             ["chain_started"] = Format(chainStarted),
+            ["not_before"] = Format(run.NotBefore),
         };
         await events.SetCursorAsync(CursorName(run.Name), cursor.ToJsonString(), cancellationToken).ConfigureAwait(false);
-        (run.Next, run.Since, run.SavedChainStarted) = (next, since, chainStarted);
+        (run.Next, run.Since, run.SavedChainStarted, run.SavedNotBefore) = (next, since, chainStarted, run.NotBefore);
         if (next is null)
         {
             run.ChainStarted = null;
@@ -720,6 +730,12 @@ internal sealed partial class SourcePoller(
 
         /// <summary>The <see cref="ChainStarted"/> the stored cursor holds.</summary>
         public DateTimeOffset? SavedChainStarted { get; set; }
+
+        /// <summary>Until when the API asked not to be called (a 429, or a page that says no request is left).</summary>
+        public DateTimeOffset? NotBefore { get; set; }
+
+        /// <summary>The <see cref="NotBefore"/> the stored cursor holds.</summary>
+        public DateTimeOffset? SavedNotBefore { get; set; }
 
         public int Failures { get; set; }
 

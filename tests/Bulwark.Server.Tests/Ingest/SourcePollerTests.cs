@@ -225,15 +225,18 @@ public sealed class SourcePollerTests : IAsyncLifetime
         _okta.Requests[^1].Query["since"].ShouldBe(Rfc3339(first.At - TimeSpan.FromMinutes(1)));
     }
 
-    [Fact]
-    public async Task PageThatSaysNoRequestIsLeft_NextPageWaitsForTheReset_AtMostAnHour()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task PageThatSaysNoRequestIsLeft_NextPageWaitsForTheReset_AtMostAnHour_AlsoAcrossARestart(bool pastYear9999)
     {
         for (var i = 0; i < 3; i++)
         {
             _okta.Add("00u-" + i, minutesAgo: 30 - i);
         }
 
-        _okta.ExhaustedUntil = Start + TimeSpan.FromDays(10);
+        // Ten days away, or a number of seconds no time can hold: either is as far as the wait goes.
+        _okta.ExhaustedReset = pastYear9999 ? "10000000000000" : (Start + TimeSpan.FromDays(10)).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
 
         await PutSourceAsync(Poll(), HttpStatusCode.Created);
         await AdvanceRefreshAsync();
@@ -241,10 +244,18 @@ public sealed class SourcePollerTests : IAsyncLifetime
 
         var page = _okta.Requests.ShouldHaveSingleItem();
         wake.ShouldBe(page.At + SourcePoller.MaxThrottleWait);
-        _okta.ExhaustedUntil = null;
+
+        // A restart keeps the wait: the API said no request is left.
+        await StopServerAsync();
+        await StartServerAsync();
+        (await Poller.WhenWaitingAsync(Source, Ct).WaitAsync(Patience, Ct)).ShouldBe(wake);
+        _okta.Requests.Count.ShouldBe(1);
+
+        _okta.ExhaustedReset = null;
         _time.Advance(wake - _time.GetUtcNow());
         await CaughtUpAsync();
         (await Events.QueryEventsAsync(new EventQuery(Source: Source), Ct)).Count.ShouldBe(3);
+        _okta.Requests.Skip(1).ShouldAllBe(r => r.At >= wake);
     }
 
     [Fact]
@@ -590,6 +601,9 @@ internal sealed class FakeOktaSystemLog : IAsyncDisposable
     /// <summary>When set, successful pages say that no request is left until this time.</summary>
     public DateTimeOffset? ExhaustedUntil { get; set; }
 
+    /// <summary>When set, successful pages say that no request is left, with this <c>X-Rate-Limit-Reset</c> as it is.</summary>
+    public string? ExhaustedReset { get; set; }
+
     public IReadOnlyList<RecordedRequest> Requests
     {
         get
@@ -726,8 +740,9 @@ internal sealed class FakeOktaSystemLog : IAsyncDisposable
 
         response.Headers.SetCookie = "sid=fake-session; Path=/; HttpOnly";
         response.Headers["X-Rate-Limit-Limit"] = "60";
-        response.Headers["X-Rate-Limit-Remaining"] = ExhaustedUntil is null ? "59" : "0";
-        response.Headers["X-Rate-Limit-Reset"] = (ExhaustedUntil ?? _time.GetUtcNow() + TimeSpan.FromMinutes(1)).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        response.Headers["X-Rate-Limit-Remaining"] = ExhaustedUntil is null && ExhaustedReset is null ? "59" : "0";
+        response.Headers["X-Rate-Limit-Reset"] = ExhaustedReset
+            ?? (ExhaustedUntil ?? _time.GetUtcNow() + TimeSpan.FromMinutes(1)).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
         response.ContentType = "application/json";
         await response.WriteAsync(body);
     }

@@ -573,8 +573,10 @@ public sealed class WebhookIngestTests : IAsyncLifetime
 
         accepted.StatusCode.ShouldBe(HttpStatusCode.Accepted);
         accepted.Headers.GetValues("Preference-Applied").ShouldBe(["respond-async"]);
-        var id = (await Http.ReadJsonAsync(accepted, HttpStatusCode.Accepted))["id"]!.GetValue<string>();
+        var first = await Http.ReadJsonAsync(accepted, HttpStatusCode.Accepted);
+        var id = first["id"]!.GetValue<string>();
         accepted.Headers.Location!.ToString().ShouldBe($"/v1/events/replays/{id}");
+        first.AsObject().Select(p => p.Key).ShouldBe(["id", "since", "until", "rewound", "renormalized", "appended", "state", "started", "ended"], ignoreOrder: true);
 
         await _ingest.Server.Services.GetRequiredService<Replays>().Find(id)!.Completion.WaitAsync(Ct);
         var outcome = await Http.ReadJsonAsync(await admin.GetAsync(accepted.Headers.Location, Ct));
