@@ -301,6 +301,8 @@ internal static partial class EventsApi
         {
             ["since"] = AuditChain.FormatTime(request.Since),
             ["until"] = until is { } u ? AuditChain.FormatTime(u) : null,
+            ["renormalize"] = renormalize,
+            ["consumers"] = new JsonArray([.. request.Consumers.Select(c => (JsonNode)c)]),
             ["rewound"] = new JsonObject(),
             ["renormalized"] = 0,
             ["appended"] = 0,

@@ -576,7 +576,8 @@ public sealed class WebhookIngestTests : IAsyncLifetime
         var first = await Http.ReadJsonAsync(accepted, HttpStatusCode.Accepted);
         var id = first["id"]!.GetValue<string>();
         accepted.Headers.Location!.ToString().ShouldBe($"/v1/events/replays/{id}");
-        first.AsObject().Select(p => p.Key).ShouldBe(["id", "since", "until", "rewound", "renormalized", "appended", "state", "started", "ended"], ignoreOrder: true);
+        first.AsObject().Select(p => p.Key).ShouldBe(
+            ["id", "since", "until", "renormalize", "consumers", "rewound", "renormalized", "appended", "state", "started", "ended"], ignoreOrder: true);
 
         await _ingest.Server.Services.GetRequiredService<Replays>().Find(id)!.Completion.WaitAsync(Ct);
         var outcome = await Http.ReadJsonAsync(await admin.GetAsync(accepted.Headers.Location, Ct));
@@ -587,7 +588,8 @@ public sealed class WebhookIngestTests : IAsyncLifetime
             .Where(e => e.Action == "events.replay").ShouldHaveSingleItem();
         audited.Reason.ShouldBe("okta was the wrong normalizer");
         var after = JsonNode.Parse(audited.After!)!;
-        (after["id"]!.GetValue<string>(), after["appended"]!.GetValue<int>()).ShouldBe((id, 3));
+        (after["id"]!.GetValue<string>(), after["appended"]!.GetValue<int>(), after["renormalize"]!.GetValue<bool>()).ShouldBe((id, 3, true));
+        after["consumers"]!.AsArray().Select(c => c!.GetValue<string>()).ShouldBe(["detection", "metrics"], ignoreOrder: true);
     }
 
     [Fact]
