@@ -118,17 +118,11 @@ public static class BulwarkServerExtensions
         app.Services.GetRequiredService<PrometheusExporter>();
         app.UseMiddleware<HttpMetrics>();
 
-        // Every answer is what its Content-Type says, also a handshake that echoes the caller's text as text/plain. Set
-        // as the answer starts: an error answer clears the headers set before it.
+        // Every answer is what its Content-Type says, also a handshake that echoes the caller's text as text/plain (an
+        // error answer clears the headers, and ProblemResults.WriteAsync puts this one back with the correlation id).
         app.Use((context, next) =>
         {
-            context.Response.OnStarting(
-                static response =>
-                {
-                    ((HttpResponse)response).Headers.XContentTypeOptions = "nosniff";
-                    return Task.CompletedTask;
-                },
-                context.Response);
+            context.Response.Headers.XContentTypeOptions = "nosniff";
             return next(context);
         });
         app.UseMiddleware<CorrelationId>();

@@ -45,6 +45,7 @@ internal static class ProblemResults
     public static Task WriteAsync(HttpContext context, ProblemKind kind, string? detail = null)
     {
         context.Response.Headers.CacheControl = "no-store";
+        context.Response.Headers.XContentTypeOptions = "nosniff";
         if (CorrelationId.Get(context) is { } id)
         {
             // The error handler clears the response before writing a problem; the correlation id must survive that.

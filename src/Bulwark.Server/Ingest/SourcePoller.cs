@@ -195,7 +195,6 @@ internal sealed partial class SourcePoller(
                 if (!cursorLoaded)
                 {
                     (run.Next, run.Since, run.ChainStarted, run.NotBefore) = await LoadCursorAsync(run, cancellationToken).ConfigureAwait(false);
-                    (run.SavedChainStarted, run.SavedNotBefore) = (run.ChainStarted, run.NotBefore);
                     cursorLoaded = true;
                 }
 
@@ -447,7 +446,7 @@ internal sealed partial class SourcePoller(
             : new Uri(QueryHelpers.AddQueryString(
                 poll.Url.AbsoluteUri,
                 poll.SinceParameter,
-                since.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture)));
+                Rfc3339(since)!));
 
     /// <summary>The <c>rel="next"</c> target of the <c>Link</c> headers (RFC 8288), resolved against the page's URL.</summary>
     internal static Uri? NextLink(HttpResponseMessage response, Uri page)
@@ -579,6 +578,7 @@ internal sealed partial class SourcePoller(
     private async Task<(Uri? Next, DateTimeOffset? Since, DateTimeOffset? ChainStarted, DateTimeOffset? NotBefore)> LoadCursorAsync(PollRun run, CancellationToken cancellationToken)
     {
         var text = await events.GetCursorAsync(CursorName(run.Name), cancellationToken).ConfigureAwait(false);
+        run.SavedCursor = text;
         if (text is null)
         {
             return (null, null, null, null);
@@ -614,28 +614,29 @@ internal sealed partial class SourcePoller(
     /// </summary>
     private async Task SaveCursorAsync(PollRun run, Uri? next, DateTimeOffset? since, CancellationToken cancellationToken)
     {
-        var chainStarted = next is null ? null : run.ChainStarted;
-        if (next == run.Next && since == run.Since && chainStarted == run.SavedChainStarted && run.NotBefore == run.SavedNotBefore)
-        {
-            return;
-        }
-
-        static string? Format(DateTimeOffset? at) => at?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
-        var cursor = new JsonObject
-        {
-            ["url"] = run.Poll.Url.AbsoluteUri,
-            ["next"] = next?.AbsoluteUri,
-            ["since"] = Format(since),
-            ["chain_started"] = Format(chainStarted),
-            ["not_before"] = Format(run.NotBefore),
-        };
-        await events.SetCursorAsync(CursorName(run.Name), cursor.ToJsonString(), cancellationToken).ConfigureAwait(false);
-        (run.Next, run.Since, run.SavedChainStarted, run.SavedNotBefore) = (next, since, chainStarted, run.NotBefore);
+        (run.Next, run.Since) = (next, since);
         if (next is null)
         {
             run.ChainStarted = null;
         }
+
+        var cursor = new JsonObject
+        {
+            ["url"] = run.Poll.Url.AbsoluteUri,
+            ["next"] = next?.AbsoluteUri,
+            ["since"] = Rfc3339(since),
+            ["chain_started"] = Rfc3339(run.ChainStarted),
+            ["not_before"] = Rfc3339(run.NotBefore),
+        }.ToJsonString();
+        if (cursor != run.SavedCursor)
+        {
+            await events.SetCursorAsync(CursorName(run.Name), cursor, cancellationToken).ConfigureAwait(false);
+            run.SavedCursor = cursor;
+        }
     }
+
+    /// <summary>A time as the poller writes it, in queries and its cursor: RFC 3339 UTC in whole milliseconds.</summary>
+    private static string? Rfc3339(DateTimeOffset? at) => at?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
 
     private Parking ParkingOf(string source) => _parking.GetOrAdd(source, _ => new Parking());
 
@@ -728,14 +729,12 @@ internal sealed partial class SourcePoller(
         /// <summary>When the first page of the chain of next links being followed was asked for (null between chains).</summary>
         public DateTimeOffset? ChainStarted { get; set; }
 
-        /// <summary>The <see cref="ChainStarted"/> the stored cursor holds.</summary>
-        public DateTimeOffset? SavedChainStarted { get; set; }
+        /// <summary>The cursor as last written (or read), so that an unchanged one is not written again.</summary>
+        public string? SavedCursor { get; set; }
 
         /// <summary>Until when the API asked not to be called (a 429, or a page that says no request is left).</summary>
         public DateTimeOffset? NotBefore { get; set; }
 
-        /// <summary>The <see cref="NotBefore"/> the stored cursor holds.</summary>
-        public DateTimeOffset? SavedNotBefore { get; set; }
 
         public int Failures { get; set; }
 
