@@ -14,8 +14,15 @@ internal sealed class RequestBodyLimits(RequestDelegate next, IOptions<BulwarkSe
 {
     private readonly long _limit = options.Value.MaxRequestBodyBytes;
 
-    public static bool HasBody(HttpRequest request) =>
-        request.ContentLength > 0 || (request.ContentLength is null && request.Headers.TransferEncoding.Count > 0);
+    /// <summary>
+    /// Whether the request has a body: a <c>Content-Length</c> over 0, else what the server knows of the framing. Over
+    /// HTTP/1.1 that is chunked transfer encoding; over HTTP/2 and 3 a body needs neither header, so the server's
+    /// <see cref="IHttpRequestBodyDetectionFeature"/> answers (false when the request's headers ended its stream).
+    /// </summary>
+    public static bool HasBody(HttpRequest request) => request.ContentLength is { } length
+        ? length > 0
+        : request.HttpContext.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody
+            ?? request.Headers.TransferEncoding.Count > 0;
 
     public static bool IsJson(string? contentType)
     {
