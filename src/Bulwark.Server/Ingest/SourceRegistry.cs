@@ -54,14 +54,22 @@ internal sealed class SourceRegistry(IControlStore store, ISecretResolver resolv
 
         if (Now - live.ResolvedAt > ResolveEvery)
         {
-            live = Make(live.Record);
-            _sources[name] = live;
+            // Only in place of what was read: a put applied while the secrets were resolved again is newer than this
+            // record, and must stay.
+            var fresh = Make(live.Record);
+            return _sources.TryUpdate(name, fresh, live) ? fresh : _sources.GetValueOrDefault(name);
         }
 
         return live;
     }
 
-    public void Apply(SourceRecord record) => _sources[record.Name] = Make(record);
+    /// <summary>Makes a written source live, unless a later version of it already is (two puts applied out of order).</summary>
+    public void Apply(SourceRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        var made = Make(record);
+        _sources.AddOrUpdate(record.Name, made, (_, existing) => existing.Record.Version > record.Version ? existing : made);
+    }
 
     public void Dispose() => _loading.Dispose();
 
