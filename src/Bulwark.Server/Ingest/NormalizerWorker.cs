@@ -67,14 +67,29 @@ internal sealed partial class NormalizerWorker(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var offset = await events.GetOffsetAsync(Consumer, stoppingToken).ConfigureAwait(false);
-        _normalized.Record(offset);
+        // The offset is read from the store at the start and again after every failure, inside the loop's try: a store
+        // that fails that read too (it usually does, when it fails at all) is retried like any other failure, instead of
+        // ending the worker and with it the server.
+        var (offset, loaded, failedAt) = (0L, false, (long?)null);
         var singleUntil = 0L;
         var (stuckAt, attempts, lastError) = (-1L, 0, string.Empty);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
+                if (!loaded)
+                {
+                    offset = await events.GetOffsetAsync(Consumer, stoppingToken).ConfigureAwait(false);
+                    loaded = true;
+                    _normalized.Record(offset);
+                    if (failedAt is { } failed)
+                    {
+                        (stuckAt, attempts) = offset < singleUntil && offset == stuckAt && failed == offset ? (stuckAt, attempts + 1) : (offset, offset < singleUntil ? 1 : 0);
+                        singleUntil = Math.Max(singleUntil, offset + Batch); // the failed batch's span, one at a time
+                        failedAt = null;
+                    }
+                }
+
                 await events.WaitForSnapshotsAsync(offset, stoppingToken).ConfigureAwait(false);
                 var single = offset < singleUntil;
                 if (!single && events.LastSnapshotSeq - offset < Batch)
@@ -113,14 +128,15 @@ internal sealed partial class NormalizerWorker(
 #pragma warning restore CA1031
             {
                 LogFailed(logger, error);
+                if (loaded)
+                {
+                    // A batch failed (not the read of the offset): where it started, to count the attempts at it.
+                    (failedAt, lastError, loaded) = (offset, error.Message, false);
+                }
+
                 var pause = Task.Delay(RetryAfter, time, stoppingToken);
                 Interlocked.Exchange(ref _paused, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
                 await pause.ConfigureAwait(false);
-                var failedAt = offset;
-                offset = await events.GetOffsetAsync(Consumer, stoppingToken).ConfigureAwait(false);
-                (stuckAt, attempts) = offset < singleUntil && offset == stuckAt && failedAt == offset ? (stuckAt, attempts + 1) : (offset, offset < singleUntil ? 1 : 0);
-                lastError = error.Message;
-                singleUntil = Math.Max(singleUntil, offset + Batch); // the failed batch's span, one at a time
             }
         }
     }

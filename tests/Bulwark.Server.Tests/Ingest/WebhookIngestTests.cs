@@ -276,6 +276,32 @@ public sealed class WebhookIngestTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task NormalizerWorker_AStoreThatAlsoFailsTheReadOfItsOffset_IsRetried_NotTheEndOfTheWorker()
+    {
+        var signer = await _ingest.StandardSourceAsync("partner");
+        var worker = _ingest.Server.Services.GetRequiredService<NormalizerWorker>();
+        await DeliverAsync(signer, "e-1");
+        await _ingest.NormalizedAsync();
+
+        // Without the offsets table both the batch's write and the read of the offset after it fail, as they do when a
+        // store fails at all. The worker pauses after each and keeps trying.
+        using var sql = OpenEventLog();
+        Execute(sql, "ALTER TABLE consumer_offsets RENAME TO test_offsets_away");
+        var paused = worker.NextPauseAsync();
+        var seqs = await DeliverAsync(signer, "e-2");
+        await paused.WaitAsync(Patience, Ct);
+        paused = worker.NextPauseAsync();
+        _time.Advance(NormalizerWorker.RetryAfter);
+        await paused.WaitAsync(Patience, Ct);
+
+        Execute(sql, "ALTER TABLE test_offsets_away RENAME TO consumer_offsets");
+        _time.Advance(NormalizerWorker.RetryAfter);
+        await _ingest.NormalizedAsync();
+        (await _ingest.Events.ReadEventsAsync(0, 10, Ct)).Select(e => e.Event.Id).ShouldBe(["e-1", "e-2"]);
+        (await _ingest.Events.GetOffsetAsync(NormalizerWorker.Consumer, Ct)).ShouldBe(seqs[0]);
+    }
+
+    [Fact]
     public async Task NormalizerWorker_ASnapshotTheStoreKeepsRefusing_IsQuarantinedWithTheReason_AndWhatFollowsGoesOn()
     {
         var signer = await _ingest.StandardSourceAsync("partner");
