@@ -167,9 +167,14 @@ internal static partial class EventsApi
 
                 return (items, null);
             }
-            catch (JsonException error)
+            catch (JsonException error) when (!ndjson)
             {
                 return (null, ProblemResults.Result(context, ProblemKind.MalformedRequest, "The body is not valid JSON: " + error.Message));
+            }
+            catch (JsonException)
+            {
+                // NDJSON that is not one JSON array as a whole: lines, the first of which starts with '[' (an item that is
+                // rejected on its own, not the push).
             }
         }
 

@@ -51,6 +51,25 @@ public sealed class EventsApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Push_AsNdjson_WhoseFirstLineIsAnArray_RejectsThatLine_AndKeepsTheRest()
+    {
+        using var admin = _ingest.Server.CreateAdminClient();
+        var body = "[1, 2]\n" + IngestServer.Event("a-1", "svc") + "\n" + IngestServer.Event("a-2", "svc") + "\n";
+
+        using var response = await admin.PostAsync("v1/events", IngestServer.Body(body, "application/x-ndjson"), Ct);
+        var answer = await Http.ReadJsonAsync(response);
+
+        answer["accepted"]!.GetValue<int>().ShouldBe(2);
+        answer["rejected"]!.AsArray().ShouldHaveSingleItem()!["index"]!.GetValue<int>().ShouldBe(0);
+        (await _ingest.Events.ReadEventsAsync(0, 10, Ct)).Select(e => e.Event.Id).ShouldBe(["a-1", "a-2"]);
+
+        // One JSON array sent as NDJSON is still read as the array it is.
+        var array = $"[{IngestServer.Event("a-3", "svc")},\n {IngestServer.Event("a-4", "svc")}]";
+        var whole = await Http.ReadJsonAsync(await admin.PostAsync("v1/events", IngestServer.Body(array, "application/x-ndjson"), Ct));
+        whole["accepted"]!.GetValue<int>().ShouldBe(2);
+    }
+
+    [Fact]
     public async Task Push_AnEventUnderAWebhookSourcesName_IsRejected_SoItCannotTakeTheIdOfADeliveryToCome()
     {
         await _ingest.StandardSourceAsync("gh");
