@@ -355,6 +355,20 @@ public abstract class EventStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CompleteNormalizationAsync_IssuesBeyondTheKeptOnes_AreCountedInTheReason()
+    {
+        var store = await OpenStoreAsync();
+        var snapshot = await SnapshotAsync(store, "d-1");
+        var issues = new[] { new NormalizeIssue(0, "not an object"), new NormalizeIssue(1, "not an object") };
+
+        var (_, entry) = await store.CompleteNormalizationAsync(
+            "normalizer", snapshot, new NormalizeResult([], issues) { MoreIssues = 5_000 }, Time.GetUtcNow(), Ct);
+
+        entry!.Reason.ShouldStartWith("5002 items could not be normalized (item 0: not an object; item 1: not an object; and 5000 more)");
+        entry.Issues.ShouldBe(issues);
+    }
+
+    [Fact]
     public async Task CompleteNormalizationAsync_BodyFailure_QuarantinesWithTheFailureAsTheReason()
     {
         var store = await OpenStoreAsync();

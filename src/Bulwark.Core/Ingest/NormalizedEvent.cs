@@ -76,10 +76,19 @@ public sealed record NormalizeIssue(int Index, string Reason);
 /// what it already has.
 /// </summary>
 /// <param name="Events">The events.</param>
-/// <param name="Issues">Items that could not be mapped.</param>
+/// <param name="Issues">Items that could not be mapped: the first <see cref="MaxIssues"/> of them.</param>
 /// <param name="Failure">Why the body as a whole could not be read, or <see langword="null"/>.</param>
 public sealed record NormalizeResult(IReadOnlyList<NormalizedEvent> Events, IReadOnlyList<NormalizeIssue> Issues, string? Failure = null)
 {
+    /// <summary>
+    /// How many issues a result keeps. A body of millions of bad items (a 16 MiB array of numbers) would otherwise make
+    /// as many issues, in memory and in its quarantine entry; the rest are counted in <see cref="MoreIssues"/>.
+    /// </summary>
+    public const int MaxIssues = 100;
+
+    /// <summary>How many more items could not be mapped than <see cref="Issues"/> lists.</summary>
+    public int MoreIssues { get; init; }
+
     /// <summary>Whether the delivery belongs in the quarantine.</summary>
     public bool NeedsQuarantine => Failure is not null || Issues.Count > 0;
 

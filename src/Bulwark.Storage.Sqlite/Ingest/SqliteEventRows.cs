@@ -118,19 +118,21 @@ internal static class SqliteEventRows
         });
 
     /// <summary>The quarantine reason for a delivery with item issues only: how many, and the first few.</summary>
-    public static string Summarize(IReadOnlyList<NormalizeIssue> issues)
+    public static string Summarize(IReadOnlyList<NormalizeIssue> issues, int moreIssues = 0)
     {
         const int Shown = 3;
         var builder = new StringBuilder();
-        builder.Append(issues.Count).Append(issues.Count == 1 ? " item" : " items").Append(" could not be normalized (");
-        for (var i = 0; i < Math.Min(Shown, issues.Count); i++)
+        var total = issues.Count + moreIssues;
+        builder.Append(total).Append(total == 1 ? " item" : " items").Append(" could not be normalized (");
+        var shown = Math.Min(Shown, issues.Count);
+        for (var i = 0; i < shown; i++)
         {
             builder.Append(i == 0 ? "item " : "; item ").Append(issues[i].Index).Append(": ").Append(issues[i].Reason);
         }
 
-        if (issues.Count > Shown)
+        if (total > shown)
         {
-            builder.Append("; and ").Append(issues.Count - Shown).Append(" more");
+            builder.Append("; and ").Append(total - shown).Append(" more");
         }
 
         return builder.Append(')').ToString();

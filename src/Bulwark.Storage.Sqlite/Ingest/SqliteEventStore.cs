@@ -235,7 +235,7 @@ public sealed class SqliteEventStore : IEventStore
                         snapshot.Id,
                         snapshot.Source,
                         needsQuarantine,
-                        result.Failure ?? (needsQuarantine ? SqliteEventRows.Summarize(result.Issues) : string.Empty),
+                        result.Failure ?? (needsQuarantine ? SqliteEventRows.Summarize(result.Issues, result.MoreIssues) : string.Empty),
                         SqliteEventRows.IssuesJson(result.Issues),
                         millis)
                     : null);

@@ -9,6 +9,7 @@ internal sealed class NormalizeBuilder
 
     private readonly List<NormalizedEvent> _events = [];
     private List<NormalizeIssue>? _issues;
+    private int _moreIssues;
 
     /// <summary>Adds an event built by a mapping; one that breaks the schema becomes an issue instead.</summary>
     public void Add(int index, NormalizedEvent value)
@@ -27,9 +28,21 @@ internal sealed class NormalizeBuilder
     /// <summary>Adds an event already read and checked by <see cref="EventJson"/>.</summary>
     public void AddChecked(NormalizedEvent value) => _events.Add(value);
 
-    public void Issue(int index, string reason) => (_issues ??= []).Add(new NormalizeIssue(index, reason));
+    /// <summary>Adds an issue; past <see cref="NormalizeResult.MaxIssues"/> it is only counted.</summary>
+    public void Issue(int index, string reason)
+    {
+        _issues ??= [];
+        if (_issues.Count < NormalizeResult.MaxIssues)
+        {
+            _issues.Add(new NormalizeIssue(index, reason));
+        }
+        else
+        {
+            _moreIssues++;
+        }
+    }
 
-    public NormalizeResult Build() => new(_events, _issues ?? (IReadOnlyList<NormalizeIssue>)[]);
+    public NormalizeResult Build() => new(_events, _issues ?? (IReadOnlyList<NormalizeIssue>)[]) { MoreIssues = _moreIssues };
 
     /// <summary>Schema errors in one line (the first ten, then how many more).</summary>
     public static string Join(IReadOnlyList<EventSchemaError> errors)

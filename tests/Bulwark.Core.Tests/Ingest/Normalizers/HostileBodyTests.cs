@@ -96,6 +96,25 @@ public sealed class HostileBodyTests
     }
 
     [Theory]
+    [InlineData("event-v1", "[{0}]")]
+    [InlineData("auth0", "[{0}]")]
+    [InlineData("linkedin", "[{0}]")]
+    [InlineData("mapping", "[{0}]")]
+    [InlineData("okta", "{{\"data\":{{\"events\":[{0}]}}}}")]
+    public void Normalize_ManyBadItems_KeepsTheFirstIssuesAndCountsTheRest(string normalizer, string shape)
+    {
+        const int Items = 100_000;
+        var body = string.Format(System.Globalization.CultureInfo.InvariantCulture, shape, string.Join(',', Enumerable.Repeat("1", Items)));
+
+        var result = Run(normalizer, body, mapping: Mapping);
+
+        result.Failure.ShouldBeNull();
+        result.Issues.Count.ShouldBe(NormalizeResult.MaxIssues);
+        result.Issues.Select(i => i.Index).ShouldBe(Enumerable.Range(0, NormalizeResult.MaxIssues));
+        result.MoreIssues.ShouldBe(Items - NormalizeResult.MaxIssues);
+    }
+
+    [Theory]
     [InlineData("okta", "[{\"uuid\":\"u\",\"published\":\"2026-03-02T09:00:00Z\",\"eventType\":\"user.session.start\",\"actor\":{\"id\":\"a\"},\"client\":5,\"outcome\":[],\"transaction\":\"t\",\"target\":[1,null,{\"type\":\"User\",\"id\":7}]}]")]
     [InlineData("auth0", "{\"log_id\":\"a\",\"data\":{\"type\":\"s\",\"date\":\"2026-03-02T09:00:00Z\",\"user_id\":\"u\",\"location_info\":\"DE\",\"user_agent\":5}}")]
     [InlineData("x", "{\"for_user_id\":\"1\",\"favorite_events\":[{\"id\":\"f\",\"user\":5,\"source\":[]}]}")]
