@@ -27,9 +27,6 @@ internal static partial class EventsApi
     /// <summary>The most events one push may carry.</summary>
     public const int MaxPushEvents = 20_000;
 
-    /// <summary>The largest event a push may carry, in bytes of JSON (its <c>details</c> are otherwise unbounded).</summary>
-    public const int MaxEventBytes = 64 * 1024;
-
     private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64, AllowDuplicateProperties = false };
 
     public static IEndpointRouteBuilder MapEventsApi(this IEndpointRouteBuilder routes)
@@ -82,9 +79,9 @@ internal static partial class EventsApi
                 continue;
             }
 
-            if (System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(element).Length is var size && size > MaxEventBytes)
+            if (EventJson.SizeProblem(System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(element).Length) is { } tooLarge)
             {
-                rejected.Add(Rejection(i, [("", $"the event is {size} bytes of JSON; one takes at most {MaxEventBytes}")]));
+                rejected.Add(Rejection(i, [("", tooLarge)]));
                 continue;
             }
 

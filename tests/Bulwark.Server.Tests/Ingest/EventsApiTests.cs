@@ -92,7 +92,7 @@ public sealed class EventsApiTests : IAsyncLifetime
     {
         using var admin = _ingest.Server.CreateAdminClient();
         var big = JsonNode.Parse(IngestServer.Event("big-1", "svc"))!.AsObject();
-        big["details"] = new JsonObject { ["blob"] = new string('x', EventsApi.MaxEventBytes) };
+        big["details"] = new JsonObject { ["blob"] = new string('x', EventJson.MaxBytes) };
         var body = $"[{IngestServer.Event("small-1", "svc")},{big.ToJsonString()}]";
 
         var answer = await Http.ReadJsonAsync(await admin.PostAsync("v1/events", IngestServer.Body(body), Ct));
@@ -100,7 +100,7 @@ public sealed class EventsApiTests : IAsyncLifetime
         answer["accepted"]!.GetValue<int>().ShouldBe(1);
         var rejected = answer["rejected"]!.AsArray().ShouldHaveSingleItem()!;
         rejected["index"]!.GetValue<int>().ShouldBe(1);
-        rejected["errors"]![0]!["message"]!.GetValue<string>().ShouldEndWith($"bytes of JSON; one takes at most {EventsApi.MaxEventBytes}");
+        rejected["errors"]![0]!["message"]!.GetValue<string>().ShouldEndWith($"bytes of JSON; one takes at most {EventJson.MaxBytes}");
     }
 
     [Fact]

@@ -34,6 +34,18 @@ public static class EventJson
     private static readonly JsonEncodedText CorrelationIdName = JsonEncodedText.Encode("correlation_id");
     private static readonly JsonEncodedText DetailsName = JsonEncodedText.Encode("details");
 
+    /// <summary>
+    /// The largest event the log takes, in bytes of JSON: its <c>details</c> are otherwise unbounded, and every read returns
+    /// whole events. Pushed and delivered <c>event-v1</c> items are measured as sent; an event a normalizer maps is
+    /// measured as written (a mapping can copy its item into many <c>details</c> fields).
+    /// </summary>
+    public const int MaxBytes = 64 * 1024;
+
+    /// <summary>Why an event of <paramref name="size"/> bytes of JSON is refused, or <see langword="null"/> when it is not.</summary>
+    /// <param name="size">The event's size in bytes of JSON.</param>
+    /// <returns>The reason, or <see langword="null"/>.</returns>
+    public static string? SizeProblem(int size) => size > MaxBytes ? $"the event is {size} bytes of JSON; one takes at most {MaxBytes}" : null;
+
     /// <summary>Reads one event, checking every rule of <see cref="EventSchema"/>.</summary>
     /// <param name="element">The event in JSON form.</param>
     /// <param name="value">The event, when valid. It holds no reference to <paramref name="element"/>'s document.</param>

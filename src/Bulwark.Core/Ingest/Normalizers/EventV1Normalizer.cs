@@ -29,7 +29,11 @@ internal sealed class EventV1Normalizer : NormalizerBase
                 continue;
             }
 
-            if (!EventJson.TryRead(item.Element, out var value, out var errors))
+            if (EventJson.SizeProblem(System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(item.Element).Length) is { } tooLarge)
+            {
+                builder.Issue(item.Index, tooLarge);
+            }
+            else if (!EventJson.TryRead(item.Element, out var value, out var errors))
             {
                 builder.Issue(item.Index, "not a valid v1 event: " + NormalizeBuilder.Join(errors));
             }

@@ -11,17 +11,21 @@ internal sealed class NormalizeBuilder
     private List<NormalizeIssue>? _issues;
     private int _moreIssues;
 
-    /// <summary>Adds an event built by a mapping; one that breaks the schema becomes an issue instead.</summary>
+    /// <summary>Adds an event built by a mapping; one that breaks the schema, or is over the size limit, becomes an issue instead.</summary>
     public void Add(int index, NormalizedEvent value)
     {
         var errors = EventSchema.Validate(value);
-        if (errors.Count == 0)
+        if (errors.Count > 0)
         {
-            _events.Add(value);
+            Issue(index, "the event it maps to is invalid: " + Join(errors));
+        }
+        else if (EventJson.SizeProblem(EventJson.ToUtf8Bytes(value).Length) is { } tooLarge)
+        {
+            Issue(index, "the event it maps to is too large: " + tooLarge);
         }
         else
         {
-            Issue(index, "the event it maps to is invalid: " + Join(errors));
+            _events.Add(value);
         }
     }
 

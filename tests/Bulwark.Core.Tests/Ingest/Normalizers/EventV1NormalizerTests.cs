@@ -50,6 +50,19 @@ public sealed class EventV1NormalizerTests
     }
 
     [Fact]
+    public void Normalize_AnItemOverTheEventSizeLimit_IsAnIssue_AndTheOthersAreEvents()
+    {
+        var big = Event("big").Replace("{\"phase\":\"requested\"}", $"{{\"blob\":\"{new string('x', EventJson.MaxBytes)}\"}}", StringComparison.Ordinal);
+
+        var result = Run("event-v1", $"[{Event("e1")},{big},{Event("e3")}]");
+
+        result.Events.Select(e => e.Id).ShouldBe(["e1", "e3"]);
+        var issue = result.Issues.ShouldHaveSingleItem();
+        issue.Index.ShouldBe(1);
+        issue.Reason.ShouldBe($"the event is {System.Text.Encoding.UTF8.GetByteCount(big)} bytes of JSON; one takes at most {EventJson.MaxBytes}");
+    }
+
+    [Fact]
     public void Normalize_InvalidItems_IssuesWithTheirIndexAndEveryErrorJoined()
     {
         var broken = """{"schema_version":"v1","id":"","source":"src-main","platform":"internal","event_type":"nope","account_id":"a","timestamp":"2026-03-02T10:00:00Z"}""";

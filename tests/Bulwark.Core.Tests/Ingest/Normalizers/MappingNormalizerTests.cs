@@ -30,6 +30,26 @@ public sealed class MappingNormalizerTests
         """;
 
     [Fact]
+    public void Normalize_AMappingThatCopiesItsItemManyTimes_MakesAnIssueNotAnOversizedEvent()
+    {
+        // 64 details that each hold the whole item: a 2 KB item maps to an event of over 128 KB.
+        var mapping = JsonNode.Parse("""{"id": "/id", "timestamp": "/t", "account_id": "/acct", "event_type": {"pointer": "/type", "default": "x-copied"}}""")!.AsObject();
+        mapping["details"] = new JsonObject(Enumerable.Range(0, 64).Select(i => KeyValuePair.Create($"copy{i}", (JsonNode?)"")));
+        var padding = new string('p', 2_000);
+        var body = $$"""[{"id":"small","t":"2026-03-02T09:00:00Z","acct":"a"},{"id":"copied","t":"2026-03-02T09:00:00Z","acct":"a","pad":"{{padding}}"}]""";
+        var small = Run("mapping", """[{"id":"small","t":"2026-03-02T09:00:00Z","acct":"a"}]""", mapping: mapping);
+
+        var result = Run("mapping", body, mapping: mapping);
+
+        Single(small).Id.ShouldBe("small");
+        result.Events.Select(e => e.Id).ShouldBe(["small"]);
+        var issue = result.Issues.ShouldHaveSingleItem();
+        issue.Index.ShouldBe(1);
+        issue.Reason.ShouldStartWith("the event it maps to is too large: the event is ");
+        issue.Reason.ShouldEndWith($" bytes of JSON; one takes at most {EventJson.MaxBytes}");
+    }
+
+    [Fact]
     public void Normalize_OktaShapedBody_MapsEveryField()
     {
         var events = Clean(Run("mapping", OktaBody, mapping: OktaLike()));
