@@ -123,11 +123,21 @@ internal sealed class MappingNormalizer : NormalizerBase
             ? null
             : new EventActor(actorId, ip, userAgent, country, deviceId);
 
+        // The details' size is counted before they are copied: a mapping can copy its whole item into every field, and
+        // 64 copies of a 16 MiB item would be built only to be refused (NormalizeBuilder.Add measures the event).
         JsonObject? details = null;
+        var detailBytes = 0L;
         foreach (var (name, pointer) in mapping.Details)
         {
             if (pointer.TryResolve(item, out var value) && value.ValueKind != JsonValueKind.Null)
             {
+                detailBytes += System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(value).Length;
+                if (detailBytes > EventJson.MaxBytes)
+                {
+                    problem = $"the event it maps to is too large: its details take over {EventJson.MaxBytes} bytes of JSON, the most an event takes";
+                    return null;
+                }
+
                 (details ??= [])[name] = JsonFields.Copy(value);
             }
         }

@@ -45,7 +45,19 @@ public sealed class MappingNormalizerTests
         result.Events.Select(e => e.Id).ShouldBe(["small"]);
         var issue = result.Issues.ShouldHaveSingleItem();
         issue.Index.ShouldBe(1);
-        issue.Reason.ShouldStartWith("the event it maps to is too large: the event is ");
+        issue.Reason.ShouldBe($"the event it maps to is too large: its details take over {EventJson.MaxBytes} bytes of JSON, the most an event takes");
+    }
+
+    [Fact]
+    public void Normalize_AnEventJustOverTheLimitAsWritten_IsAnIssue()
+    {
+        // The detail alone is under the limit (65,402 bytes with its quotes); with the event's other fields it is over.
+        var mapping = JsonNode.Parse("""{"id": "/id", "timestamp": "/t", "account_id": "/acct", "event_type": {"pointer": "/type", "default": "x-big"}, "details": {"blob": "/blob"}}""")!.AsObject();
+        var body = $$"""{"id":"big","t":"2026-03-02T09:00:00Z","acct":"a","blob":"{{new string('b', 65_400)}}"}""";
+
+        var issue = Run("mapping", body, mapping: mapping).Issues.ShouldHaveSingleItem();
+
+        issue.Reason.ShouldStartWith("the event it maps to is too large: the event is 65");
         issue.Reason.ShouldEndWith($" bytes of JSON; one takes at most {EventJson.MaxBytes}");
     }
 
