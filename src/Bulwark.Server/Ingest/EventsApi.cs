@@ -334,6 +334,9 @@ internal static partial class EventsApi
             ReplayState.Completed => TypedResults.Ok(run.Snapshot()),
             ReplayState.Stopped => throw new ProblemException(
                 ProblemKind.Unavailable, "The server is stopping: the replay stopped part-way (audited as not completed). Run it again once the server is back."),
+            _ when StoreFailure.Is(run.Error!) => throw new ProblemException(
+                ProblemKind.Unavailable,
+                $"The event log failed part-way ({run.Error!.GetType().Name}): the replay stopped (audited as not completed, GET /v1/events/replays/{run.Id}); what it committed stays. Run it again once the store works; the server log has the error."),
             _ => Rethrow(run.Error!),
         };
 
@@ -437,6 +440,11 @@ internal static partial class EventsApi
         catch (Exception error)
         {
             var stopped = error is OperationCanceledException && stopping.IsCancellationRequested;
+            if (!stopped)
+            {
+                LogReplayFailed(logger, error, run.Id);
+            }
+
             run.Update(r =>
             {
                 Counts(r);
@@ -516,6 +524,9 @@ internal static partial class EventsApi
             return done;
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Replay {Replay} failed part-way")]
+    private static partial void LogReplayFailed(ILogger logger, Exception error, string replay);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "A replay that failed ({Failure}) could not be audited")]
     private static partial void LogReplayNotAudited(ILogger logger, Exception error, string failure);

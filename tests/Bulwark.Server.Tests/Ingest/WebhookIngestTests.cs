@@ -331,6 +331,15 @@ public sealed class WebhookIngestTests : IAsyncLifetime
         var entry = (await Http.ReadJsonAsync(await admin.GetAsync("v1/quarantine?status=open", Ct)))["items"]!.AsArray().ShouldHaveSingleItem()!;
         entry["reason"]!.GetValue<string>().ShouldContain("refused by the test");
 
+        // A retry while the log still refuses is a 503 that records nothing; the entry stays open.
+        using (var refused = await admin.PostAsync($"v1/quarantine/{entry["id"]!.GetValue<string>()}/retry", null, Ct))
+        {
+            var problem = await Http.ReadProblemAsync(refused, HttpStatusCode.ServiceUnavailable, "unavailable");
+            problem["detail"]!.GetValue<string>().ShouldContain("nothing was recorded");
+        }
+
+        (await Http.ReadJsonAsync(await admin.GetAsync($"v1/quarantine/{entry["id"]!.GetValue<string>()}", Ct)))["status"]!.GetValue<string>().ShouldBe("open");
+
         // After the fix, a retry records it: nothing was lost.
         Execute(sql, "DROP TRIGGER test_refuse");
         var retried = await Http.ReadJsonAsync(await admin.PostAsync($"v1/quarantine/{entry["id"]!.GetValue<string>()}/retry", null, Ct));
@@ -547,6 +556,31 @@ public sealed class WebhookIngestTests : IAsyncLifetime
         (await _ingest.Events.QueryEventsAsync(new EventQuery(Source: "partner"), Ct)).Select(e => e.Event.Id).ShouldBe(["e-1", "e-3"], ignoreOrder: true);
         var audited = await _ingest.Server.Services.GetRequiredService<IControlStore>().ReadAuditAsync(0, 10_000, Ct);
         JsonNode.Parse(audited.Where(e => e.Action == "events.replay").ShouldHaveSingleItem().After!)!["failed"]!.GetValue<int>().ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task Replay_WhoseOnlySnapshotTheLogRefuses_Is503_AuditedAsNotCompleted()
+    {
+        var signer = await _ingest.StandardSourceAsync("partner", normalizer: "okta");
+        await DeliverAsync(signer, "poison");
+        await _ingest.NormalizedAsync();
+        await _ingest.PutSourceAsync(
+            "partner", JsonNode.Parse("""{"scheme":"standard-webhooks","secrets":["env:SW_PARTNER"],"normalizer":"event-v1"}""")!.AsObject(), HttpStatusCode.OK);
+        using var sql = OpenEventLog();
+        Execute(sql, """
+            CREATE TRIGGER test_refuse BEFORE INSERT ON events WHEN NEW.id = 'poison'
+            BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;
+            """);
+
+        // A page of one snapshot that the log refuses cannot be told from a failing store: the replay stops, as a 503.
+        using var admin = _ingest.Server.CreateAdminClient();
+        using var response = await admin.PostAsync("v1/events/replay", BulwarkTestServer.Json("""{"since":"2026-01-01T00:00:00Z","renormalize":true}"""), Ct);
+
+        var problem = await Http.ReadProblemAsync(response, HttpStatusCode.ServiceUnavailable, "unavailable");
+        problem["detail"]!.GetValue<string>().ShouldContain("The event log failed part-way (SqliteException)");
+        var audited = await _ingest.Server.Services.GetRequiredService<IControlStore>().ReadAuditAsync(0, 10_000, Ct);
+        var after = JsonNode.Parse(audited.Where(e => e.Action == "events.replay").ShouldHaveSingleItem().After!)!;
+        (after["completed"]!.GetValue<bool>(), after["error"]!.GetValue<string>()).ShouldBe((false, "SqliteException"));
     }
 
     [Fact]
