@@ -248,7 +248,8 @@ public sealed class SourceKind : ManifestKind<SourceDefinition>
         var errors = MappingSpec.Validate(mapping);
         foreach (var error in errors)
         {
-            reader.Error("mapping", error.Path.Length == 0 ? error.Message : $"{error.Path}: {error.Message}");
+            // At the mapping's own pointer inside the manifest (/mapping/details/note), as every other error is.
+            reader.Errors.Add(new ManifestError(reader.PathOf("mapping") + error.Path, error.Message));
         }
 
         return (errors.Count == 0 ? (JsonObject)mapping.DeepClone() : null, errors.Count > 0);

@@ -50,6 +50,15 @@ public sealed class SourceKindTests
         stray.Errors.ShouldContain(e => e.Path == "/mapping" && e.Message.Contains("normalizer: mapping", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void Read_MappingErrors_PointIntoTheMapping()
+    {
+        var bad = Read("""{"name":"crm","scheme":"bearer","secrets":["env:CRM"],"normalizer":"mapping","mapping":{"id":"uuid","timestamp":"/at","account_id":"/user","event_type":"password_reset","details":{"note":"/a/~2"}}}""");
+
+        bad.Errors.Select(e => e.Path).ShouldBe(["/mapping/id", "/mapping/details/note"], ignoreOrder: true);
+        bad.Errors.ShouldAllBe(e => e.Message.Contains("is not a JSON Pointer", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData("Authorization", true)]
     [InlineData("X-Api-Key", true)]
