@@ -27,6 +27,18 @@ public sealed class ManifestSetTests
     }
 
     [Fact]
+    public void Validate_AReadOnlyStatus_AsAGetAnswerCarries_IsIgnored_AndTheDocumentKeepsIt()
+    {
+        var source = Doc("s.json", 1, """{"kind":"Source","name":"gh","scheme":"github","secrets":["env:GH"],"normalizer":"event-v1","status":{"secrets":[{"ref":"env:GH","resolves":true}]}}""");
+
+        var valid = ManifestSet.Validate([source], out var problems);
+
+        problems.ShouldBeEmpty();
+        valid.ShouldHaveSingleItem().Name.ShouldBe("gh");
+        source.Body.ContainsKey("status").ShouldBeTrue();
+    }
+
+    [Fact]
     public void Validate_ApplyOrder_FollowsTheKindOrderOfManifestKinds()
     {
         var documents = Enumerable.Range(0, 5)
