@@ -8,6 +8,13 @@ internal static class JsonBody
     /// <summary>The nesting limit for bodies (the <see cref="JsonDocument"/> default, stated so it cannot drift).</summary>
     public const int MaxDepth = 64;
 
+    /// <summary>
+    /// The most items a batch body may hold. Platforms batch tens to hundreds; a 16 MiB body of <c>[0,0,…]</c> or of
+    /// <c>{}</c> lines holds millions, each of which would be kept (a parsed line is a document of its own) before the
+    /// first could be refused.
+    /// </summary>
+    public const int MaxItems = 100_000;
+
     private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = MaxDepth };
 
     private static readonly JsonReaderOptions ScanOptions = new() { MaxDepth = MaxDepth, AllowMultipleValues = true };
@@ -81,7 +88,7 @@ internal static class JsonBody
             if (several || (scanFailed && CountLines(span) > 1))
             {
                 ReadLines(body, batch);
-                if (batch.Items.TrueForAll(static item => item.Problem is not null))
+                if (batch.Failure is null && batch.Items.TrueForAll(static item => item.Problem is not null))
                 {
                     batch.Failure = $"the body is neither JSON nor JSON lines: {batch.Items[0].Problem}";
                     batch.Items.Clear();
@@ -103,6 +110,14 @@ internal static class JsonBody
         switch (root.ValueKind)
         {
             case JsonValueKind.Array:
+                var count = root.GetArrayLength();
+                if (count > MaxItems)
+                {
+                    batch.Failure = TooMany(count.ToString("N0", System.Globalization.CultureInfo.InvariantCulture));
+                    break;
+                }
+
+                batch.Items.Capacity = count;
                 var index = 0;
                 foreach (var item in root.EnumerateArray())
                 {
@@ -151,6 +166,9 @@ internal static class JsonBody
         return lines;
     }
 
+    private static string TooMany(string count) =>
+        $"the body holds {count} items; a delivery takes at most {MaxItems.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} (send smaller batches)";
+
     private static void ReadLines(ReadOnlyMemory<byte> body, BatchBody batch)
     {
         var index = 0;
@@ -160,6 +178,14 @@ internal static class JsonBody
             if (IsBlank(line.Span))
             {
                 continue;
+            }
+
+            if (index == MaxItems)
+            {
+                batch.Dispose();
+                batch.Items.Clear();
+                batch.Failure = TooMany("more than " + MaxItems.ToString("N0", System.Globalization.CultureInfo.InvariantCulture));
+                return;
             }
 
             try

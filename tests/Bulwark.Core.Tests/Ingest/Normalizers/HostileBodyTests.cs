@@ -96,6 +96,23 @@ public sealed class HostileBodyTests
     }
 
     [Theory]
+    [InlineData("event-v1", ",")]
+    [InlineData("event-v1", "\n")]
+    [InlineData("auth0", ",")]
+    [InlineData("auth0", "\n")]
+    public void Normalize_ABatchOfMoreItemsThanADeliveryTakes_Fails(string normalizer, string separator)
+    {
+        var items = string.Join(separator, Enumerable.Repeat("{}", 100_001));
+        var body = separator == "," ? $"[{items}]" : items;
+
+        var result = Run(normalizer, body);
+
+        result.Failure.ShouldNotBeNull().ShouldContain("a delivery takes at most 100,000 (send smaller batches)");
+        result.Events.ShouldBeEmpty();
+        result.Issues.ShouldBeEmpty();
+    }
+
+    [Theory]
     [InlineData("event-v1", "[{0}]")]
     [InlineData("auth0", "[{0}]")]
     [InlineData("linkedin", "[{0}]")]
