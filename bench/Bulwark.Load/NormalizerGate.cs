@@ -18,6 +18,8 @@ internal sealed class NormalizerGate(IEventStore inner) : IEventStore
 
     public IEventStore Inner { get; } = inner;
 
+    public bool IsUnavailable(Exception failure) => Inner.IsUnavailable(failure);
+
     public bool Paused
     {
         get

@@ -156,6 +156,15 @@ public interface IEventStore : IAsyncDisposable
     Task<int> MigrateAsync(CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Whether an error this store threw means it cannot serve now — closed, out of space, its disk failing, locked —
+    /// rather than that it refused what was asked (which, for rows the server made, is a bug). The server answers the
+    /// first 503 and the second 500.
+    /// </summary>
+    /// <param name="failure">The error.</param>
+    /// <returns>Whether the store is unavailable.</returns>
+    bool IsUnavailable(Exception failure) => failure is EventStoreUnavailableException or ObjectDisposedException;
+
+    /// <summary>
     /// Dedupes a delivery on (source, delivery id) against ids remembered and not expired, and stores its snapshot —
     /// both durably, before returning (concurrent callers share commits).
     /// </summary>
@@ -338,5 +347,29 @@ public static class EventStoreExtensions
         ArgumentNullException.ThrowIfNull(store);
         var outcomes = await store.CompleteNormalizationsAsync(consumer, [new Normalization(snapshot, result)], now, cancellationToken).ConfigureAwait(false);
         return outcomes[0];
+    }
+}
+
+/// <summary>The event store cannot serve now (its writer stopped, or it was never opened); nothing asked was done.</summary>
+public sealed class EventStoreUnavailableException : InvalidOperationException
+{
+    /// <summary>Creates the exception.</summary>
+    public EventStoreUnavailableException()
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    /// <param name="message">Why.</param>
+    public EventStoreUnavailableException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    /// <param name="message">Why.</param>
+    /// <param name="innerException">The cause.</param>
+    public EventStoreUnavailableException(string message, Exception innerException)
+        : base(message, innerException)
+    {
     }
 }

@@ -1,10 +1,12 @@
+using Bulwark.Ingest;
 using Bulwark.Problems;
 
 namespace Bulwark.Server.Http;
 
 /// <summary>
 /// Turns every failure into problem+json: Kestrel's bad-request errors (an oversized body mid-read becomes 413),
-/// unhandled exceptions (500, logged with the correlation id, no details leaked), and empty 404/405 answers from routing.
+/// an event store that cannot serve (503), unhandled exceptions (500; both logged with the correlation id, no details
+/// leaked), and empty 404/405 answers from routing.
 /// </summary>
 internal sealed partial class ErrorHandling(RequestDelegate next, ILogger<ErrorHandling> logger)
 {
@@ -31,6 +33,18 @@ internal sealed partial class ErrorHandling(RequestDelegate next, ILogger<ErrorH
         {
             return;
         }
+        catch (Exception error) when (!context.Response.HasStarted && context.RequestServices.GetService<IEventStore>() is { } events && events.IsUnavailable(error))
+        {
+            // Not a bug: the event store cannot serve now (closed, disk full or failing, locked). Nothing beyond what it
+            // committed was recorded, and the same request can succeed once it is back.
+            LogStoreUnavailable(logger, error, context.Request.Method, context.Request.Path);
+            context.Response.Clear();
+            await ProblemResults.WriteAsync(
+                context,
+                ProblemKind.Unavailable,
+                $"The event store cannot serve this now ({error.GetType().Name}); nothing was recorded beyond what it had committed. The server log has the error under this answer's correlation id.").ConfigureAwait(false);
+            return;
+        }
 #pragma warning disable CA1031 // The last line of defence: every other failure becomes a 500 problem.
         catch (Exception error) when (!context.Response.HasStarted)
 #pragma warning restore CA1031
@@ -48,6 +62,9 @@ internal sealed partial class ErrorHandling(RequestDelegate next, ILogger<ErrorH
             await ProblemResults.WriteAsync(context, kind, $"{context.Request.Method} {context.Request.Path} is not an endpoint").ConfigureAwait(false);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The event store could not serve {Method} {Path}")]
+    private static partial void LogStoreUnavailable(ILogger logger, Exception error, string method, string path);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error in {Method} {Path}")]
     private static partial void LogUnhandled(ILogger logger, Exception error, string method, string path);

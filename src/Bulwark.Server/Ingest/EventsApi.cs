@@ -334,9 +334,9 @@ internal static partial class EventsApi
             ReplayState.Completed => TypedResults.Ok(run.Snapshot()),
             ReplayState.Stopped => throw new ProblemException(
                 ProblemKind.Unavailable, "The server is stopping: the replay stopped part-way (audited as not completed). Run it again once the server is back."),
-            _ when StoreFailure.Is(run.Error!) => throw new ProblemException(
+            _ when events.IsUnavailable(run.Error!) => throw new ProblemException(
                 ProblemKind.Unavailable,
-                $"The event log failed part-way ({run.Error!.GetType().Name}): the replay stopped (audited as not completed, GET /v1/events/replays/{run.Id}); what it committed stays. Run it again once the store works; the server log has the error."),
+                $"The event store could not serve part-way ({run.Error!.GetType().Name}): the replay stopped (audited as not completed, GET /v1/events/replays/{run.Id}); what it committed stays. Run it again once the store is back; the server log has the error."),
             _ => Rethrow(run.Error!),
         };
 

@@ -15,7 +15,7 @@ namespace Bulwark.Server.Ingest;
 /// <c>/v1/raw</c> (raw snapshots, read-only: no interface changes or deletes one) and <c>/v1/quarantine</c> (verified
 /// deliveries that could not be normalized, with a retry after a fix).
 /// </summary>
-internal static partial class IngestRecordsApi
+internal static class IngestRecordsApi
 {
     /// <summary>The most entries a page of <c>GET /v1/quarantine</c> lists, and how many it lists by default.</summary>
     private const int MaxQuarantinePage = 500;
@@ -125,8 +125,7 @@ internal static partial class IngestRecordsApi
         return entry is null ? ProblemResults.NotFound(context, $"Quarantine entry '{id}'") : TypedResults.Ok(Document(entry));
     }
 
-    private static async Task<Results<Ok<JsonObject>, ProblemHttpResult>> RetryAsync(
-        string id, HttpContext context, IEventStore events, NormalizerWorker normalizer, IControlStore store, ILoggerFactory loggers)
+    private static async Task<Results<Ok<JsonObject>, ProblemHttpResult>> RetryAsync(string id, HttpContext context, IEventStore events, NormalizerWorker normalizer, IControlStore store)
     {
         var entry = await events.GetQuarantineAsync(id, context.RequestAborted).ConfigureAwait(false);
         if (entry is null)
@@ -141,21 +140,7 @@ internal static partial class IngestRecordsApi
 
         var snapshot = await events.GetSnapshotAsync(entry.SnapshotId, context.RequestAborted).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"quarantine entry {id} names a missing snapshot");
-        AppendReceipt append;
-        QuarantineEntry? after;
-        try
-        {
-            (append, after) = await normalizer.NormalizeAsync(snapshot, CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception error) when (StoreFailure.Is(error))
-        {
-            LogRetryRefused(loggers.CreateLogger(typeof(IngestRecordsApi).FullName!), error, id);
-            return ProblemResults.Result(
-                context,
-                ProblemKind.Unavailable,
-                $"The event log refused this snapshot's events ({error.GetType().Name}); nothing was recorded and the entry stays open. The server log has the error under this answer's correlation id.");
-        }
-
+        var (append, after) = await normalizer.NormalizeAsync(snapshot, CancellationToken.None).ConfigureAwait(false);
         var result = new JsonObject
         {
             ["entry"] = after is null ? Document(entry with { Status = QuarantineStatus.Resolved }) : Document(after),
@@ -190,7 +175,4 @@ internal static partial class IngestRecordsApi
         VerificationOutcome.TimestampOutsideWindow => "timestamp_outside_window",
         _ => "unknown",
     };
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "A retry of quarantine entry {Entry} was refused by the event log")]
-    private static partial void LogRetryRefused(ILogger logger, Exception error, string entry);
 }

@@ -1,6 +1,7 @@
 using System.Text;
 using Bulwark.Ingest;
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 
 namespace Bulwark.Storage.Sqlite.Ingest;
 
@@ -80,6 +81,20 @@ public sealed class SqliteEventStore : IEventStore
 
     /// <inheritdoc />
     public long LastOffset => _events.Position;
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// SQLite's busy, locked, read-only, I/O, corrupt, full, can't-open and not-a-database errors; a closed store; a
+    /// writer that stopped. A constraint or statement error is a refusal.
+    /// </remarks>
+    public bool IsUnavailable(Exception failure) => failure switch
+    {
+        EventStoreUnavailableException or ObjectDisposedException or IOException => true,
+        SqliteException sqlite => (sqlite.SqliteErrorCode & 0xFF) is
+            raw.SQLITE_BUSY or raw.SQLITE_LOCKED or raw.SQLITE_READONLY or raw.SQLITE_IOERR or raw.SQLITE_CORRUPT
+            or raw.SQLITE_FULL or raw.SQLITE_CANTOPEN or raw.SQLITE_NOTADB,
+        _ => false,
+    };
 
     /// <inheritdoc />
     public Task<int> MigrateAsync(CancellationToken cancellationToken = default)

@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Bulwark.Ingest;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
 
@@ -156,7 +157,7 @@ internal sealed class SqliteGroupWriter : IAsyncDisposable
     {
         if (!_ready)
         {
-            throw new InvalidOperationException($"The event store's {_name} is not open: call MigrateAsync first, or see the log for why its writer stopped.");
+            throw new EventStoreUnavailableException($"The event store's {_name} is not open: call MigrateAsync first, or see the log for why its writer stopped.");
         }
 
         var request = new GroupWrite<T>(work, cancellationToken);

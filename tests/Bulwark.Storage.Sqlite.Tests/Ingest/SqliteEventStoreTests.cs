@@ -33,6 +33,50 @@ public sealed class SqliteEventStoreTests : EventStoreContract
 
     private async Task<SqliteEventStore> OpenSqliteStoreAsync() => (SqliteEventStore)await OpenStoreAsync();
 
+    [Theory]
+    [InlineData(5, true)] // SQLITE_BUSY
+    [InlineData(6, true)] // SQLITE_LOCKED
+    [InlineData(8, true)] // SQLITE_READONLY
+    [InlineData(10, true)] // SQLITE_IOERR
+    [InlineData(10 | (4 << 8), true)] // SQLITE_IOERR_FSYNC, an extended code
+    [InlineData(11, true)] // SQLITE_CORRUPT
+    [InlineData(13, true)] // SQLITE_FULL
+    [InlineData(14, true)] // SQLITE_CANTOPEN
+    [InlineData(26, true)] // SQLITE_NOTADB
+    [InlineData(1, false)] // SQLITE_ERROR: a statement the server got wrong
+    [InlineData(18, false)] // SQLITE_TOOBIG
+    [InlineData(19, false)] // SQLITE_CONSTRAINT: a row the store refuses
+    public async Task IsUnavailable_ErrorsOfTheDiskOrTheLocks_NotRefusals(int code, bool unavailable)
+    {
+        var store = await OpenSqliteStoreAsync();
+
+        store.IsUnavailable(new SqliteException("test", code)).ShouldBe(unavailable);
+    }
+
+    [Fact]
+    public async Task IsUnavailable_AClosedStore_WhatItsCallsThenThrow()
+    {
+        var store = await OpenSqliteStoreAsync();
+        await store.DisposeAsync();
+
+        var read = await Should.ThrowAsync<Exception>(() => store.ReadEventsAsync(0, 10, Ct));
+        var write = await Should.ThrowAsync<Exception>(() => store.SetOffsetAsync("c", 1, Ct));
+
+        store.IsUnavailable(read).ShouldBeTrue(read.GetType().Name);
+        store.IsUnavailable(write).ShouldBeTrue(write.GetType().Name);
+        store.IsUnavailable(new InvalidOperationException("a bug")).ShouldBeFalse();
+    }
+
+    [Fact]
+    public async Task IsUnavailable_AStoreNeverOpened_WhatItsWritesThrow()
+    {
+        await using var store = new SqliteEventStore(Path.Combine(Path.GetDirectoryName(DatabasePath)!, "never-migrated.db"), Time);
+
+        var write = await Should.ThrowAsync<EventStoreUnavailableException>(() => store.SetOffsetAsync("c", 1, Ct));
+
+        store.IsUnavailable(write).ShouldBeTrue();
+    }
+
     /// <summary>Whether the database file itself (not its WAL) holds <paramref name="text"/>, read beside SQLite.</summary>
     private static bool MainFileHolds(string path, string text)
     {
