@@ -34,6 +34,14 @@ public static class CompactJson
     public static byte[] ToUtf8Bytes<TState>(TState state, Action<TState, Utf8JsonWriter> write) =>
         Write(state, write, static bytes => bytes.ToArray());
 
+    /// <summary>Writes a document with <paramref name="write"/> into the scratch space and returns only its length in bytes.</summary>
+    /// <typeparam name="TState">What <paramref name="write"/> writes from.</typeparam>
+    /// <param name="state">Passed to <paramref name="write"/>.</param>
+    /// <param name="write">Writes exactly one JSON value.</param>
+    /// <returns>How many bytes it takes.</returns>
+    public static int Measure<TState>(TState state, Action<TState, Utf8JsonWriter> write) =>
+        Write(state, write, static bytes => bytes.Length);
+
     /// <summary>Writes a document with <paramref name="write"/> and returns it as text.</summary>
     /// <typeparam name="TState">What <paramref name="write"/> writes from.</typeparam>
     /// <param name="state">Passed to <paramref name="write"/>.</param>

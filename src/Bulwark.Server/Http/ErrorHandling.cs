@@ -42,7 +42,7 @@ internal sealed partial class ErrorHandling(RequestDelegate next, ILogger<ErrorH
             await ProblemResults.WriteAsync(
                 context,
                 ProblemKind.Unavailable,
-                $"The event store cannot serve this now ({error.GetType().Name}); nothing was recorded beyond what it had committed. The server log has the error under this answer's correlation id.").ConfigureAwait(false);
+                $"The store cannot serve this now ({error.GetType().Name}); nothing was recorded beyond what it had committed. The server log has the error under this answer's correlation id.").ConfigureAwait(false);
             return;
         }
 #pragma warning disable CA1031 // The last line of defence: every other failure becomes a 500 problem.

@@ -661,7 +661,7 @@ public sealed class WebhookIngestTests : IAsyncLifetime
         using var admin = _ingest.Server.CreateAdminClient();
 
         var read = await Http.ReadProblemAsync(await admin.GetAsync("v1/events", Ct), HttpStatusCode.ServiceUnavailable, "unavailable");
-        read["detail"]!.GetValue<string>().ShouldStartWith("The event store cannot serve this now (ObjectDisposedException)");
+        read["detail"]!.GetValue<string>().ShouldStartWith("The store cannot serve this now (ObjectDisposedException)");
         using var replay = await admin.PostAsync("v1/events/replay", BulwarkTestServer.Json("""{"since":"2026-01-01T00:00:00Z","renormalize":true}"""), Ct);
         var stopped = await Http.ReadProblemAsync(replay, HttpStatusCode.ServiceUnavailable, "unavailable");
         stopped["detail"]!.GetValue<string>().ShouldStartWith("The event store could not serve part-way (ObjectDisposedException): the replay stopped");

@@ -141,6 +141,11 @@ public static class EventJson
     /// <returns>The bytes.</returns>
     public static byte[] ToUtf8Bytes(NormalizedEvent value) => CompactJson.ToUtf8Bytes(value, static (e, writer) => Write(e, writer));
 
+    /// <summary>How many bytes <see cref="ToUtf8Bytes"/> would return, without copying them out.</summary>
+    /// <param name="value">The event.</param>
+    /// <returns>Its size in bytes of JSON.</returns>
+    public static int Measure(NormalizedEvent value) => CompactJson.Measure(value, static (e, writer) => Write(e, writer));
+
     /// <summary>The event's JSON form as a new <see cref="JsonObject"/> (details are copied, not shared).</summary>
     /// <param name="value">The event.</param>
     /// <returns>The object, members in the schema's order.</returns>

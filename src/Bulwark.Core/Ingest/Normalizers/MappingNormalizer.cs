@@ -123,8 +123,10 @@ internal sealed class MappingNormalizer : NormalizerBase
             ? null
             : new EventActor(actorId, ip, userAgent, country, deviceId);
 
-        // The details' size is counted before they are copied: a mapping can copy its whole item into every field, and
-        // 64 copies of a 16 MiB item would be built only to be refused (NormalizeBuilder.Add measures the event).
+        // A guard before the details are copied: a mapping can copy its whole item into every field, and 64 copies of a
+        // 16 MiB item would be built only to be refused. Measured as sent (white space and escapes included), so the
+        // bound is loose; NormalizeBuilder.Add measures the event as written and decides.
+        const long Guard = 4L * EventJson.MaxBytes;
         JsonObject? details = null;
         var detailBytes = 0L;
         foreach (var (name, pointer) in mapping.Details)
@@ -132,9 +134,9 @@ internal sealed class MappingNormalizer : NormalizerBase
             if (pointer.TryResolve(item, out var value) && value.ValueKind != JsonValueKind.Null)
             {
                 detailBytes += System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(value).Length;
-                if (detailBytes > EventJson.MaxBytes)
+                if (detailBytes > Guard)
                 {
-                    problem = $"the event it maps to is too large: its details take over {EventJson.MaxBytes} bytes of JSON, the most an event takes";
+                    problem = $"the event it maps to is too large: its details take over {Guard} bytes of JSON as sent, and an event takes at most {EventJson.MaxBytes}";
                     return null;
                 }
 

@@ -19,7 +19,7 @@ internal sealed class NormalizeBuilder
         {
             Issue(index, "the event it maps to is invalid: " + Join(errors));
         }
-        else if (EventJson.SizeProblem(EventJson.ToUtf8Bytes(value).Length) is { } tooLarge)
+        else if (EventJson.SizeProblem(EventJson.Measure(value)) is { } tooLarge)
         {
             Issue(index, "the event it maps to is too large: " + tooLarge);
         }

@@ -32,10 +32,11 @@ public sealed class MappingNormalizerTests
     [Fact]
     public void Normalize_AMappingThatCopiesItsItemManyTimes_MakesAnIssueNotAnOversizedEvent()
     {
-        // 64 details that each hold the whole item: a 2 KB item maps to an event of over 128 KB.
+        // 64 details that each hold the whole item: a 5 KB item maps to an event of over 320 KB, refused before its
+        // copies are built.
         var mapping = JsonNode.Parse("""{"id": "/id", "timestamp": "/t", "account_id": "/acct", "event_type": {"pointer": "/type", "default": "x-copied"}}""")!.AsObject();
         mapping["details"] = new JsonObject(Enumerable.Range(0, 64).Select(i => KeyValuePair.Create($"copy{i}", (JsonNode?)"")));
-        var padding = new string('p', 2_000);
+        var padding = new string('p', 5_000);
         var body = $$"""[{"id":"small","t":"2026-03-02T09:00:00Z","acct":"a"},{"id":"copied","t":"2026-03-02T09:00:00Z","acct":"a","pad":"{{padding}}"}]""";
         var small = Run("mapping", """[{"id":"small","t":"2026-03-02T09:00:00Z","acct":"a"}]""", mapping: mapping);
 
@@ -45,12 +46,17 @@ public sealed class MappingNormalizerTests
         result.Events.Select(e => e.Id).ShouldBe(["small"]);
         var issue = result.Issues.ShouldHaveSingleItem();
         issue.Index.ShouldBe(1);
-        issue.Reason.ShouldBe($"the event it maps to is too large: its details take over {EventJson.MaxBytes} bytes of JSON, the most an event takes");
+        issue.Reason.ShouldBe($"the event it maps to is too large: its details take over {4 * EventJson.MaxBytes} bytes of JSON as sent, and an event takes at most {EventJson.MaxBytes}");
     }
 
     [Fact]
-    public void Normalize_AnEventJustOverTheLimitAsWritten_IsAnIssue()
+    public void Normalize_AnEventJustOverTheLimitAsWritten_IsAnIssue_AndOneUnderItAsWrittenIsAnEvent()
     {
+        // Text escaped as sent (\u0062 for b) is measured as written: 6 bytes a character as sent, 1 as written.
+        var escaped = JsonNode.Parse("""{"id": "/id", "timestamp": "/t", "account_id": "/acct", "event_type": {"pointer": "/type", "default": "x-big"}, "details": {"blob": "/blob"}}""")!.AsObject();
+        var sentLarge = $$"""{"id":"escaped","t":"2026-03-02T09:00:00Z","acct":"a","blob":"{{string.Concat(Enumerable.Repeat("\\u0062", 20_000))}}"}""";
+        Single(Run("mapping", sentLarge, mapping: escaped)).Details!["blob"]!.GetValue<string>().Length.ShouldBe(20_000);
+
         // The detail alone is under the limit (65,402 bytes with its quotes); with the event's other fields it is over.
         var mapping = JsonNode.Parse("""{"id": "/id", "timestamp": "/t", "account_id": "/acct", "event_type": {"pointer": "/type", "default": "x-big"}, "details": {"blob": "/blob"}}""")!.AsObject();
         var body = $$"""{"id":"big","t":"2026-03-02T09:00:00Z","acct":"a","blob":"{{new string('b', 65_400)}}"}""";
