@@ -633,7 +633,8 @@ public sealed class WebhookIngestTests : IAsyncLifetime
 
         using var waited = await admin.PostAsync("v1/events/replay", BulwarkTestServer.Json(Body), Ct);
         // A refusal (here a constraint, as a row the server made that the store will not take) is a bug: 500.
-        await Http.ReadProblemAsync(waited, HttpStatusCode.InternalServerError, "internal");
+        var problem = await Http.ReadProblemAsync(waited, HttpStatusCode.InternalServerError, "internal");
+        problem["detail"]!.GetValue<string>().ShouldStartWith("The replay failed part-way (SqliteException): it stopped");
 
         using var request = new HttpRequestMessage(HttpMethod.Post, "v1/events/replay") { Content = BulwarkTestServer.Json(Body) };
         request.Headers.Add("Prefer", "respond-async");

@@ -96,6 +96,18 @@ public sealed class HostileBodyTests
     }
 
     [Theory]
+    [InlineData("event-v1")]
+    [InlineData("auth0")]
+    public void Normalize_AsManyLinesAsADeliveryTakes_AreRead(string normalizer)
+    {
+        var result = Run(normalizer, string.Join('\n', Enumerable.Repeat("{}", 100_000)));
+
+        result.Failure.ShouldBeNull();
+        (result.Issues.Count + result.MoreIssues).ShouldBe(100_000);
+        result.Issues[^1].Index.ShouldBe(NormalizeResult.MaxIssues - 1);
+    }
+
+    [Theory]
     [InlineData("event-v1", ",")]
     [InlineData("event-v1", "\n")]
     [InlineData("auth0", ",")]
