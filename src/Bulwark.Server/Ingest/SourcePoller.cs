@@ -328,6 +328,13 @@ internal sealed partial class SourcePoller(
                 return wait;
             }
 
+            if (!IsJson(body))
+            {
+                // A proxy's or a maintenance page (HTML, text) is not the API's answer: the cursor stays where it is and
+                // the poll is retried with backoff. Taken for a last page, it sent the next poll back to the chain's start.
+                return Failed(run, url, $"HTTP {status} with a body that is not JSON ({response.Content.Headers.ContentType?.MediaType ?? "no content type"})");
+            }
+
             if (IsEmptyPage(body))
             {
                 // Caught up. Okta's empty page links to where the next poll starts; a page without a link keeps the cursor,
@@ -485,6 +492,20 @@ internal sealed partial class SourcePoller(
 
     private static bool SameOrigin(Uri a, Uri b) =>
         Uri.Compare(a, b, UriComponents.SchemeAndServer, UriFormat.SafeUnescaped, StringComparison.OrdinalIgnoreCase) == 0;
+
+    /// <summary>Whether the body is empty or one JSON value.</summary>
+    private static bool IsJson(byte[] body)
+    {
+        var reader = new Utf8JsonReader(body);
+        try
+        {
+            return !reader.Read() || (reader.TrySkip() && !reader.Read());
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>An empty body or an empty JSON array: nothing happened since the cursor.</summary>
     private static bool IsEmptyPage(byte[] body)

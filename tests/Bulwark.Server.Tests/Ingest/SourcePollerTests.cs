@@ -113,6 +113,30 @@ public sealed class SourcePollerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task APageThatIsNotJson_KeepsTheCursor_AndIsRetriedWithBackoff()
+    {
+        var before = Enumerable.Range(0, 3).Select(i => _okta.Add("00u-" + i, minutesAgo: 30 - i)).ToList();
+        await StartPollingAsync();
+        var seen = _okta.Requests.Count;
+        var snapshots = Events.LastSnapshotSeq;
+        var added = _okta.Add("00u-new", minutesAgo: 0);
+        _okta.AnswerHtmlNext();
+
+        await AdvanceToWakeAsync();
+        var retry = await Poller.WhenWaitingAsync(Source, Ct).WaitAsync(Patience, Ct) - _time.GetUtcNow();
+        retry.ShouldBeInRange(TimeSpan.FromTicks(1), SourcePoller.MinBackoff);
+        Events.LastSnapshotSeq.ShouldBe(snapshots);
+        await AdvanceToWakeAsync();
+        await CaughtUpAsync();
+
+        var later = _okta.Requests.Skip(seen).ToList();
+        later.Select(r => r.Query.GetValueOrDefault("after")).ShouldBe([before[^1], before[^1], added]);
+        later.ShouldAllBe(r => !r.Query.ContainsKey("since"));
+        (await Events.QueryEventsAsync(new EventQuery(Source: Source), Ct)).Select(e => e.Event.Id).ShouldBe([.. before, added]);
+        _logs.Entries.ShouldContain(e => e.Level == LogLevel.Warning && e.Message.Contains("not JSON (text/html)"));
+    }
+
+    [Fact]
     public async Task Restart_ResumesFromTheStoredCursor()
     {
         var before = Enumerable.Range(0, 3).Select(i => _okta.Add("00u-" + i, minutesAgo: 30 - i)).ToList();
@@ -571,6 +595,7 @@ internal sealed class FakeOktaSystemLog : IAsyncDisposable
     private readonly List<RecordedRequest> _requests = [];
     private readonly Queue<(int Status, (string Name, string Value)[] Headers)> _faults = new();
     private int _hangs;
+    private int _html;
     private TaskCompletionSource _requested = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private FakeOktaSystemLog(WebApplication app, TimeProvider time)
@@ -662,6 +687,15 @@ internal sealed class FakeOktaSystemLog : IAsyncDisposable
         }
     }
 
+    /// <summary>Answers the next request 200 with an HTML page (a proxy's or a maintenance page) instead of the API's.</summary>
+    public void AnswerHtmlNext()
+    {
+        lock (_gate)
+        {
+            _html++;
+        }
+    }
+
     /// <summary>Lets the next request wait for an answer that never comes (until the client gives up).</summary>
     public void HangNext()
     {
@@ -724,6 +758,20 @@ internal sealed class FakeOktaSystemLog : IAsyncDisposable
         if (EchoCredential)
         {
             response.Headers["X-Debug-Credential"] = request.Headers.Authorization.ToString();
+        }
+
+        bool html;
+        lock (_gate)
+        {
+            html = _html > 0;
+            _html -= html ? 1 : 0;
+        }
+
+        if (html)
+        {
+            response.ContentType = "text/html";
+            await response.WriteAsync("<html><body>Down for maintenance</body></html>");
+            return;
         }
 
         if (fault is { } failure)
