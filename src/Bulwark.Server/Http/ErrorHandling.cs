@@ -63,7 +63,7 @@ internal sealed partial class ErrorHandling(RequestDelegate next, ILogger<ErrorH
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "The event store could not serve {Method} {Path}")]
+    [LoggerMessage(Level = LogLevel.Error, Message = "A store could not serve {Method} {Path}")]
     private static partial void LogStoreUnavailable(ILogger logger, Exception error, string method, string path);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error in {Method} {Path}")]
