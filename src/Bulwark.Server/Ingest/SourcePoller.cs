@@ -328,14 +328,15 @@ internal sealed partial class SourcePoller(
                 return wait;
             }
 
-            if (!IsJson(body))
+            var kind = Classify(body);
+            if (kind == PageKind.NotJson)
             {
                 // A proxy's or a maintenance page (HTML, text) is not the API's answer: the cursor stays where it is and
                 // the poll is retried with backoff. Taken for a last page, it sent the next poll back to the chain's start.
                 return Failed(run, url, $"HTTP {status} with a body that is not JSON ({response.Content.Headers.ContentType?.MediaType ?? "no content type"})");
             }
 
-            if (IsEmptyPage(body))
+            if (kind == PageKind.Empty)
             {
                 // Caught up. Okta's empty page links to where the next poll starts; a page without a link keeps the cursor,
                 // and one asked from a time moves that time on.
@@ -493,32 +494,27 @@ internal sealed partial class SourcePoller(
     private static bool SameOrigin(Uri a, Uri b) =>
         Uri.Compare(a, b, UriComponents.SchemeAndServer, UriFormat.SafeUnescaped, StringComparison.OrdinalIgnoreCase) == 0;
 
-    /// <summary>Whether the body is empty or one JSON value.</summary>
-    private static bool IsJson(byte[] body)
+    /// <summary>
+    /// What a page holds: <see cref="PageKind.Empty"/> for an empty body or an empty JSON array (nothing happened since
+    /// the cursor), <see cref="PageKind.NotJson"/> for anything but one JSON value, else <see cref="PageKind.Items"/>.
+    /// </summary>
+    private static PageKind Classify(byte[] body)
     {
         var reader = new Utf8JsonReader(body);
         try
         {
-            return !reader.Read() || (reader.TrySkip() && !reader.Read());
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
-    }
+            if (!reader.Read())
+            {
+                return PageKind.Empty;
+            }
 
-    /// <summary>An empty body or an empty JSON array: nothing happened since the cursor.</summary>
-    private static bool IsEmptyPage(byte[] body)
-    {
-        var reader = new Utf8JsonReader(body);
-        try
-        {
-            return !reader.Read() || (reader.TokenType == JsonTokenType.StartArray && reader.Read() && reader.TokenType == JsonTokenType.EndArray);
+            var probe = reader; // a copy: looks one token into an array without moving the reader
+            var empty = probe.TokenType == JsonTokenType.StartArray && probe.Read() && probe.TokenType == JsonTokenType.EndArray;
+            return reader.TrySkip() && !reader.Read() ? empty ? PageKind.Empty : PageKind.Items : PageKind.NotJson;
         }
         catch (JsonException)
         {
-            // Not JSON: stored like any page, and the normalizer quarantines it with the reason.
-            return false;
+            return PageKind.NotJson;
         }
     }
 
@@ -825,4 +821,17 @@ internal static class SourcePollerServices
         services.AddHostedService(sp => sp.GetRequiredService<SourcePoller>());
         return services;
     }
+}
+
+/// <summary>What a polled page holds (<c>SourcePoller.Classify</c>).</summary>
+internal enum PageKind
+{
+    /// <summary>Items to store.</summary>
+    Items,
+
+    /// <summary>An empty body or an empty JSON array.</summary>
+    Empty,
+
+    /// <summary>Not one JSON value (a proxy's or a maintenance page).</summary>
+    NotJson,
 }
